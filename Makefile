@@ -1,0 +1,45 @@
+# beamtwin: `make demo` runs the default scenario end to end; `make test` runs every check.
+# Installs with plain pip into .venv (other installers ignore the CPU torch wheel on disk).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
+
+.PHONY: demo test install install-dev lint typecheck contracts pytest bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e . 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import caproto, torch, xarray, netCDF4"
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(PIP) install -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import pytest, event_model, importlinter, mypy"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/beamtwin run
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+contracts: install-dev
+	$(BIN)/lint-imports
+
+pytest: install-dev
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+
+test: lint typecheck contracts pytest
+
+clean:
+	rm -rf $(VENV) beamtwin-data .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,6 @@
+"""The plan catalogue, with Bluesky's plan names and signatures."""
+
+from acq.plans.scans import count, scan
+from acq.plans.stubs import close_run, mv, open_run, stage, trigger_and_read, unstage
+
+__all__ = ["close_run", "count", "mv", "open_run", "scan", "stage", "trigger_and_read", "unstage"]

@@ -1,0 +1,1 @@
+"""Adaptive agents and their wiring into experiments (see issue: adaptive)."""

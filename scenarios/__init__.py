@@ -1,0 +1,1 @@
+"""The composition root: scenario files, the scenario runner and the ``beamtwin`` CLI."""

@@ -1,0 +1,5 @@
+"""``python -m scenarios`` is the ``beamtwin`` command."""
+
+from scenarios.cli import main
+
+raise SystemExit(main())

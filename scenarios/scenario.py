@@ -1,0 +1,69 @@
+"""Scenario files: which beamline, which experiment, which success criteria."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import beamlines
+
+LIBRARY = Path(__file__).parent / "library"
+DEFAULT = "demo"
+
+
+@dataclass
+class Scenario:
+    """A parsed, validated scenario file."""
+
+    name: str
+    path: Path
+    beamline: dict[str, Any]
+    experiment: dict[str, Any]
+    success: dict[str, Any] = field(default_factory=dict)
+    speed: float = 20.0
+    seed: int = 0
+    description: str = ""
+
+
+def names() -> list[str]:
+    """The scenarios shipped with beamtwin."""
+    return sorted(p.stem for p in LIBRARY.glob("*.yaml"))
+
+
+def load(name_or_path: str | Path | None = None) -> Scenario:
+    """Load a shipped scenario by name, or a scenario file; errors name the bad field."""
+    ref = str(name_or_path or DEFAULT)
+    path = Path(ref) if ref.endswith((".yaml", ".yml")) else LIBRARY / f"{ref}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no scenario {ref!r} (shipped: {', '.join(names())})")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a scenario is a mapping")
+    for key in ("beamline", "experiment"):
+        if key not in raw:
+            raise ValueError(f"{path}: field {key!r} is missing")
+    experiment = raw["experiment"]
+    if not isinstance(experiment, dict) or "plan" not in experiment:
+        raise ValueError(f"{path}: experiment.plan is missing")
+    speed = raw.get("speed", 20.0)
+    if not isinstance(speed, int | float) or speed <= 0:
+        raise ValueError(f"{path}: speed must be a positive number, got {speed!r}")
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"{path}: seed must be a non-negative integer, got {seed!r}")
+    return Scenario(
+        name=str(raw.get("name", path.stem)),
+        path=path,
+        beamline=beamlines.load(raw["beamline"]),
+        experiment=experiment,
+        success=raw.get("success") or {},
+        speed=float(speed),
+        seed=seed,
+        description=str(raw.get("description", "")),
+    )

@@ -1,0 +1,90 @@
+"""Start and stop the twin IOC as a real subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from twin.iocs.server import LOOPBACK, client_environment
+
+
+def free_port() -> int:
+    """A port that is free on loopback for both TCP and UDP."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind((LOOPBACK, 0))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((LOOPBACK, port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free loopback port found")
+
+
+class TwinProcess:
+    """``with TwinProcess(scenario_ref, seed=…, speed=…) as twin:`` serves until the block ends.
+
+    ``twin.env`` holds the ``EPICS_CA_*`` settings a client needs; ``twin.pvs`` the served PVs.
+    """
+
+    def __init__(self, scenario: str = "demo", *, seed: int = 0, speed: float = 20.0,
+                 port: int | None = None, ready_timeout: float = 60.0) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.speed = speed
+        self.port = port or free_port()
+        self.ready_timeout = ready_timeout
+        self._tmp = tempfile.TemporaryDirectory(prefix="beamtwin-twin-")
+        self.ready_file = Path(self._tmp.name) / "ready"
+        self.log_path = Path(self._tmp.name) / "twin.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pvs: list[str] = []
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The CA client environment for this twin."""
+        return client_environment(self.port)
+
+    def start(self) -> TwinProcess:
+        """Launch ``beamtwin serve`` and wait until every PV answers."""
+        cmd = [sys.executable, "-m", "scenarios", "serve", self.scenario, "--port", str(self.port),
+               "--ready-file", str(self.ready_file), "--seed", str(self.seed), "--speed", str(self.speed)]
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        deadline = time.monotonic() + self.ready_timeout
+        while not self.ready_file.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the twin exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"the twin was not ready within {self.ready_timeout} s")
+            time.sleep(0.05)
+        self.pvs = self.ready_file.read_text().split()
+        return self
+
+    def stop(self) -> None:
+        """Terminate the twin process."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self) -> TwinProcess:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+        self._tmp.cleanup()

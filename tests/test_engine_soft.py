@@ -1,0 +1,115 @@
+"""The run engine with soft in-memory devices: messages, documents, failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from acq import plans
+from acq.devices import Device, Signal, SoftBackend
+from acq.engine import Msg, RunEngine, Status, UnknownCommand
+from tests.conftest import validate_documents
+
+
+class SoftMotor(Device):
+    _named_as_parent = ("readback",)
+
+    def __init__(self, name: str) -> None:
+        self.readback = Signal(SoftBackend(0.0), kind="hinted")
+        super().__init__(name)
+        self.set_name(name)
+
+    def set(self, value: float) -> Status:
+        return self.readback.set(value)
+
+
+class SoftDet(Device):
+    _named_as_parent = ("value",)
+
+    def __init__(self, name: str, motor: SoftMotor) -> None:
+        self.value = Signal(SoftBackend(0.0), kind="hinted")
+        super().__init__(name)
+        self.set_name(name)
+        self.motor = motor
+
+    def trigger(self) -> Status:
+        async def measure() -> None:
+            x = await self.motor.readback.get_value()
+            await self.value.put(10.0 - (x - 1.0) ** 2)
+
+        return Status(measure())
+
+    def children(self) -> Any:
+        return ((a, c) for a, c in super().children() if a != "motor")
+
+
+def _collect(RE: RunEngine) -> list[tuple[str, dict[str, Any]]]:
+    docs: list[tuple[str, dict[str, Any]]] = []
+    RE.subscribe(lambda n, d: docs.append((n, d)))
+    return docs
+
+
+def test_scan_with_soft_devices() -> None:
+    m = SoftMotor("m")
+    d = SoftDet("d", m)
+    RE = RunEngine(md={"operator": "test"})
+    docs = _collect(RE)
+    uids = RE(plans.scan([d], m, 0.0, 2.0, 5), sample="Si")
+    validate_documents(docs)
+    start = docs[0][1]
+    assert uids == (start["uid"],)
+    assert start["operator"] == "test" and start["sample"] == "Si" and start["plan_name"] == "scan"
+    events = [doc for n, doc in docs if n == "event"]
+    assert [e["data"]["m"] for e in events] == [0.0, 0.5, 1.0, 1.5, 2.0]
+    assert [e["data"]["d"] for e in events] == [9.0, 9.75, 10.0, 9.75, 9.0]
+
+
+def test_scan_ids_persist_across_engines(tmp_path: Any) -> None:
+    m = SoftMotor("m")
+    RE1 = RunEngine(state_dir=tmp_path)
+    first = _collect(RE1)
+    RE1(plans.count([m]))
+    RE2 = RunEngine(state_dir=tmp_path)
+    second = _collect(RE2)
+    RE2(plans.count([m]))
+    assert second[0][1]["scan_id"] == first[0][1]["scan_id"] + 1
+
+
+def test_a_failing_plan_closes_the_run_with_fail() -> None:
+    m = SoftMotor("m")
+
+    def broken() -> Any:
+        yield Msg("open_run")
+        yield from plans.trigger_and_read([m])
+        raise RuntimeError("sample fell off")
+
+    RE = RunEngine()
+    docs = _collect(RE)
+    with pytest.raises(RuntimeError, match="sample fell off"):
+        RE(broken())
+    stop = docs[-1][1]
+    assert docs[-1][0] == "stop" and stop["exit_status"] == "fail" and "sample fell off" in stop["reason"]
+    validate_documents(docs)
+    assert RE.state == "idle"
+
+
+def test_unknown_command_is_thrown_into_the_plan() -> None:
+    RE = RunEngine()
+    with pytest.raises(UnknownCommand, match="'frobnicate'"):
+        RE(iter([Msg("frobnicate")]))
+    seen: list[Msg] = []
+    RE.register_command("frobnicate", lambda msg: seen.append(msg) or 42)
+
+    def plan() -> Any:
+        result = yield Msg("frobnicate", None, 1, x=2)
+        assert result == 42
+
+    RE(plan())
+    assert seen[0].args == (1,) and seen[0].kwargs == {"x": 2}
+
+
+def test_illegal_sequences_are_named() -> None:
+    RE = RunEngine()
+    with pytest.raises(RuntimeError, match="save without create"):
+        RE(iter([Msg("open_run"), Msg("save")]))

@@ -1,0 +1,139 @@
+"""Build the twin's IOCs from a beamline description and serve them on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from caproto.server import PVGroup
+
+from twin.iocs.motor import MotorRecord
+from twin.iocs.scaler import ScalerRecord
+from twin.iocs.simstatus import SimStatus
+from twin.physics import BeamlineModel, SimClock
+
+LOOPBACK = "127.0.0.1"
+
+
+def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -> tuple[BeamlineModel, list[PVGroup]]:
+    """The physics model and one PVGroup per device of ``beamline`` (the parsed YAML file)."""
+    physics = beamline.get("physics")
+    if not isinstance(physics, dict):
+        raise ValueError("beamline file: 'physics' section missing: a facility profile cannot be simulated")
+    model = BeamlineModel(physics, seed=seed, clock=SimClock(speed))
+    groups: list[PVGroup] = []
+    for name, spec in (beamline.get("devices") or {}).items():
+        kind, prefix = spec.get("kind"), spec.get("prefix")
+        if not prefix:
+            raise ValueError(f"devices.{name}.prefix: missing")
+        if kind == "motor":
+            if name not in model.axes:
+                raise ValueError(f"devices.{name}: no physics.axes.{name} to drive this motor")
+            egu = str(physics["axes"][name].get("egu", "mm"))
+            groups.append(MotorRecord(prefix=prefix, axis=model.axes[name], clock=model.clock, egu=egu))
+        elif kind == "scaler":
+            channels = {int(n): str(ch) for ch, n in (spec.get("channels") or {}).items()}
+            groups.append(ScalerRecord(prefix=prefix, model=model, channels=channels))
+        else:
+            raise ValueError(f"devices.{name}.kind: the twin cannot simulate kind {kind!r} (known: motor, scaler)")
+    sim_prefix = physics.get("prefix")
+    if sim_prefix:
+        groups.append(SimStatus(prefix=str(sim_prefix), clock=model.clock, seed_value=seed))
+    return model, groups
+
+
+def pvdb_of(groups: list[PVGroup]) -> dict[str, Any]:
+    """Merge the PV databases of ``groups``, refusing duplicate PV names."""
+    pvdb: dict[str, Any] = {}
+    for group in groups:
+        clash = pvdb.keys() & group.pvdb.keys()
+        if clash:
+            raise ValueError(f"PV names served twice: {sorted(clash)[:5]}")
+        pvdb.update(group.pvdb)
+    return pvdb
+
+
+def served_names(pvdb: dict[str, Any]) -> list[str]:
+    """Every PV name a client can connect to: records and each of their fields."""
+    names: list[str] = []
+    for name, pv in pvdb.items():
+        names.append(name)
+        fields = getattr(pv, "fields", None) or {}
+        names.extend(f"{name}.{field}" for field in fields if "." not in name)
+    return names
+
+
+def client_environment(port: int, host: str = LOOPBACK) -> dict[str, str]:
+    """The ``EPICS_CA_*`` settings a client needs to reach a twin on ``host:port``."""
+    return {
+        "EPICS_CA_ADDR_LIST": f"{host}:{port}",
+        "EPICS_CA_AUTO_ADDR_LIST": "NO",
+        "EPICS_CA_SERVER_PORT": str(port),
+        "EPICS_CA_MAX_ARRAY_BYTES": str(64 * 1024 * 1024),
+    }
+
+
+def server_environment(port: int, host: str = LOOPBACK) -> dict[str, str]:
+    """The ``EPICS_CAS_*`` settings that pin a caproto server to ``host:port``."""
+    return {
+        "EPICS_CA_SERVER_PORT": str(port),
+        "EPICS_CAS_INTF_ADDR_LIST": host,
+        "EPICS_CAS_AUTO_BEACON_ADDR_LIST": "NO",
+        "EPICS_CAS_BEACON_ADDR_LIST": host,
+        **{k: v for k, v in client_environment(port, host).items() if k != "EPICS_CA_SERVER_PORT"},
+    }
+
+
+async def _check_every_pv(names: list[str], timeout: float) -> None:
+    """Read every PV over Channel Access; raise naming the ones that did not answer."""
+    from caproto.asyncio.client import Context
+
+    ctx = Context(timeout=timeout)
+    try:
+        pvs = await ctx.get_pvs(*names, timeout=timeout)
+        results = await asyncio.gather(*(pv.read(timeout=timeout) for pv in pvs), return_exceptions=True)
+        dead = [pv.name for pv, r in zip(pvs, results, strict=True) if isinstance(r, BaseException)]
+        if dead:
+            raise RuntimeError(f"{len(dead)} PVs did not answer: {dead[:10]}")
+    finally:
+        await ctx.disconnect()
+
+
+async def serve_async(
+    beamline: dict[str, Any],
+    *,
+    port: int,
+    host: str = LOOPBACK,
+    seed: int = 0,
+    speed: float = 1.0,
+    ready_file: Path | None = None,
+    allow_network: bool = False,
+) -> None:
+    """Serve the twin until cancelled; write the PV names to ``ready_file`` once all answer."""
+    if host != LOOPBACK and not allow_network:
+        raise ValueError(f"refusing to serve on {host}: the twin binds {LOOPBACK} unless told otherwise")
+    if ready_file is not None and ready_file.exists():
+        raise FileExistsError(f"ready file {ready_file} exists already")
+    os.environ.update(server_environment(port, host))
+    # With no CA repeater on loopback every beacon is refused; that is harmless noise.
+    logging.getLogger("caproto").setLevel(logging.CRITICAL)
+    from caproto.asyncio.server import Context
+
+    _, groups = build_iocs(beamline, seed=seed, speed=speed)
+    pvdb = pvdb_of(groups)
+    names = served_names(pvdb)
+
+    async def announce(async_lib: Any) -> None:
+        await _check_every_pv(names, timeout=10.0)
+        if ready_file is not None:
+            tmp = ready_file.with_name(ready_file.name + ".tmp")
+            tmp.write_text("\n".join(names) + "\n")
+            tmp.replace(ready_file)
+        print(f"twin ready: {len(names)} PVs on {host}:{port}", file=sys.stderr, flush=True)
+
+    ctx = Context(pvdb, [host])
+    await ctx.run(startup_hook=announce)
