@@ -1,0 +1,44 @@
+"""``beamtwin serve [SCENARIO]``: the twin's IOCs on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add the ``serve`` subcommand."""
+    serve = sub.add_parser("serve", help="serve the twin's IOCs on loopback",
+                           description="Serve the scenario's beamline as EPICS IOCs on 127.0.0.1.")
+    serve.add_argument("scenario", nargs="?", default=None, help="scenario name or YAML file (default: demo)")
+    serve.add_argument("--port", type=int, default=None,
+                       help="CA server port (default: $EPICS_CA_SERVER_PORT, else 5064)")
+    serve.add_argument("--ready-file", type=Path, default=None,
+                       help="once every PV answers, write the served PV names here, one per line")
+    serve.add_argument("--speed", type=float, default=None, help="simulation speed factor")
+    serve.add_argument("--seed", type=int, default=None, help="twin seed")
+    serve.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Serve until interrupted; print what a client needs first."""
+    from scenarios import scenario as scenarios
+    from twin.iocs.server import client_environment, serve_async
+
+    sc = scenarios.load(args.scenario)
+    port = args.port or int(os.environ.get("EPICS_CA_SERVER_PORT", "5064"))
+    seed = sc.seed if args.seed is None else args.seed
+    speed = sc.speed if args.speed is None else args.speed
+    print(f"beamtwin serve: scenario {sc.name}, beamline {sc.beamline.get('name')}, seed {seed}, "
+          f"speed ×{speed:g}, bound to 127.0.0.1 only", flush=True)
+    print("clients need:", flush=True)
+    for key, value in client_environment(port).items():
+        print(f"  export {key}={value}", flush=True)
+    try:
+        asyncio.run(serve_async(sc.beamline, port=port, seed=seed, speed=speed, ready_file=args.ready_file))
+    except KeyboardInterrupt:
+        pass
+    return 0
