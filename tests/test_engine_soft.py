@@ -113,3 +113,37 @@ def test_illegal_sequences_are_named() -> None:
     RE = RunEngine()
     with pytest.raises(RuntimeError, match="save without create"):
         RE(iter([Msg("open_run"), Msg("save")]))
+
+
+class _Bisect:
+    """A tiny suggester: walks towards the larger reading, halving the step."""
+
+    def __init__(self) -> None:
+        self.x = 0.0
+        self.step = 1.0
+        self.seen: list[tuple[float, float]] = []
+
+    def ask(self, n: int) -> Any:
+        if len(self.seen) >= 2:
+            (x0, y0), (x1, y1) = self.seen[-2:]
+            self.x = x1 + (self.step if (y1 >= y0) == (x1 >= x0) else -self.step)
+            self.step /= 2
+        elif self.seen:
+            self.x = self.seen[-1][0] + self.step
+        return [[self.x]]
+
+    def tell(self, x: Any, y: Any) -> None:
+        self.seen.append((float(x[0]), float(y)))
+
+
+def test_ask_tell_scan_steers_every_event() -> None:
+    m = SoftMotor("m")
+    d = SoftDet("d", m)
+    RE = RunEngine()
+    docs = _collect(RE)
+    agent = _Bisect()
+    RE(plans.ask_tell_scan([d], [m], agent, reduce=["d"], max_points=8))
+    validate_documents(docs)
+    xs = [doc["data"]["m"] for n, doc in docs if n == "event"]
+    assert xs == [x for x, _ in agent.seen] and len(xs) == 8
+    assert abs(xs[-1] - 1.0) < 0.2, "it homed in on the peak at 1.0"
