@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, TextIO
 
+import beamlines
 from acq import plans
-from acq.callbacks import LiveTable, PeakFit
+from acq.callbacks import LiveProgress, LiveTable, PeakFit, PlotPNG
 from acq.devices import Motor, Scaler, load_profile
 from acq.engine import RunEngine
 from acq.loop import call_in_loop
@@ -29,6 +32,7 @@ class Outcome:
     path: Path | None
     fit: dict[str, float] | None
     truth: dict[str, Any]
+    plot: Path | None = None
     checks: dict[str, bool] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -58,9 +62,46 @@ def _device(devices: dict[str, Any], name: str, kind: type) -> Any:
     return dev
 
 
+@contextlib.contextmanager
+def beamline_environment(sc: scenarios.Scenario, *, seed: int, speed: float, no_twin: bool,
+                         out: TextIO) -> Iterator[dict[str, Any]]:
+    """Start the twin (or, with ``no_twin``, use the CA environment as it is) for the block.
+
+    Yields the start-document metadata that says what was talked to.
+    """
+    if no_twin:
+        addr = os.environ.get("EPICS_CA_ADDR_LIST", "(auto)")
+        auto = os.environ.get("EPICS_CA_AUTO_ADDR_LIST", "YES")
+        out.write(f"no twin: talking Channel Access to EPICS_CA_ADDR_LIST={addr} "
+                  f"(EPICS_CA_AUTO_ADDR_LIST={auto})\n")
+        out.flush()
+        yield {"simulated": False}
+        return
+    if not isinstance(sc.beamline.get("physics"), dict):
+        raise ValueError(f"beamline {sc.beamline['_path']} has no 'physics' section: it cannot be simulated; "
+                         f"use --no-twin to talk to the real beamline")
+    with TwinProcess(str(sc.path), seed=seed, speed=speed) as twin:
+        saved = {k: os.environ.get(k) for k in twin.env}
+        os.environ.update(twin.env)
+        out.write(f"twin: {len(twin.pvs)} PVs on 127.0.0.1:{twin.port} (seed {seed}, speed ×{speed:g})\n")
+        try:
+            yield {"simulated": True, "twin_seed": seed, "twin_speed": speed}
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
 def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float | None = None,
-                 seed: int | None = None, out: TextIO | None = None) -> Outcome:
-    """Run scenario ``ref`` against a fresh twin subprocess and store the run in ``data_dir``."""
+                 seed: int | None = None, out: TextIO | None = None, no_twin: bool = False,
+                 profile: str | None = None) -> Outcome:
+    """Run scenario ``ref`` against a fresh twin subprocess (or the real beamline) into ``data_dir``.
+
+    ``profile`` replaces the scenario's beamline for the devices (e.g. a facility profile
+    with ``no_twin``); nothing in plans or devices changes.
+    """
     out = out or sys.stdout
     sc = scenarios.load(ref)
     seed = sc.seed if seed is None else seed
@@ -68,34 +109,46 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
     exp = sc.experiment
     if exp["plan"] != "scan":
         raise ValueError(f"{sc.path}: experiment.plan {exp['plan']!r} is not supported yet (supported: scan)")
+    device_file = beamlines.load(profile) if profile else sc.beamline
     data_dir = Path(data_dir)
-    with TwinProcess(str(sc.path), seed=seed, speed=speed) as twin:
-        os.environ.update(twin.env)
-        out.write(f"twin: {len(twin.pvs)} PVs on 127.0.0.1:{twin.port} (seed {seed}, speed ×{speed:g})\n")
-        devices = load_profile(sc.beamline["_path"])
+    with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out) as where:
+        devices = load_profile(device_file["_path"])
         motor = _device(devices, exp["motor"], Motor)
         dets = [_device(devices, d, Scaler) for d in exp["detectors"]]
+        start, stop, num = float(exp["start"]), float(exp["stop"]), int(exp["num"])
+        for p in (start, stop):
+            motor.check_value(p)  # before anything moves
         for det in dets:
             call_in_loop(det.preset_time.put(float(exp.get("count_time", 1.0))))
         RE = RunEngine(md={
-            "scenario": sc.name, "simulated": True, "twin_seed": seed, "twin_speed": speed,
-            "beamline": sc.beamline.get("name", ""), "beamline_hash": sc.beamline["_hash"],
+            "scenario": sc.name, **where,
+            "beamline": device_file.get("name", ""), "beamline_hash": device_file["_hash"],
             "versions": software_versions(),
         }, state_dir=data_dir)
         writer = Writer(data_dir)
         fit = PeakFit(x=motor.name, y=dets[0].channel_names[0])
-        for cb in (writer, LiveTable(out=out), fit):
+        plot = PlotPNG(motor.name, dets[0].channel_names[0], data_dir, fit=fit)
+        callbacks: list[Any] = [writer, LiveTable(out=out), fit, plot]
+        if sys.stderr.isatty():
+            callbacks.append(LiveProgress())
+        for cb in callbacks:
             RE.subscribe(cb)
-        uids = RE(plans.scan(dets, motor, float(exp["start"]), float(exp["stop"]), int(exp["num"])))
-    truth = BeamlineModel(sc.beamline["physics"], seed=seed).truth()
-    outcome = Outcome(uids=uids, path=writer.last_path, fit=fit.result, truth=truth)
-    step = abs(float(exp["stop"]) - float(exp["start"])) / max(int(exp["num"]) - 1, 1)
-    tolerance = float(sc.success.get("peak_center_steps", 0.5)) * step
-    if fit.result is not None:
-        error = abs(fit.result["center"] - truth["center"])
-        outcome.details.update(center_error=error, tolerance=tolerance)
-        outcome.checks["peak_center"] = error <= tolerance
-    else:
-        outcome.checks["peak_center"] = False
-    outcome.checks["stored"] = outcome.path is not None and outcome.path.exists()
+        uids = RE(plans.scan(dets, motor, start, stop, num))
+    truth = BeamlineModel(sc.beamline["physics"], seed=seed).truth() if where["simulated"] else {}
+    outcome = Outcome(uids=uids, path=writer.last_path, fit=fit.result, truth=truth, plot=plot.path)
+    judge(outcome, sc, step=abs(stop - start) / max(num - 1, 1))
     return outcome
+
+
+def judge(outcome: Outcome, sc: scenarios.Scenario, step: float) -> None:
+    """Fill ``outcome.checks`` from the scenario's success criteria and the twin's truth."""
+    outcome.checks["stored"] = outcome.path is not None and outcome.path.exists()
+    if "center" not in outcome.truth:
+        return  # the real beamline has no ground truth to compare with
+    tolerance = float(sc.success.get("peak_center_steps", 0.5)) * step
+    if outcome.fit is None:
+        outcome.checks["peak_center"] = False
+        return
+    error = abs(outcome.fit["center"] - outcome.truth["center"])
+    outcome.details.update(center_error=error, tolerance=tolerance)
+    outcome.checks["peak_center"] = error <= tolerance

@@ -1,6 +1,11 @@
-"""Live document consumers: tables, peak statistics, fits."""
+"""Live document consumers: table, progress, peak statistics, curve fits, PNG plots."""
 
-from acq.callbacks.fitting import PeakFit, fit_gaussian
+from acq.callbacks.fitting import MODELS, PeakFit, fit_curve, fit_gaussian
+from acq.callbacks.peaks import PeakStats, peak_stats
+from acq.callbacks.plot import PlotPNG
+from acq.callbacks.progress import LiveProgress
+from acq.callbacks.stream import StreamCollector
 from acq.callbacks.table import LiveTable
 
-__all__ = ["LiveTable", "PeakFit", "fit_gaussian"]
+__all__ = ["MODELS", "LiveProgress", "LiveTable", "PeakFit", "PeakStats", "PlotPNG", "StreamCollector",
+           "fit_curve", "fit_gaussian", "peak_stats"]

@@ -1,0 +1,53 @@
+"""Plots as PNG files: a scan's hinted detector against its motor, with an optional fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from acq.callbacks.stream import StreamCollector
+
+
+class PlotPNG(StreamCollector):
+    """Write ``<out_dir>/<scan_id>-<uid>.png`` of ``y`` against ``x`` when the run stops.
+
+    ``fit`` (a ``PeakFit`` subscribed before this one) adds its curve to the plot.
+    """
+
+    def __init__(self, x: str, y: str, out_dir: str | Path, stream: str = "primary", fit: Any = None) -> None:
+        super().__init__([x, y], stream=stream)
+        self.x, self.y = x, y
+        self.out_dir = Path(out_dir)
+        self.fit = fit
+        self.path: Path | None = None
+
+    def on_stop(self, doc: dict[str, Any]) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from acq.callbacks.fitting import evaluate
+
+        xs, ys = np.asarray(self.columns[self.x], float), np.asarray(self.columns[self.y], float)
+        if xs.size == 0:
+            return
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+        ax.plot(xs, ys, "o", ms=4, label=self.y)
+        result = getattr(self.fit, "result", None)
+        if result is not None:
+            fine = np.linspace(xs.min(), xs.max(), 400)
+            ax.plot(fine, evaluate(self.fit.model, result, fine), "-",
+                    label=f"{self.fit.model} fit, centre {result['center']:.4g}")
+        start = self.start_doc
+        ax.set_xlabel(self.x)
+        ax.set_ylabel(self.y)
+        ax.set_title(f"scan {start.get('scan_id')} — {start.get('plan_name', '')} ({doc['exit_status']})")
+        ax.legend()
+        fig.tight_layout()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.out_dir / f"{int(start.get('scan_id', 0)):06d}-{start['uid']}.png"
+        fig.savefig(self.path)
+        plt.close(fig)
