@@ -33,15 +33,21 @@ def path(name_or_path: str | Path) -> Path:
     return shipped
 
 
-def load(name_or_path: str | Path) -> dict[str, Any]:
-    """Parse a beamline file; errors name the file and the bad field."""
-    p = path(name_or_path)
+def read_mapping(p: Path, what: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping; errors name the file (``what`` says what it is)."""
     try:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError as exc:
         raise ValueError(f"{p}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise ValueError(f"{p}: a beamline file is a mapping with 'devices' (and 'physics')")
+        raise ValueError(f"{p}: {what}")
+    return data
+
+
+def load(name_or_path: str | Path) -> dict[str, Any]:
+    """Parse a beamline file; errors name the file and the bad field."""
+    p = path(name_or_path)
+    data = read_mapping(p, "a beamline file is a mapping with 'devices' (and 'physics')")
     devices = data.get("devices")
     if not isinstance(devices, dict) or not devices:
         raise ValueError(f"{p}: 'devices' must be a non-empty mapping of name → {{kind, prefix}}")

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import beamlines
 
 LIBRARY = Path(__file__).parent / "library"
@@ -39,12 +37,7 @@ def load(name_or_path: str | Path | None = None) -> Scenario:
     path = Path(ref) if ref.endswith((".yaml", ".yml")) else LIBRARY / f"{ref}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"no scenario {ref!r} (shipped: {', '.join(names())})")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: a scenario is a mapping")
+    raw = beamlines.read_mapping(path, "a scenario is a mapping with 'beamline' and 'experiment'")
     for key in ("beamline", "experiment"):
         if key not in raw:
             raise ValueError(f"{path}: field {key!r} is missing")
