@@ -64,3 +64,18 @@ def stop_doc(run_start: str, exit_status: str, reason: str, num_events: dict[str
         "reason": reason,
         "num_events": dict(num_events),
     }
+
+
+def event_page_doc(descriptor: str, seq_nums: list[int], events: list[dict[str, Any]],
+                   external: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An event page: ``events`` (each with ``data``, ``timestamps`` and ``time``) column-wise."""
+    keys = list(events[0]["data"]) if events else []
+    return {
+        "descriptor": descriptor,
+        "uid": [new_uid() for _ in events],
+        "time": [float(e.get("time", time.time())) for e in events],
+        "seq_num": list(seq_nums),
+        "data": {k: [e["data"][k] for e in events] for k in keys},
+        "timestamps": {k: [e["timestamps"][k] for e in events] for k in keys},
+        "filled": {k: [False] * len(events) for k in external},
+    }
