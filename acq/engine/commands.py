@@ -73,9 +73,7 @@ class _Handlers:
         return self.re.open_run(msg.run, msg.kwargs)
 
     def close_run(self, msg: Msg) -> str:
-        run = self.re.run_for(msg)
-        if run.bundle_name is not None:
-            raise IllegalMessageSequence(f"close_run while the bundle {run.bundle_name!r} is open; save or drop it")
+        self.re.run_for(msg).abandon()  # an unsaved bundle (a failed step) is dropped, as Bluesky does
         return self.re.finish_run(msg.run, msg.kwargs.get("exit_status") or "success",
                                   msg.kwargs.get("reason") or "")
 
@@ -206,8 +204,8 @@ class _Handlers:
 
     def stage(self, msg: Msg) -> Any:
         obj = msg.obj
-        if any(o is obj for o in self.re._staged):
-            return None
+        if not hasattr(obj, "stage") or any(o is obj for o in self.re._staged):
+            return None  # as Bluesky: staging something that cannot be staged is a no-op
         result = obj.stage()
         self.re._staged.append(obj)
         if inspect.isawaitable(result) or hasattr(result, "add_callback"):
