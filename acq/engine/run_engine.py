@@ -330,7 +330,10 @@ class RunEngine:
             self._interruptible = True
             await self._drive(gen)
         except RequestHalt:
-            gen.close()
+            try:
+                gen.close()
+            except RuntimeError:
+                pass  # the plan tried to yield cleanup messages: a halt does not run them
         except (RequestAbort, RequestStop):
             pass
         except BaseException as exc:
