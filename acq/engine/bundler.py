@@ -242,11 +242,38 @@ class RunBundle:
 
     # -- monitors ----------------------------------------------------------------------------
     async def monitor(self, obj: Any, name: str, period: float) -> None:
-        """Emit an event in stream ``name`` now and whenever ``obj``'s reading changes (polled)."""
+        """Emit an event in stream ``name`` now and whenever ``obj``'s reading changes.
+
+        Devices with Bluesky's ``Subscribable`` shape (``subscribe(fn)``/``clear_sub(fn)``,
+        ``fn(reading)``) push their updates; anything else readable is polled every ``period`` s.
+        """
         key = id(obj)
         if key in self.monitors:
             raise IllegalMessageSequence(f"{name_of(obj)} is already monitored in this run")
         stream = self.streams.get(name) or await self.describe(name, [obj], collect=False)
+        loop = asyncio.get_running_loop()
+        if hasattr(obj, "subscribe") and hasattr(obj, "clear_sub"):
+            def pushed(reading: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+                if key not in self.monitors:
+                    return
+                try:
+                    running = asyncio.get_running_loop()
+                except RuntimeError:
+                    running = None
+                if running is loop:
+                    self.bundle_save_direct(stream, reading)
+                else:
+                    loop.call_soon_threadsafe(pushed, reading)
+
+            async def hold() -> None:
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    obj.clear_sub(pushed)
+
+            self.monitors[key] = loop.create_task(hold(), name=f"monitor {name_of(obj)}")
+            obj.subscribe(pushed)
+            return
 
         async def poll() -> None:
             last: Any = None
@@ -258,7 +285,7 @@ class RunBundle:
                     self.bundle_save_direct(stream, reading)
                 await asyncio.sleep(period)
 
-        self.monitors[key] = asyncio.get_running_loop().create_task(poll(), name=f"monitor {name_of(obj)}")
+        self.monitors[key] = loop.create_task(poll(), name=f"monitor {name_of(obj)}")
 
     def bundle_save_direct(self, stream: _Stream, reading: dict[str, Any]) -> None:
         """Emit one event of ``reading`` in ``stream`` outside the create/save bundle."""

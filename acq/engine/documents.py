@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import time
 import uuid
 from typing import Any
@@ -12,11 +14,19 @@ def new_uid() -> str:
     return str(uuid.uuid4())
 
 
+@functools.cache
+def _version() -> str:
+    try:
+        return importlib.metadata.version("beamtwin")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def start_doc(scan_id: int, md: dict[str, Any]) -> dict[str, Any]:
-    """A start document carrying ``md`` (user and plan metadata)."""
+    """A start document carrying ``md`` (user and plan metadata) and the engine's version."""
     doc = dict(md)
     doc.update(uid=new_uid(), time=time.time(), scan_id=scan_id)
-    doc.setdefault("versions", {})
+    doc["versions"] = {"beamtwin": _version(), **(doc.get("versions") or {})}
     return doc
 
 

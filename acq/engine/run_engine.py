@@ -87,6 +87,8 @@ class RunEngine:
         self._pending: str | None = None
         self._cancel_kind: str | None = None
         self._parked: asyncio.Future[str] | None = None
+        self._parking = False
+        self._queued: str | None = None
         self._interruptible = False
         self._exit_status: tuple[str, str] | None = None
         self._plan_tokens: list[int] = []
@@ -304,6 +306,10 @@ class RunEngine:
             if not parked.done():
                 parked.set_result(kind)
             return
+        if self._parking:  # between interruption and parking (stopping movers, a pre/post plan)
+            if self._queued not in ("abort", "stop", "halt"):
+                self._queued = kind
+            return
         if not self._interruptible or self._task is None or kind == "resume":
             return
         ending = kind in ("abort", "stop", "halt")
@@ -413,6 +419,14 @@ class RunEngine:
 
     async def _park(self, kind: str, *, rewind: bool) -> BaseException | None:
         """Handle an interruption: ``None`` means go on; otherwise the exception to throw in."""
+        self._parking = True
+        self._queued = None
+        try:
+            return await self._park_here(kind, rewind)
+        finally:
+            self._parking = False
+
+    async def _park_here(self, kind: str, rewind: bool) -> BaseException | None:
         if rewind:
             for run in self._runs.values():
                 run.abandon()
@@ -437,6 +451,9 @@ class RunEngine:
                 return self._ending(kind)
 
     async def _wait_parked(self, *others: asyncio.Future[Any]) -> str:
+        if self._queued is not None:
+            kind, self._queued = self._queued, None
+            return kind
         loop = asyncio.get_running_loop()
         self._parked = parked = loop.create_future()
         try:

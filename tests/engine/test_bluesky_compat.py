@@ -147,3 +147,53 @@ def test_our_plans_match_bluesky_message_for_message(ours: Any, theirs: Any) -> 
     assert set(their_start) <= set(our_start), f"missing start keys: {set(their_start) - set(our_start)}"
     for key in ("plan_name", "detectors", "motors", "num_points", "num_intervals", "plan_pattern", "hints"):
         assert _plain(our_start.get(key)) == _plain(their_start.get(key)), key
+
+
+def test_ophyd_async_soft_signals_on_our_engine() -> None:
+    from ophyd_async.core import soft_signal_rw
+
+    from acq.loop import call_in_loop
+
+    det = soft_signal_rw(float, 3.0, name="det", units="counts")
+    m = soft_signal_rw(float, 0.0, name="m")
+
+    async def connect() -> None:
+        await det.connect()
+        await m.connect()
+
+    call_in_loop(connect())
+    RE = RunEngine()
+    docs = collect(RE)
+    RE(bp.scan([det], m, 0, 1, 3))
+    validate(docs)
+    assert [e["data"] for e in events(docs)] == [{"det": 3.0, "m": 0.0}, {"det": 3.0, "m": 0.5},
+                                                 {"det": 3.0, "m": 1.0}]
+    desc = next(d for n, d in docs if n == "descriptor")
+    assert desc["data_keys"]["det"]["units"] == "counts"
+
+
+def test_monitor_follows_an_ophyd_async_signal_by_subscription() -> None:
+    from ophyd_async.core import soft_signal_rw
+
+    from acq.loop import call_in_loop
+
+    beam = soft_signal_rw(float, 100.0, name="beam")
+    call_in_loop(beam.connect())
+    RE = RunEngine()
+    docs = collect(RE)
+
+    async def wobble() -> None:
+        for v in (90.0, 80.0, 70.0):
+            await beam.set(v)
+
+    def plan() -> Any:
+        yield from bps.open_run()
+        yield from bps.monitor(beam, name="beam_monitor")
+        yield from bps.wait_for([wobble])
+        yield from bps.unmonitor(beam)
+        yield from bps.wait_for([lambda: beam.set(10.0)])
+        yield from bps.close_run()
+
+    RE(plan())
+    validate(docs)
+    assert [e["data"]["beam"] for e in events(docs, "beam_monitor")] == [100.0, 90.0, 80.0, 70.0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -292,3 +293,53 @@ def test_counter_and_failing_trigger() -> None:
     assert any("trigger c" in note for note in info.value.__notes__)
     validate(docs)
     assert stop_of(docs)["exit_status"] == "fail" and "detector fault" in stop_of(docs)["reason"]
+
+
+class ThreadStatus:
+    """An ophyd-style status: finished by another thread, reports through add_callback."""
+
+    def __init__(self, delay: float, error: Exception | None = None) -> None:
+        self.done = False
+        self.success = False
+        self._error = error
+        self._callbacks: list[Any] = []
+        self._lock = threading.Lock()
+        threading.Timer(delay, self._finish).start()
+
+    def _finish(self) -> None:
+        with self._lock:
+            self.done, self.success = True, self._error is None
+            callbacks, self._callbacks = self._callbacks, []
+        for cb in callbacks:
+            cb(self)
+
+    def add_callback(self, cb: Any) -> None:
+        with self._lock:
+            if not self.done:
+                self._callbacks.append(cb)
+                return
+        cb(self)
+
+    def exception(self) -> Exception | None:
+        return self._error
+
+
+class ThreadedMotor:
+    name = "tm"
+    parent = None
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def set(self, value: float) -> ThreadStatus:
+        return ThreadStatus(0.1, self.error)
+
+
+def test_ophyd_style_statuses_from_other_threads() -> None:
+    RE = RunEngine()
+    t0 = time.perf_counter()
+    RE([Msg("set", ThreadedMotor(), 1.0, group="g"), Msg("wait", None, group="g")])
+    assert time.perf_counter() - t0 >= 0.1
+    with pytest.raises(RuntimeError, match="stalled") as info:
+        RE([Msg("set", ThreadedMotor(RuntimeError("stalled")), 1.0, group="g"), Msg("wait", None, group="g")])
+    assert any("set tm" in note for note in info.value.__notes__)

@@ -193,3 +193,23 @@ def test_a_tripped_suspender_holds_a_plan_from_its_start() -> None:
     RE(plans.count([det], num=2))
     assert time.monotonic() - t0 >= 0.35 and det.triggers == 2
     RE.clear_suspenders()
+
+
+def test_pausing_while_suspended_waits_for_the_user_then_resumes() -> None:
+    beam = Signal(SoftBackend(100.0), name="beam_current")
+    det = Counter("det", count_time=0.05)
+    RE = RunEngine()
+    docs = collect(RE)
+    RE.install_suspender(SuspendFloor(beam, 50.0, poll_period=0.02))
+    later(0.2, lambda: call_in_loop(beam.put(0.0)))
+    later(0.4, RE.request_pause)
+    with pytest.raises(RunEngineInterrupted):
+        RE(step_plan(det, 6))
+    assert RE.state == "paused"
+    call_in_loop(beam.put(100.0))
+    time.sleep(0.1)
+    assert RE.state == "paused", "the beam's return does not undo the user's pause"
+    RE.resume()
+    RE.clear_suspenders()
+    values = [e["data"]["det"] for e in events(docs)]
+    assert len(values) == 6 == len(set(values)) and stop_of(docs)["exit_status"] == "success"
