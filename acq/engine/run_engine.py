@@ -574,6 +574,10 @@ class RunEngine:
 
 def _in_context(exc: BaseException, msg: Msg, cause: BaseException | None = None) -> BaseException:
     """Name the message (and device) an error happened in, once."""
+    method = {"read": "read", "set": "set", "trigger": "trigger", "kickoff": "kickoff", "complete": "complete",
+              "configure": "configure", "prepare": "prepare"}.get(msg.command)
+    if isinstance(exc, AttributeError) and method and msg.obj is not None and not hasattr(msg.obj, method):
+        return TypeError(f"{msg.command}: {name_of(msg.obj)} cannot {method} (it has no {method}() method)")
     if cause is not None:
         exc.__cause__ = cause
     if not getattr(exc, "_beamtwin_noted", False):

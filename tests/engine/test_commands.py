@@ -343,3 +343,18 @@ def test_ophyd_style_statuses_from_other_threads() -> None:
     with pytest.raises(RuntimeError, match="stalled") as info:
         RE([Msg("set", ThreadedMotor(RuntimeError("stalled")), 1.0, group="g"), Msg("wait", None, group="g")])
     assert any("set tm" in note for note in info.value.__notes__)
+
+
+def test_a_status_made_outside_the_loop_runs_in_it() -> None:
+    m = SoftMotor("m", move_time=0.05)
+    st = m.set(3.0)  # from the test's thread
+    st.wait(5)
+    assert st.done and st.success and st.exception() is None
+    seen: list[bool] = []
+    st.add_callback(lambda s: seen.append(s.success))
+    assert seen == [True]
+
+
+def test_a_device_without_the_method_gets_a_clear_error() -> None:
+    with pytest.raises(TypeError, match="trigger: d cannot trigger"):
+        RunEngine()([Msg("trigger", PlainDet("d"))])
