@@ -30,7 +30,7 @@ def main() -> None:
     det = Counter("det", count_time=0.3)
     RE = RunEngine()
     docs = collect(RE)
-    RE.subscribe(lambda n, d: print("STARTED", flush=True), "start")
+    RE.subscribe(lambda n, d: print("EVENT", flush=True), "event")
     t0 = time.monotonic()
     try:
         RE(plan(det, mode))

@@ -197,3 +197,40 @@ def test_monitor_follows_an_ophyd_async_signal_by_subscription() -> None:
     RE(plan())
     validate(docs)
     assert [e["data"]["beam"] for e in events(docs, "beam_monitor")] == [100.0, 90.0, 80.0, 70.0]
+
+
+def test_more_bluesky_stubs_and_wrappers() -> None:
+    from acq.engine import RunEngineInterrupted, SuspendFloor
+
+    m, d = SoftMotor("m"), Counter("det")
+    beam = Signal(SoftBackend(100.0), name="beam")
+    RE = RunEngine()
+    docs = collect(RE)
+    starts: list[str] = []
+
+    def plan() -> Any:
+        yield from bps.open_run(md={"purpose": "stubs"})
+        yield from bps.stage(m)
+        yield from bps.declare_stream(d, m, name="primary")
+        yield from bps.configure(m, 2.0)
+        yield from bps.create("primary")
+        yield from bps.read(d)
+        yield from bps.drop()
+        yield from bps.deferred_pause()
+        yield from bps.checkpoint()
+        yield from bps.trigger_and_read([d, m])
+        yield from bps.unstage(m)
+        yield from bps.close_run()
+
+    wrapped = bpp.suspend_wrapper(bpp.subs_wrapper(plan(), {"start": [lambda n, doc: starts.append(doc["purpose"])]}),
+                                  SuspendFloor(beam, 10.0))
+    with pytest.raises(RunEngineInterrupted):
+        RE(wrapped)
+    assert RE.state == "paused"
+    RE.resume()
+    validate(docs)
+    assert starts == ["stubs"] and RE.suspenders == []
+    assert (m.staged, m.unstaged) == (1, 1)
+    descs = [doc for n, doc in docs if n == "descriptor"]
+    assert [x["configuration"]["m"]["data"]["m_velocity"] for x in descs] == [1.0, 2.0]
+    assert stop_of(docs)["num_events"] == {"primary": 1}

@@ -20,9 +20,9 @@ def run_and_interrupt(mode: str, signals: int, gap: float) -> dict[str, Any]:
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.strip() == "STARTED", line + (proc.stderr.read() if proc.stderr else "")
-        time.sleep(0.45)
+        line = proc.stdout.readline()  # the first event: the plan is under way
+        assert line.strip() == "EVENT", line + (proc.stderr.read() if proc.stderr else "")
+        time.sleep(0.1)
         for _ in range(signals):
             proc.send_signal(signal.SIGINT)
             time.sleep(gap)
@@ -32,7 +32,8 @@ def run_and_interrupt(mode: str, signals: int, gap: float) -> dict[str, Any]:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    lines = [x for x in out.strip().splitlines() if x != "EVENT"]
+    result: dict[str, Any] = json.loads(lines[-1])
     result["stderr"] = err
     return result
 
