@@ -41,5 +41,13 @@ pytest: install-dev
 
 test: lint typecheck contracts pytest
 
+$(VENV)/.installed-peer: pyproject.toml $(VENV)/.installed-dev
+	$(PIP) install -e '.[dev,peer]' 2>&1 | grep -v "^WARNING: Location" || true
+	touch $@
+
+# every benchmarks/*.py, peers installed; each prints one JSON object on its last line
+bench: $(VENV)/.installed-peer
+	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
 clean:
 	rm -rf $(VENV) beamtwin-data .mypy_cache .pytest_cache .ruff_cache

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import time
 import uuid
 from typing import Any
@@ -12,11 +14,19 @@ def new_uid() -> str:
     return str(uuid.uuid4())
 
 
+@functools.cache
+def _version() -> str:
+    try:
+        return importlib.metadata.version("beamtwin")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def start_doc(scan_id: int, md: dict[str, Any]) -> dict[str, Any]:
-    """A start document carrying ``md`` (user and plan metadata)."""
+    """A start document carrying ``md`` (user and plan metadata) and the engine's version."""
     doc = dict(md)
     doc.update(uid=new_uid(), time=time.time(), scan_id=scan_id)
-    doc.setdefault("versions", {})
+    doc["versions"] = {"beamtwin": _version(), **(doc.get("versions") or {})}
     return doc
 
 
@@ -63,4 +73,19 @@ def stop_doc(run_start: str, exit_status: str, reason: str, num_events: dict[str
         "exit_status": exit_status,
         "reason": reason,
         "num_events": dict(num_events),
+    }
+
+
+def event_page_doc(descriptor: str, seq_nums: list[int], events: list[dict[str, Any]],
+                   external: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An event page: ``events`` (each with ``data``, ``timestamps`` and ``time``) column-wise."""
+    keys = list(events[0]["data"]) if events else []
+    return {
+        "descriptor": descriptor,
+        "uid": [new_uid() for _ in events],
+        "time": [float(e.get("time", time.time())) for e in events],
+        "seq_num": list(seq_nums),
+        "data": {k: [e["data"][k] for e in events] for k in keys},
+        "timestamps": {k: [e["timestamps"][k] for e in events] for k in keys},
+        "filled": {k: [False] * len(events) for k in external},
     }

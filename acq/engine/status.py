@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
-from acq.loop import get_loop
+from acq.loop import get_loop, in_loop_thread
 
 
 class Status:
@@ -21,10 +21,29 @@ class Status:
         loop = get_loop()
         if awaitable is None:
             self._fut: asyncio.Future[Any] = loop.create_future()
-        else:
+        elif in_loop_thread():
             self._fut = asyncio.ensure_future(awaitable, loop=loop)
+        else:  # made from another thread: start the work in the loop's thread, safely
+            self._fut = loop.create_future()
+            loop.call_soon_threadsafe(self._start, awaitable)
         self._callbacks: list[Callable[[Status], None]] = []
         self._fut.add_done_callback(self._run_callbacks)
+
+    def _start(self, awaitable: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(awaitable)
+
+        def copy(done: asyncio.Future[Any]) -> None:
+            if self._fut.done():
+                return
+            if done.cancelled():
+                self._fut.cancel()
+            elif done.exception() is not None:
+                self._fut.set_exception(done.exception())  # type: ignore[arg-type]
+            else:
+                self._fut.set_result(done.result())
+
+        task.add_done_callback(copy)
+        self._fut.add_done_callback(lambda f: task.cancel() if f.cancelled() else None)
 
     @classmethod
     def finished(cls, name: str = "") -> Status:

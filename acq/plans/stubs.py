@@ -60,14 +60,12 @@ def trigger_and_read(devices: Sequence[Any], name: str = "primary") -> Plan:
 
 
 def stage_all(devices: Iterable[Any]) -> Plan:
-    """Stage every device that can be staged."""
+    """Stage every device (as Bluesky does; the engine skips those that cannot be staged)."""
     for obj in devices:
-        if hasattr(obj, "stage"):
-            yield Msg("stage", obj)
+        yield Msg("stage", obj)
 
 
 def unstage_all(devices: Iterable[Any]) -> Plan:
-    """Unstage, in reverse order, every device that can be."""
+    """Unstage every device in reverse order (the engine skips those that cannot be unstaged)."""
     for obj in reversed(list(devices)):
-        if hasattr(obj, "unstage"):
-            yield Msg("unstage", obj)
+        yield Msg("unstage", obj)

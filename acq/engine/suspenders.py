@@ -1,0 +1,185 @@
+"""Suspenders: pause a plan while a signal is out of bounds (beam down, shutter closed), then resume.
+
+A suspender watches its signal on the shared loop. When the condition trips during a plan the
+engine interrupts it, rewinds to the last checkpoint, runs the optional ``pre_plan``, waits
+until the condition has cleared and stayed clear for ``sleep`` seconds (the settle time), runs
+the optional ``post_plan`` and replays the plan from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from acq.engine.bundler import maybe_await, name_of
+
+log = logging.getLogger(__name__)
+
+PlanFactory = Callable[[], Iterable[Any]] | Iterable[Any] | None
+
+
+class Suspender:
+    """Base class: subclasses say when to suspend and when the condition has cleared."""
+
+    def __init__(self, signal: Any, *, sleep: float = 0.0, pre_plan: PlanFactory = None,
+                 post_plan: PlanFactory = None, tripped_message: str = "", poll_period: float = 0.05) -> None:
+        if sleep < 0:
+            raise ValueError(f"sleep (the settle time) must be >= 0, got {sleep}")
+        self.signal = signal
+        self.sleep = float(sleep)
+        self.pre_plan = pre_plan
+        self.post_plan = post_plan
+        self.tripped_message = tripped_message
+        self.poll_period = poll_period
+        self.tripped = False
+        self.justification = ""
+        self._released = asyncio.Event()
+        self._released.set()
+        self._task: asyncio.Task[None] | None = None
+        self._on_trip: Callable[[Suspender], None] | None = None
+
+    # -- the condition ---------------------------------------------------------------------
+    def should_suspend(self, value: Any) -> bool:
+        """Whether ``value`` should suspend the plan."""
+        raise NotImplementedError
+
+    def should_resume(self, value: Any) -> bool:
+        """Whether ``value`` lets a suspended plan resume (after the settle time)."""
+        return not self.should_suspend(value)
+
+    def describe_trip(self, value: Any) -> str:
+        """Why it tripped, for logs and errors."""
+        return f"{name_of(self.signal)} = {value!r}"
+
+    # -- watching ----------------------------------------------------------------------------
+    def start(self, on_trip: Callable[[Suspender], None]) -> None:
+        """Start watching (on the running loop); call ``on_trip(self)`` whenever it trips."""
+        self._on_trip = on_trip
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._watch(), name=f"suspender {self!r}")
+
+    def stop(self) -> None:
+        """Stop watching and release anyone waiting."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.tripped = False
+        self._released.set()
+
+    async def wait_released(self) -> None:
+        """Return once the condition has cleared and settled."""
+        await self._released.wait()
+
+    async def _value(self) -> Any:
+        reading = await maybe_await(self.signal.read())
+        name = getattr(self.signal, "name", None)
+        entry = reading.get(name) if name in reading else next(iter(reading.values()))
+        return entry["value"]
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        ok_since: float | None = None
+        while True:
+            try:
+                value = await self._value()
+            except Exception as exc:  # an unreadable signal is a tripped suspender
+                log.warning("suspender %r cannot read its signal: %s", self, exc)
+                value = None
+                tripping = True
+            else:
+                tripping = self.should_suspend(value)
+            if tripping:
+                ok_since = None
+                if not self.tripped:
+                    self.tripped = True
+                    self.justification = self.tripped_message or self.describe_trip(value)
+                    self._released.clear()
+                    log.warning("suspending: %s", self.justification)
+                    if self._on_trip is not None:
+                        self._on_trip(self)
+            elif self.tripped and self.should_resume(value):
+                now = loop.time()
+                ok_since = now if ok_since is None else ok_since
+                if now - ok_since >= self.sleep:
+                    self.tripped = False
+                    ok_since = None
+                    self._released.set()
+                    log.info("resuming: %s is back (%r)", name_of(self.signal), value)
+            else:
+                ok_since = None
+            await asyncio.sleep(self.poll_period)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({name_of(self.signal)})"
+
+
+class SuspendBoolHigh(Suspender):
+    """Suspend while the signal is true (e.g. a beam-dump flag)."""
+
+    def should_suspend(self, value: Any) -> bool:
+        return bool(value)
+
+
+class SuspendBoolLow(Suspender):
+    """Suspend while the signal is false (e.g. a shutter-open flag)."""
+
+    def should_suspend(self, value: Any) -> bool:
+        return not bool(value)
+
+
+class _Threshold(Suspender):
+    def __init__(self, signal: Any, suspend_thresh: float, *, resume_thresh: float | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(signal, **kwargs)
+        self.suspend_thresh = float(suspend_thresh)
+        self.resume_thresh = float(suspend_thresh if resume_thresh is None else resume_thresh)
+
+
+class SuspendFloor(_Threshold):
+    """Suspend when the signal falls below ``suspend_thresh`` (beam current low); resume above
+    ``resume_thresh`` (defaults to ``suspend_thresh``)."""
+
+    def __init__(self, signal: Any, suspend_thresh: float, *, resume_thresh: float | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(signal, suspend_thresh, resume_thresh=resume_thresh, **kwargs)
+        if self.resume_thresh < self.suspend_thresh:
+            raise ValueError(f"resume_thresh {self.resume_thresh} must be >= suspend_thresh {self.suspend_thresh}")
+
+    def should_suspend(self, value: Any) -> bool:
+        return value is None or float(value) < self.suspend_thresh
+
+    def should_resume(self, value: Any) -> bool:
+        return value is not None and float(value) >= self.resume_thresh
+
+    def describe_trip(self, value: Any) -> str:
+        return f"{name_of(self.signal)} = {value!r} < {self.suspend_thresh}"
+
+
+class SuspendCeil(_Threshold):
+    """Suspend when the signal rises above ``suspend_thresh``; resume below ``resume_thresh``."""
+
+    def __init__(self, signal: Any, suspend_thresh: float, *, resume_thresh: float | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(signal, suspend_thresh, resume_thresh=resume_thresh, **kwargs)
+        if self.resume_thresh > self.suspend_thresh:
+            raise ValueError(f"resume_thresh {self.resume_thresh} must be <= suspend_thresh {self.suspend_thresh}")
+
+    def should_suspend(self, value: Any) -> bool:
+        return value is None or float(value) > self.suspend_thresh
+
+    def should_resume(self, value: Any) -> bool:
+        return value is not None and float(value) <= self.resume_thresh
+
+    def describe_trip(self, value: Any) -> str:
+        return f"{name_of(self.signal)} = {value!r} > {self.suspend_thresh}"
+
+
+def plan_of(factory: PlanFactory) -> Iterable[Any] | None:
+    """A pre/post plan from a generator function, a plan, or None."""
+    if factory is None:
+        return None
+    if callable(factory):
+        return factory()
+    return factory
