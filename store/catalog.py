@@ -68,7 +68,7 @@ class Run:
         desc_uids = {d["uid"] for d in descs}
         for key in external:
             if key in ds and ds[key].dtype.kind in "OUS":
-                arr = lazy_from_datums(resources, datums, [str(v) for v in ds[key].values])
+                arr: Any = lazy_from_datums(resources, datums, [str(v) for v in ds[key].values])
                 ds = ds.drop_vars(key).assign({key: (("time", *(f"{key}_dim_{i}" for i in range(arr.ndim - 1))),
                                                      arr)})
         stream_keys = {k for d in descs for k, dk in d["data_keys"].items()
@@ -76,9 +76,9 @@ class Run:
         for key in sorted(stream_keys - set(ds.data_vars)):
             sds = [d for n, d in others if n == "stream_datum" and d.get("descriptor") in desc_uids
                    and stream_resources.get(d["stream_resource"], {}).get("data_key") == key]
-            arr = lazy_from_stream_datums(stream_resources, sds, [int(s) for s in ds["seq_num"].values])
-            if arr is not None:
-                ds = ds.assign({key: (("time", *(f"{key}_dim_{i}" for i in range(arr.ndim - 1))), arr)})
+            sarr: Any = lazy_from_stream_datums(stream_resources, sds, [int(s) for s in ds["seq_num"].values])
+            if sarr is not None:
+                ds = ds.assign({key: (("time", *(f"{key}_dim_{i}" for i in range(sarr.ndim - 1))), sarr)})
         return ds
 
     def documents(self) -> Iterator[tuple[str, dict[str, Any]]]:

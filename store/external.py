@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import dask.array as da
+import dask.array as _dask_array
 import numpy as np
-from dask import delayed
+from dask.delayed import delayed
+
+da: Any = _dask_array  # dask's array API is untyped
 
 DEFAULT_DATASET = "/entry/data/data"
 HDF5_SPECS = {"AD_HDF5", "AD_HDF5_SWMR", "AD_HDF5_SWMR_STREAM", "HDF5"}
@@ -66,7 +68,7 @@ def _slices_from_datums(resources: dict[str, dict[str, Any]], datums: dict[str, 
 
 
 def lazy_from_datums(resources: dict[str, dict[str, Any]], datums: dict[str, dict[str, Any]],
-                     datum_ids: list[str]) -> da.Array:
+                     datum_ids: list[str]) -> Any:
     """A dask array with one block per datum (frames read from HDF5 only when computed)."""
     slices = _slices_from_datums(resources, datums, datum_ids)
     if not slices:
@@ -80,7 +82,7 @@ def lazy_from_datums(resources: dict[str, dict[str, Any]], datums: dict[str, dic
 
 
 def lazy_from_stream_datums(stream_resources: dict[str, dict[str, Any]], stream_datums: list[dict[str, Any]],
-                            seq_nums: list[int]) -> da.Array | None:
+                            seq_nums: list[int]) -> Any:
     """A dask array of one data key of a stream, rows matching ``seq_nums`` (None if not all covered)."""
     pieces: dict[int, tuple[Path, str, int]] = {}
     for sd in stream_datums:

@@ -80,7 +80,7 @@ class Journal:
                 self._bin_fd = os.open(self.bin_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
                 self._bin_size = os.fstat(self._bin_fd).st_size
             offset = self._bin_size
-            _write_all(self._bin_fd, memoryview(arr).cast("B"))
+            _write_all(self._bin_fd, arr.data.cast("B"))
             self._bin_size += arr.nbytes
         return {ND: [offset, arr.dtype.str, list(arr.shape)]}
 

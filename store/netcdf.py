@@ -207,8 +207,6 @@ def _write_stream(grp: Any, descs: list[tuple[int, dict[str, Any]]], rows: list[
                 grp.createDimension(dim, size)
             if shape:
                 kwargs = {"zlib": True, "complevel": 1, "shuffle": True, "chunksizes": (1, *shape)}
-        elif kind in ("int", "bool"):
-            kwargs = {"fill_value": np.int8(-1) if kind == "bool" else np.int64(-2 ** 63)}
         var = grp.createVariable(key, vtype, dims, **kwargs)
         var.long_name = str(dk.get("long_name") or key)
         var.beamtwin_kind = kind

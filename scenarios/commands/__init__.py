@@ -8,4 +8,6 @@ MODULES = [
     "scenarios.commands.run",
     "scenarios.commands.serve",
     "scenarios.commands.export",
+    "scenarios.commands.runs",
+    "scenarios.commands.replay",
 ]

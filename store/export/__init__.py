@@ -23,7 +23,7 @@ class Exporter(Protocol):
     def close(self) -> list[Path]: ...
 
 
-FILE_EXPORTERS = {"csv": CsvPerStream, "xdi": Xdi}
+FILE_EXPORTERS: dict[str, Any] = {"csv": CsvPerStream, "xdi": Xdi}
 FORMATS = ["jsonl", *FILE_EXPORTERS]
 
 

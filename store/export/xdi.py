@@ -26,7 +26,7 @@ def energy_key(start: dict[str, Any], data_keys: dict[str, dict[str, Any]]) -> s
     motors = [m for m in start.get("motors", []) if m in data_keys]
     for key in [*motors, *data_keys]:
         if is_energy(key) and not data_keys[key].get("shape"):
-            return key
+            return str(key)
     return None
 
 

@@ -104,6 +104,7 @@ def test_torn_journal_tail_is_dropped_and_the_rest_recovered(tmp_path: Path) -> 
     cat = Catalog(tmp_path)
     (path,) = cat.recover()
     run = cat[-1]
+    assert run.path == path
     assert run.metadata["stop"] is None and run.stream("primary").sizes["time"] == 4
     replayed = list(run.documents())
     assert [n for n, _ in replayed] == [n for n, _ in docs[:-3]]
