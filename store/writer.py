@@ -1,87 +1,144 @@
-"""The Writer: a document subscriber that stores every run as one netCDF file."""
+"""The Writer: a document subscriber that stores every run as one netCDF file.
+
+Documents go to the run's append-only journal as they arrive (``store.journal``): once the
+writer's call has returned, the document survives a kill of the process, and a background
+thread fsyncs the journal every ``flush_interval`` seconds, so it survives a crash of the
+machine too. At the stop document the netCDF file is made from the documents and moved into
+place by atomic rename; then the journal goes. An interrupted run's journal stays behind
+for ``Catalog.recover()``.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import time
+import sys
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
-from store.netcdf import to_json, write_run
+from store.journal import Journal, iter_journal
+from store.netcdf import write_run
 
 JOURNAL_DIR = ".journal"
+MAX_FLUSH_INTERVAL = 1.0
 
 
 def run_filename(start: dict[str, Any]) -> str:
     """The file name of a run: ``<scan_id>-<uid>.nc``."""
-    return f"{int(start.get('scan_id', 0)):06d}-{start['uid']}.nc"
+    return f"{int(start.get('scan_id', 0) or 0):06d}-{start['uid']}.nc"
+
+
+class _OpenRun:
+    """One run being written: its journal and the routing keys of its documents."""
+
+    def __init__(self, journal_dir: Path, start: dict[str, Any]) -> None:
+        self.start = start
+        self.journal = Journal(journal_dir, start["uid"])
+        self.descriptors: set[str] = set()
+        self.resources: set[str] = set()
 
 
 class Writer:
     """``RE.subscribe(Writer(data_dir))``: one netCDF file per run in ``data_dir``.
 
-    Documents are appended to a journal as they arrive (fsync'd every ``flush_interval``
-    seconds); the netCDF file is made from them when the run stops and replaces nothing
-    but by atomic rename.
+    ``flush_interval`` (seconds, at most 1) bounds how long an acknowledged document may
+    sit in the operating system's cache before it is fsync'd.
     """
 
-    def __init__(self, data_dir: str | Path, flush_interval: float = 1.0) -> None:
+    def __init__(self, data_dir: str | Path, flush_interval: float = MAX_FLUSH_INTERVAL) -> None:
+        if not 0 < flush_interval <= MAX_FLUSH_INTERVAL:
+            raise ValueError(f"flush_interval must be in (0, {MAX_FLUSH_INTERVAL}] s, not {flush_interval}")
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.journal_dir = self.data_dir / JOURNAL_DIR
         self.flush_interval = flush_interval
-        self._docs: list[tuple[str, dict[str, Any]]] = []
-        self._journal: Any = None
-        self._journal_path: Path | None = None
-        self._last_sync = 0.0
         self.last_path: Path | None = None
+        self._runs: dict[str, _OpenRun] = {}
+        self._by_descriptor: dict[str, _OpenRun] = {}
+        self._by_resource: dict[str, _OpenRun] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._flusher: threading.Thread | None = None
 
+    # -- routing ---------------------------------------------------------------------------
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
         if name == "start":
             self._open(doc)
-        if self._journal is None:
             return
-        self._docs.append((name, doc))
-        self._journal.write(to_json([name, doc]) + "\n")
-        now = time.monotonic()
-        if now - self._last_sync >= self.flush_interval:
-            self._sync()
-            self._last_sync = now
-        if name == "stop":
-            self._close(doc)
+        run = self._route(name, doc)
+        if run is None:
+            print(f"store.Writer: {name} document for no open run; ignored", file=sys.stderr)
+            return
+        run.journal.append(name, doc)
+        if name == "descriptor":
+            run.descriptors.add(doc["uid"])
+            self._by_descriptor[doc["uid"]] = run
+        elif name in ("resource", "stream_resource"):
+            run.resources.add(doc["uid"])
+            self._by_resource[doc["uid"]] = run
+        elif name == "stop":
+            self._close(run)
 
+    def _route(self, name: str, doc: dict[str, Any]) -> _OpenRun | None:
+        if name in ("event", "event_page"):
+            return self._by_descriptor.get(doc.get("descriptor", ""))
+        if name == "datum":
+            return self._by_resource.get(doc.get("resource", ""))
+        if name == "stream_datum":
+            return self._by_descriptor.get(doc.get("descriptor", "")) or \
+                self._by_resource.get(doc.get("stream_resource", ""))
+        run_start = doc.get("run_start")
+        if run_start is not None:
+            return self._runs.get(run_start)
+        return next(iter(self._runs.values())) if len(self._runs) == 1 else None
+
+    # -- life of a run ----------------------------------------------------------------------
     def _open(self, start: dict[str, Any]) -> None:
-        journal_dir = self.data_dir / JOURNAL_DIR
-        journal_dir.mkdir(exist_ok=True)
-        self._docs = []
-        self._journal_path = journal_dir / f"{start['uid']}.jsonl"
-        self._journal = self._journal_path.open("a")
-        self._last_sync = time.monotonic()
+        run = _OpenRun(self.journal_dir, start)
+        run.journal.append("start", start)
+        with self._lock:
+            self._runs[start["uid"]] = run
+        self._ensure_flusher()
 
-    def _sync(self) -> None:
-        self._journal.flush()
-        os.fsync(self._journal.fileno())
-
-    def _close(self, stop: dict[str, Any]) -> None:
-        start = self._docs[0][1]
-        path = self.data_dir / run_filename(start)
-        self._sync()
-        self._journal.close()
-        write_run(path, self._docs)
-        assert self._journal_path is not None
-        self._journal_path.unlink()
-        self._journal = None
-        self._docs = []
+    def _close(self, run: _OpenRun) -> None:
+        with self._lock:
+            self._runs.pop(run.start["uid"], None)
+        for uid in run.descriptors:
+            self._by_descriptor.pop(uid, None)
+        for uid in run.resources:
+            self._by_resource.pop(uid, None)
+        run.journal.close()
+        path = self.data_dir / run_filename(run.start)
+        write_run(path, iter_journal(run.journal.path))
+        run.journal.remove()
         self.last_path = path
 
+    def flush(self) -> None:
+        """fsync every open run's journal now."""
+        with self._lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            run.journal.sync()
 
-def read_journal(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """The documents of a journal, ignoring a torn last line."""
-    docs: list[tuple[str, dict[str, Any]]] = []
-    for line in path.read_text().splitlines():
-        try:
-            name, doc = json.loads(line)
-        except ValueError:
-            break
-        docs.append((name, doc))
-    return docs
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None or not self._flusher.is_alive():
+            self._flusher = threading.Thread(target=_flush_loop, args=(weakref.ref(self),),
+                                             name="store-writer-flush", daemon=True)
+            self._flusher.start()
+
+
+def _flush_loop(ref: weakref.ReferenceType[Writer]) -> None:
+    """fsync the journals of a writer every flush interval while it lives and has open runs."""
+    while True:
+        writer = ref()
+        if writer is None:
+            return
+        interval = writer.flush_interval
+        wake = writer._wake
+        del writer
+        wake.wait(interval)
+        writer = ref()
+        if writer is None:
+            return
+        writer.flush()
+        del writer

@@ -10,4 +10,6 @@ MODULES = [
     "scenarios.commands.export",
     "scenarios.commands.listing",
     "scenarios.commands.check",
+    "scenarios.commands.runs",
+    "scenarios.commands.replay",
 ]
