@@ -58,3 +58,19 @@ def finished(name: str) -> Status:
         return None
 
     return status_of(nothing(), name)
+
+
+def call_on_loop(fn: Callable[[], T]) -> T:
+    """Call the plain function ``fn`` in the shared loop's thread (at once if already there)."""
+    loop = get_loop()
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        return fn()
+
+    async def call() -> T:
+        return fn()
+
+    return asyncio.run_coroutine_threadsafe(call(), loop).result()

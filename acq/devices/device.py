@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from acq.devices._async import finished, on_shared_loop, status_of
+from acq.devices._async import call_on_loop, finished, on_shared_loop, status_of
 from acq.devices.backends import Backend, Metadata, Reading, SoftBackend
 from acq.engine.status import Status
 
@@ -251,13 +251,13 @@ class Signal(Device):
             function({self.name: {"value": r.value, "timestamp": r.timestamp, "alarm_severity": r.severity}})
 
         self._subs[function] = listener
-        self.backend.subscribe(listener)
+        call_on_loop(lambda: self.backend.subscribe(listener))
 
     def clear_sub(self, function: Callback) -> None:
         """Stop calling ``function``."""
         listener = self._subs.pop(function, None)
         if listener is not None:
-            self.backend.unsubscribe(listener)
+            call_on_loop(lambda: self.backend.unsubscribe(listener))
 
     @property
     def hints(self) -> dict[str, list[str]]:

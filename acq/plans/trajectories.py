@@ -116,9 +116,9 @@ def spiral_square(x_motor: Any, y_motor: Any, x_center: float, y_center: float, 
     """A square spiral over an ``x_num`` × ``y_num`` grid, from the centre outwards."""
     xs = np.linspace(x_center - x_range / 2, x_center + x_range / 2, x_num)
     ys = np.linspace(y_center - y_range / 2, y_center + y_range / 2, y_num)
-    i, j = (x_num - 1) // 2, (y_num - 1) // 2
+    i, j = (x_num - 1) // 2, y_num // 2
     out: Trajectory = [{x_motor: float(xs[i]), y_motor: float(ys[j])}]
-    moves = [(1, 0), (0, 1), (-1, 0), (0, -1)]
+    moves = [(1, 0), (0, -1), (-1, 0), (0, 1)]
     leg, turn = 1, 0
     total = x_num * y_num
     while len(out) < total:
