@@ -5,15 +5,23 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+#: Seconds a read (or a write without completion) may take before it fails.
+DEFAULT_TIMEOUT = 2.0
+
+
+class DisconnectedError(ConnectionError):
+    """A PV's IOC does not answer (it is gone, or never came)."""
+
 
 @dataclass
 class Reading:
-    """A value with its timestamp and alarm severity."""
+    """A value with its timestamp and alarm severity (0 none, 1 minor, 2 major, 3 invalid)."""
 
     value: Any
     timestamp: float
@@ -32,10 +40,20 @@ class Metadata:
     enum_strings: tuple[str, ...] | None = None
 
 
+Listener = Callable[[Reading], None]
+
+#: Background tasks kept alive until done (asyncio holds only weak references).
+_pending: set[asyncio.Future[Any]] = set()
+
+
 class Backend(Protocol):
     """The transport behind a ``Signal``."""
 
     source: str
+
+    @property
+    def connected(self) -> bool:
+        """Whether the value can be reached right now."""
 
     async def connect(self, timeout: float) -> None:
         """Connect; raise ``TimeoutError`` naming the source if it does not answer in time."""
@@ -48,6 +66,12 @@ class Backend(Protocol):
 
     async def metadata(self) -> Metadata:
         """Type, shape, units, precision and limits."""
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(reading)`` now and on every change (a monitor)."""
+
+    def unsubscribe(self, listener: Listener) -> None:
+        """Stop calling ``listener``."""
 
 
 def dtype_of(value: Any) -> tuple[str, list[int]]:
@@ -65,13 +89,22 @@ def dtype_of(value: Any) -> tuple[str, list[int]]:
 
 
 class SoftBackend:
-    """A value held in memory: for unit tests, simulated devices and derived values."""
+    """A value held in memory: for unit tests, simulated devices and derived values.
+
+    ``on_put`` (if given) is called with every written value, e.g. to make a soft motor's
+    readback follow its setpoint.
+    """
+
+    connected = True
 
     def __init__(self, initial: Any = 0.0, *, units: str | None = None, precision: int | None = None,
-                 limits: tuple[float, float] | None = None) -> None:
-        self.source = f"soft://{id(self):x}"
+                 limits: tuple[float, float] | None = None, source: str | None = None,
+                 on_put: Callable[[Any], None] | None = None) -> None:
+        self.source = source or f"soft://{id(self):x}"
         self._reading = Reading(initial, time.time())
         self._meta = Metadata(*dtype_of(initial), units=units, precision=precision, limits=limits)
+        self._listeners: list[Listener] = []
+        self.on_put = on_put
 
     async def connect(self, timeout: float) -> None:
         return None
@@ -79,11 +112,27 @@ class SoftBackend:
     async def get(self) -> Reading:
         return self._reading
 
+    def set_now(self, value: Any, severity: int = 0) -> None:
+        """Change the value at once (synchronously) and tell the listeners."""
+        self._reading = Reading(value, time.time(), severity)
+        for listener in list(self._listeners):
+            listener(self._reading)
+
     async def put(self, value: Any, wait: bool, timeout: float | None) -> None:
-        self._reading = Reading(value, time.time())
+        self.set_now(value)
+        if self.on_put is not None:
+            self.on_put(value)
 
     async def metadata(self) -> Metadata:
         return self._meta
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+        listener(self._reading)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
 
 _DTYPES = {"DOUBLE": "number", "FLOAT": "number", "LONG": "integer", "INT": "integer",
@@ -91,14 +140,25 @@ _DTYPES = {"DOUBLE": "number", "FLOAT": "number", "LONG": "integer", "INT": "int
 
 
 class CABackend:
-    """A PV over Channel Access through caproto's asyncio client (one shared context)."""
+    """A PV over Channel Access through caproto's asyncio client (one shared context).
+
+    The connection is watched: while the IOC is gone every read and write fails at once
+    with ``DisconnectedError`` naming the PV (a write waiting for completion fails when the
+    connection drops); caproto searches again in the background, and once the IOC is back
+    the same backend works again, monitors included.
+    """
 
     _contexts: ClassVar[dict[tuple[int, str, str], Any]] = {}
 
-    def __init__(self, pvname: str) -> None:
+    def __init__(self, pvname: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.pvname = pvname
         self.source = f"ca://{pvname}"
+        self.timeout = timeout
         self._pv: Any = None
+        self._up = False
+        self._lost: asyncio.Event | None = None
+        self._listeners: list[Listener] = []
+        self._sub: Any = None
 
     @classmethod
     def context(cls) -> Any:
@@ -116,30 +176,85 @@ class CABackend:
             ctx = cls._contexts[key] = Context()
         return ctx
 
+    @property
+    def connected(self) -> bool:
+        return self._up
+
+    async def _on_state(self, pv: Any, state: str) -> None:  # caproto runs async callbacks on the loop
+        self._up = state == "connected"
+        if self._lost is not None:
+            if self._up:
+                self._lost.clear()
+            else:
+                self._lost.set()
+
     async def connect(self, timeout: float) -> None:
-        (pv,) = await self.context().get_pvs(self.pvname, timeout=timeout)
+        if self._pv is not None:
+            if not self._up:
+                await self._wait_up(timeout)
+            return
+        self._lost = asyncio.Event()
+        (pv,) = await self.context().get_pvs(self.pvname, timeout=timeout,
+                                             connection_state_callback=self._on_state)
+        self._pv = pv
+        await self._wait_up(timeout)
+
+    async def _wait_up(self, timeout: float) -> None:
         try:
-            await pv.wait_for_connection(timeout=timeout)
+            await self._pv.wait_for_connection(timeout=timeout)
         except Exception as exc:
             raise TimeoutError(f"PV {self.pvname} did not connect within {timeout} s") from exc
-        self._pv = pv
+        self._up = True
+        if self._lost is not None:
+            self._lost.clear()
 
-    def _connected(self) -> Any:
+    def _ready(self) -> Any:
         if self._pv is None:
             raise RuntimeError(f"PV {self.pvname} is not connected; call connect() first")
+        if not self._up:
+            raise DisconnectedError(f"PV {self.pvname} is disconnected: its IOC does not answer "
+                                    "(it reconnects by itself when the IOC returns)")
         return self._pv
 
+    def _failed(self, action: str, exc: BaseException) -> DisconnectedError:
+        return DisconnectedError(f"PV {self.pvname}: {action} failed: {exc}")
+
     async def get(self) -> Reading:
-        resp = await self._connected().read(data_type="time")
-        return Reading(_unpack(resp), resp.metadata.timestamp, int(resp.metadata.severity))
+        pv = self._ready()
+        try:
+            resp = await pv.read(data_type="time", timeout=self.timeout)
+        except (TimeoutError, OSError) as exc:
+            raise self._failed("read", exc) from exc
+        return _reading(resp)
 
     async def put(self, value: Any, wait: bool, timeout: float | None) -> None:
+        pv = self._ready()
         data = value if isinstance(value, list | tuple | np.ndarray) else [value]
-        await self._connected().write(data, wait=wait, timeout=timeout)
+        if not wait:
+            await pv.write(data, wait=False, timeout=self.timeout)
+            return
+        lost = self._lost
+        assert lost is not None
+        circuit = pv.circuit_manager
+        write = asyncio.ensure_future(pv.write(data, wait=True, timeout=timeout))
+        watch = asyncio.ensure_future(lost.wait())
+        try:
+            done, _ = await asyncio.wait((write, watch), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.cancel()
+        dropped = circuit is not None and circuit.dead.is_set()
+        if write not in done or (dropped and write.exception() is not None):
+            write.cancel()
+            raise DisconnectedError(f"PV {self.pvname}: the connection dropped while writing {value!r} "
+                                    "(the IOC is gone; completion unknown)")
+        try:
+            write.result()
+        except (TimeoutError, OSError) as exc:
+            raise self._failed(f"write of {value!r}", exc) from exc
 
     async def metadata(self) -> Metadata:
-        pv = self._connected()
-        resp = await pv.read(data_type="control")
+        pv = self._ready()
+        resp = await pv.read(data_type="control", timeout=self.timeout)
         md = resp.metadata
         native = pv.channel.native_data_type.name
         dtype = _DTYPES.get(native, "number")
@@ -159,6 +274,33 @@ class CABackend:
             enum_strings=tuple(s.decode() if isinstance(s, bytes) else s for s in enums) if enums else None,
         )
 
+    async def _on_update(self, sub: Any, resp: Any) -> None:
+        reading = _reading(resp)
+        for listener in list(self._listeners):
+            listener(replace(reading))
+
+    def subscribe(self, listener: Listener) -> None:
+        pv = self._ready() if self._pv is None else self._pv
+        self._listeners.append(listener)
+        if self._sub is None:
+            self._sub = pv.subscribe(data_type="time")
+            self._sub.add_callback(self._on_update)
+        elif self._sub.most_recent_response is not None:
+            listener(_reading(self._sub.most_recent_response))
+
+    def unsubscribe(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+        if not self._listeners and self._sub is not None:
+            sub, self._sub = self._sub, None
+            task = asyncio.ensure_future(sub.clear())
+            _pending.add(task)
+            task.add_done_callback(_pending.discard)
+
+
+def _reading(resp: Any) -> Reading:
+    return Reading(_unpack(resp), resp.metadata.timestamp, int(resp.metadata.severity))
+
 
 def _unpack(resp: Any) -> Any:
     data = resp.data
@@ -168,3 +310,46 @@ def _unpack(resp: Any) -> Any:
     if len(data) == 1:
         return data[0].item() if hasattr(data[0], "item") else data[0]
     return np.asarray(data)
+
+
+class DerivedBackend:
+    """A read-only value computed from another backend's (e.g. energy from a Bragg angle)."""
+
+    def __init__(self, source: Backend, forward: Callable[[Any], Any], *, units: str | None = None,
+                 precision: int | None = None, name: str = "derived") -> None:
+        self.inner = source
+        self.forward = forward
+        self.source = f"{name}({source.source})"
+        self._units = units
+        self._precision = precision
+        self._wrapped: dict[Listener, Listener] = {}
+
+    @property
+    def connected(self) -> bool:
+        return self.inner.connected
+
+    async def connect(self, timeout: float) -> None:
+        await self.inner.connect(timeout)
+
+    async def get(self) -> Reading:
+        r = await self.inner.get()
+        return Reading(self.forward(r.value), r.timestamp, r.severity)
+
+    async def put(self, value: Any, wait: bool, timeout: float | None) -> None:
+        raise PermissionError(f"{self.source} is derived and read-only")
+
+    async def metadata(self) -> Metadata:
+        r = await self.get()
+        return Metadata(*dtype_of(r.value), units=self._units, precision=self._precision)
+
+    def subscribe(self, listener: Listener) -> None:
+        def derived(r: Reading) -> None:
+            listener(Reading(self.forward(r.value), r.timestamp, r.severity))
+
+        self._wrapped[listener] = derived
+        self.inner.subscribe(derived)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        derived = self._wrapped.pop(listener, None)
+        if derived is not None:
+            self.inner.unsubscribe(derived)

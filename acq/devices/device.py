@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from acq.devices.backends import Backend, Metadata, SoftBackend
+from acq.devices._async import call_on_loop, finished, on_shared_loop, status_of
+from acq.devices.backends import Backend, Metadata, Reading, SoftBackend
 from acq.engine.status import Status
 
 KINDS = ("hinted", "normal", "config", "omitted")
+
+Readings = dict[str, dict[str, Any]]
+
+
+class ConnectionFailed(TimeoutError):
+    """Some signals did not connect; ``failures`` maps each device name to its failed sources."""
+
+    def __init__(self, message: str, failures: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.failures = failures
 
 
 class Device:
@@ -17,7 +28,9 @@ class Device:
 
     A child's name is ``f"{parent.name}_{attribute}"``; a child whose attribute is in
     ``_named_as_parent`` takes the parent's own name (so a motor's readback reads as
-    ``motor``).
+    ``motor``). ``kind`` decides where a signal appears: ``hinted`` and ``normal`` in
+    ``read()``, ``config`` in ``read_configuration()``, ``omitted`` nowhere; ``hinted``
+    fields are also named in ``hints``.
     """
 
     _named_as_parent: tuple[str, ...] = ()
@@ -50,33 +63,47 @@ class Device:
             else:
                 yield from child.signals()
 
+    @on_shared_loop
     async def connect(self, timeout: float = 5.0) -> None:
         """Connect every signal at once; the error lists every one that failed."""
         sigs = list(self.signals())
         results = await asyncio.gather(*(s.connect(timeout) for s in sigs), return_exceptions=True)
-        failed = [f"{s.name} ({s.source}): {r}" for s, r in zip(sigs, results, strict=True)
-                  if isinstance(r, BaseException)]
-        if failed:
-            raise TimeoutError(f"{self.name}: {len(failed)} signal(s) failed to connect: " + "; ".join(failed))
+        bad = [(s, r) for s, r in zip(sigs, results, strict=True) if isinstance(r, BaseException)]
+        if bad:
+            raise ConnectionFailed(
+                f"{self.name}: {len(bad)} of {len(sigs)} PV(s) failed: " + "; ".join(str(r) for _, r in bad),
+                {self.name: [s.source for s, _ in bad]})
 
     def _of_kinds(self, kinds: tuple[str, ...]) -> list[Signal]:
         return [s for s in self.signals() if s.kind in kinds]
 
-    async def read(self) -> dict[str, dict[str, Any]]:
+    @on_shared_loop
+    async def read(self) -> Readings:
         """Readings of the hinted and normal signals."""
         return await _read_all(self._of_kinds(("hinted", "normal")))
 
-    async def describe(self) -> dict[str, dict[str, Any]]:
+    @on_shared_loop
+    async def describe(self) -> Readings:
         """Data keys of what ``read()`` returns."""
         return await _describe_all(self._of_kinds(("hinted", "normal")))
 
-    async def read_configuration(self) -> dict[str, dict[str, Any]]:
+    @on_shared_loop
+    async def read_configuration(self) -> Readings:
         """Readings of the configuration signals."""
         return await _read_all(self._of_kinds(("config",)))
 
-    async def describe_configuration(self) -> dict[str, dict[str, Any]]:
+    @on_shared_loop
+    async def describe_configuration(self) -> Readings:
         """Data keys of what ``read_configuration()`` returns."""
         return await _describe_all(self._of_kinds(("config",)))
+
+    def stage(self) -> Status:
+        """Prepare for a run (nothing to do by default)."""
+        return finished(f"stage {self.name}")
+
+    def unstage(self) -> Status:
+        """Undo ``stage()`` (nothing to do by default)."""
+        return finished(f"unstage {self.name}")
 
     @property
     def hints(self) -> dict[str, list[str]]:
@@ -87,34 +114,54 @@ class Device:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-async def _read_all(sigs: list[Signal]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+async def _read_all(sigs: list[Signal]) -> Readings:
     if len(sigs) == 1:
-        return await sigs[0].read()
-    for part in await asyncio.gather(*(s.read() for s in sigs)):
+        return await sigs[0]._read()
+    out: Readings = {}
+    for part in await asyncio.gather(*(s._read() for s in sigs)):
         out.update(part)
     return out
 
 
-async def _describe_all(sigs: list[Signal]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for part in await asyncio.gather(*(s.describe() for s in sigs)):
+async def _describe_all(sigs: list[Signal]) -> Readings:
+    out: Readings = {}
+    for part in await asyncio.gather(*(s._describe() for s in sigs)):
         out.update(part)
     return out
+
+
+Callback = Callable[[Readings], None]
 
 
 class Signal(Device):
-    """One value behind a backend: read, describe, set (with completion), get."""
+    """One value behind a backend: read, describe, monitor, and (unless read-only) set.
 
-    def __init__(self, backend: Backend | None = None, *, name: str = "", kind: str = "normal") -> None:
+    With ``write_backend`` it is a setpoint/readback pair: ``set`` writes the setpoint
+    (with completion) while ``read`` reports the readback.
+    """
+
+    def __init__(self, backend: Backend | None = None, *, write_backend: Backend | None = None,
+                 name: str = "", kind: str = "normal", read_only: bool = False) -> None:
         super().__init__(name=name, kind=kind)
         self.backend: Backend = backend if backend is not None else SoftBackend()
+        self.write_backend: Backend | None = None if read_only else (write_backend or self.backend)
         self._meta: Metadata | None = None
+        self._subs: dict[Callback, Callable[[Reading], None]] = {}
 
     @property
     def source(self) -> str:
         """Where the value lives, e.g. ``ca://BT:m1.RBV``."""
         return self.backend.source
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this signal refuses writes."""
+        return self.write_backend is None
+
+    @property
+    def connected(self) -> bool:
+        """Whether every backend can be reached right now."""
+        return self.backend.connected and (self.write_backend is None or self.write_backend.connected)
 
     def children(self) -> Iterator[tuple[str, Device]]:
         return iter(())
@@ -122,29 +169,43 @@ class Signal(Device):
     def signals(self) -> Iterator[Signal]:
         yield self
 
+    @on_shared_loop
     async def connect(self, timeout: float = 5.0) -> None:
-        """Connect the backend and fetch its metadata."""
-        await self.backend.connect(timeout)
+        """Connect the backend(s) and fetch the metadata."""
+        if self.write_backend is not None and self.write_backend is not self.backend:
+            await asyncio.gather(self.backend.connect(timeout), self.write_backend.connect(timeout))
+        else:
+            await self.backend.connect(timeout)
         self._meta = await self.backend.metadata()
 
-    async def read(self) -> dict[str, dict[str, Any]]:
-        """``{name: {'value', 'timestamp', 'alarm_severity'}}``."""
+    async def _read(self) -> Readings:
         r = await self.backend.get()
         return {self.name: {"value": r.value, "timestamp": r.timestamp, "alarm_severity": r.severity}}
 
+    @on_shared_loop
+    async def read(self) -> Readings:
+        """``{name: {'value', 'timestamp', 'alarm_severity'}}`` (always a fresh reading)."""
+        return await self._read()
+
+    @on_shared_loop
     async def get_value(self) -> Any:
         """The current value alone."""
         return (await self.backend.get()).value
 
+    @on_shared_loop
+    async def get_setpoint(self) -> Any:
+        """The value of the setpoint (the readback's for a plain signal)."""
+        return (await (self.write_backend or self.backend).get()).value
+
+    @on_shared_loop
     async def metadata(self) -> Metadata:
         """Type, shape, units, precision and limits (cached after the first call)."""
         if self._meta is None:
             self._meta = await self.backend.metadata()
         return self._meta
 
-    async def describe(self) -> dict[str, dict[str, Any]]:
-        """The event-model data key of this signal."""
-        md = await self.metadata()
+    async def _describe(self) -> Readings:
+        md = self._meta or await self.metadata()
         key: dict[str, Any] = {"source": self.source, "dtype": md.dtype, "shape": list(md.shape)}
         if md.units:
             key["units"] = md.units
@@ -156,13 +217,47 @@ class Signal(Device):
             key["choices"] = list(md.enum_strings)
         return {self.name: key}
 
+    @on_shared_loop
+    async def describe(self) -> Readings:
+        """The event-model data key: source, dtype, shape, units, precision, limits."""
+        return await self._describe()
+
+    def _writer(self) -> Backend:
+        if self.write_backend is None:
+            raise PermissionError(f"{self.name} ({self.source}) is read-only")
+        return self.write_backend
+
     def set(self, value: Any, wait: bool = True, timeout: float | None = None) -> Status:
         """Write ``value``; the status finishes when the write has completed."""
-        return Status(self.backend.put(value, wait, timeout), name=f"set {self.name}")
+        writer = self._writer()
+        return status_of(writer.put(value, wait, timeout), f"set {self.name}")
 
+    @on_shared_loop
     async def put(self, value: Any, wait: bool = True, timeout: float | None = None) -> None:
         """Write ``value`` and, with ``wait``, return once it has completed."""
-        await self.backend.put(value, wait, timeout)
+        await self._writer().put(value, wait, timeout)
+
+    @on_shared_loop
+    async def locate(self) -> dict[str, Any]:
+        """``{'setpoint', 'readback'}`` (Bluesky's Locatable)."""
+        readback = (await self.backend.get()).value
+        setpoint = readback if self.write_backend in (None, self.backend) else await self.get_setpoint()
+        return {"setpoint": setpoint, "readback": readback}
+
+    def subscribe(self, function: Callback) -> None:
+        """Call ``function({name: reading})`` now and on every change (a CA monitor)."""
+
+        def listener(r: Reading) -> None:
+            function({self.name: {"value": r.value, "timestamp": r.timestamp, "alarm_severity": r.severity}})
+
+        self._subs[function] = listener
+        call_on_loop(lambda: self.backend.subscribe(listener))
+
+    def clear_sub(self, function: Callback) -> None:
+        """Stop calling ``function``."""
+        listener = self._subs.pop(function, None)
+        if listener is not None:
+            call_on_loop(lambda: self.backend.unsubscribe(listener))
 
     @property
     def hints(self) -> dict[str, list[str]]:

@@ -3,26 +3,59 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import beamlines
-from acq.devices.device import Device
+from acq.devices.device import ConnectionFailed, Device
 from acq.devices.motor import Motor
 from acq.devices.scaler import Scaler
+from acq.devices.standard import BeamStatus, Mirror, MonoEnergy, Shutter, Slits
 from acq.loop import call_in_loop
 
 
+def _str_map(name: str, spec: dict[str, Any], key: str) -> dict[str, str] | None:
+    value = spec.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"devices.{name}.{key} must be a mapping of names to PV suffixes")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _motor(name: str, spec: dict[str, Any]) -> Device:
+    return Motor(spec["prefix"], name=name, put_completion=bool(spec.get("put_completion", True)))
+
+
+def _scaler(name: str, spec: dict[str, Any]) -> Device:
+    channels = spec.get("channels") or {name: 2}
+    if not isinstance(channels, dict):
+        raise ValueError(f"devices.{name}.channels must map reading names to channel numbers")
+    return Scaler(spec["prefix"], {str(k): int(v) for k, v in channels.items()}, name=name)
+
+
+def _mono(name: str, spec: dict[str, Any]) -> Device:
+    return MonoEnergy(spec["prefix"], name=name, d_spacing=float(spec.get("d_spacing", 3.1356)),
+                      bragg=str(spec.get("bragg", "bragg")))
+
+
+KINDS: dict[str, Callable[[str, dict[str, Any]], Device]] = {
+    "motor": _motor,
+    "scaler": _scaler,
+    "shutter": lambda n, s: Shutter(s["prefix"], name=n, fields=_str_map(n, s, "fields")),
+    "beam_status": lambda n, s: BeamStatus(s["prefix"], name=n, fields=_str_map(n, s, "fields")),
+    "slits": lambda n, s: Slits(s["prefix"], name=n, axes=_str_map(n, s, "axes")),
+    "mirror": lambda n, s: Mirror(s["prefix"], name=n, axes=_str_map(n, s, "axes")),
+    "mono": _mono,
+}
+
+
 def _make(name: str, spec: dict[str, Any]) -> Device:
-    kind = spec["kind"]
-    if kind == "motor":
-        return Motor(spec["prefix"], name=name)
-    if kind == "scaler":
-        channels = spec.get("channels") or {name: 2}
-        if not isinstance(channels, dict):
-            raise ValueError(f"devices.{name}.channels must map reading names to channel numbers")
-        return Scaler(spec["prefix"], {str(k): int(v) for k, v in channels.items()}, name=name)
-    raise ValueError(f"devices.{name}.kind: unknown device kind {kind!r} (known: motor, scaler)")
+    make = KINDS.get(spec["kind"])
+    if make is None:
+        raise ValueError(f"devices.{name}.kind: unknown device kind {spec['kind']!r} (known: {', '.join(KINDS)})")
+    return make(name, spec)
 
 
 def make_devices(profile: dict[str, Any]) -> dict[str, Device]:
@@ -31,17 +64,28 @@ def make_devices(profile: dict[str, Any]) -> dict[str, Device]:
 
 
 async def connect_all(devices: dict[str, Device], timeout: float) -> None:
-    """Connect every device at once; the error names each device and PV that failed."""
+    """Connect every device at once; the error names each device and every PV that failed."""
     results = await asyncio.gather(*(d.connect(timeout) for d in devices.values()), return_exceptions=True)
-    failed = [str(r) for r in results if isinstance(r, BaseException)]
-    if failed:
-        raise TimeoutError("devices failed to connect:\n  " + "\n  ".join(failed))
+    failures: dict[str, list[str]] = {}
+    lines: list[str] = []
+    for name, r in zip(devices, results, strict=True):
+        if isinstance(r, ConnectionFailed):
+            failures.update(r.failures)
+            lines.append(str(r))
+        elif isinstance(r, BaseException):
+            failures[name] = [f"{type(r).__name__}: {r}"]
+            lines.append(f"{name}: {type(r).__name__}: {r}")
+    if failures:
+        raise ConnectionFailed(f"{len(failures)} of {len(devices)} device(s) failed to connect:\n  "
+                               + "\n  ".join(lines), failures)
 
 
 def load_profile(name_or_path: str | Path = "default", timeout: float = 5.0) -> dict[str, Device]:
     """Connected devices of a beamline profile (a shipped name or a YAML path).
 
-    Talks Channel Access to whatever the ``EPICS_CA_*`` environment points at.
+    Talks Channel Access to whatever the ``EPICS_CA_*`` environment points at. If any PV
+    does not connect within ``timeout`` seconds, raises ``ConnectionFailed`` (a
+    ``TimeoutError``) listing every failed PV by device (``.failures``).
     """
     devices = make_devices(beamlines.load(name_or_path))
     call_in_loop(connect_all(devices, timeout))

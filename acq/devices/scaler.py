@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from acq.devices._async import status_of
 from acq.devices.backends import CABackend
 from acq.devices.device import Device, Signal
+from acq.devices.motor import BackendFactory
 from acq.engine.status import Status
 
 
@@ -11,18 +13,24 @@ class Scaler(Device):
     """An EPICS scaler at ``prefix``; ``channels`` maps reading names to channel numbers.
 
     A channel named like the device itself reads under the device's name (``det``).
+    Triggering puts CNT=1 and completes when the IOC says counting is done.
     """
 
-    def __init__(self, prefix: str, channels: dict[str, int], name: str = "") -> None:
+    def __init__(self, prefix: str, channels: dict[str, int], name: str = "", *,
+                 backend: BackendFactory = CABackend) -> None:
         self.prefix = prefix
-        self.count = Signal(CABackend(f"{prefix}.CNT"), kind="omitted")
-        self.preset_time = Signal(CABackend(f"{prefix}.TP"), kind="config")
-        self.elapsed_time = Signal(CABackend(f"{prefix}.T"), kind="normal")
+        self.count = Signal(backend(f"{prefix}.CNT"), kind="omitted")
+        self.preset_time = Signal(backend(f"{prefix}.TP"), kind="config")
+        self.elapsed_time = Signal(backend(f"{prefix}.T"), kind="normal", read_only=True)
+        if not channels:
+            raise ValueError(f"scaler {name or prefix}: give at least one channel")
         self.channel_names = list(channels)
         for chan, number in channels.items():
             if not chan.isidentifier():
                 raise ValueError(f"scaler channel name {chan!r} is not an identifier")
-            setattr(self, chan, Signal(CABackend(f"{prefix}.S{int(number)}"), kind="hinted"))
+            if hasattr(self, chan):
+                raise ValueError(f"scaler channel name {chan!r} clashes with a field of the scaler")
+            setattr(self, chan, Signal(backend(f"{prefix}.S{int(number)}"), kind="hinted", read_only=True))
         super().__init__(name=name)
         self.set_name(name)
 
@@ -34,4 +42,4 @@ class Scaler(Device):
 
     def trigger(self) -> Status:
         """Count for the preset time; the status finishes when counting is done."""
-        return Status(self.count.put(1, wait=True), name=f"count {self.name}")
+        return status_of(self.count.put(1, wait=True), f"count {self.name}")

@@ -44,12 +44,14 @@ def reduce_fields(fields: Sequence[str]) -> Reduce:
 
 
 def ask_tell_scan(detectors: Sequence[Any], motors: Sequence[Any], suggester: Suggester, *,
-                  reduce: Reduce | Sequence[str], max_points: int, md: dict[str, Any] | None = None) -> Plan:
+                  reduce: Reduce | Sequence[str], max_points: int, md: dict[str, Any] | None = None,
+                  before_close: Callable[[], Plan] | None = None) -> Plan:
     """One run in which ``suggester`` chooses every next point from the events so far.
 
     Each step: ``ask(1)``; stop when it returns no point or after ``max_points``; move the
     ``motors`` there; trigger and read; ``tell(point, reduce(readings))``. Every suggestion
-    is checked against the motors' limits before anything moves.
+    is checked against the motors' limits before anything moves. ``before_close`` (if
+    given) runs inside the run after the last point (e.g. to park on a found peak).
     """
     if not isinstance(max_points, int) or max_points < 1:
         raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
@@ -91,6 +93,8 @@ def ask_tell_scan(detectors: Sequence[Any], motors: Sequence[Any], suggester: Su
         yield Msg("wait", None, group="ask-tell-move")
         readings = yield from trigger_and_read([*detectors, *motors])
         suggester.tell(point, reducer(readings))
+    if before_close is not None:
+        yield from before_close()
     yield from close_run()
     yield from unstage_all(devices)
     return uid
