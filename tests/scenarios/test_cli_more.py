@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ def test_check_names_the_missing_pvs(tmp_path: Path) -> None:
     done = _beamtwin("check", str(profile), "--twin", "demo", "--timeout", "1")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "ok      motor" in done.stdout
-    assert "MISSING ghost: 10/10 PVs" in done.stdout and "GONE:m7.RBV" in done.stdout
+    assert re.search(r"MISSING ghost: (\d+)/\1 PVs", done.stdout) and "GONE:m7.RBV" in done.stdout
 
 
 def test_no_twin_runs_against_what_the_environment_names(tmp_path: Path) -> None:
