@@ -267,3 +267,24 @@ def test_a_failing_subscriber_fails_the_run() -> None:
     with pytest.raises(ValueError, match="consumer broke"):
         RE(bp.count([Counter("det")], 2))
     assert stop_of(docs)["exit_status"] == "fail" and "consumer broke" in stop_of(docs)["reason"]
+
+
+def test_msg_has_bluesky_shape_and_our_plans_run_on_bluesky() -> None:
+    from bluesky import RunEngine as BlueskyRunEngine
+    from bluesky.run_engine import call_in_bluesky_event_loop
+    from ophyd_async.core import soft_signal_rw
+
+    from acq.engine import Msg
+
+    assert Msg._fields == BlueskyMsg._fields == ("command", "obj", "args", "kwargs", "run")
+    assert tuple(Msg("set", "m", 1.0, group="g")) == tuple(BlueskyMsg("set", "m", 1.0, group="g"))
+    det = soft_signal_rw(float, 2.0, name="det")
+    m = soft_signal_rw(float, 0.0, name="m")
+    RE = BlueskyRunEngine({}, call_returns_result=False)
+    for sig in (det, m):
+        call_in_bluesky_event_loop(sig.connect())
+    docs: list[tuple[str, dict[str, Any]]] = []
+    RE.subscribe(lambda n, d: docs.append((n, d)))
+    RE(plans.scan([det], m, 0.0, 1.0, 3))
+    validate(docs)
+    assert [e["data"]["m"] for e in events(docs)] == [0.0, 0.5, 1.0]
