@@ -47,7 +47,8 @@ $(VENV)/.installed-peer: pyproject.toml $(VENV)/.installed-dev
 
 # every benchmarks/*.py, peers installed; each prints one JSON object on its last line
 bench: $(VENV)/.installed-peer
-	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	@failed=""; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) beamtwin-data .mypy_cache .pytest_cache .ruff_cache

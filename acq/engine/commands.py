@@ -188,9 +188,12 @@ class _Handlers:
                 await one(m, st)
             return
         tasks = [asyncio.ensure_future(one(m, st)) for m, st in entries]
-        done, pending = await asyncio.wait(tasks, timeout=timeout)
-        for t in pending:
-            t.cancel()
+        try:
+            done, pending = await asyncio.wait(tasks, timeout=timeout)
+        finally:
+            for t in tasks:
+                if not t.done():
+                    t.cancel()
         for t in done:
             if t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]

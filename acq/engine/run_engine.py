@@ -94,6 +94,7 @@ class RunEngine:
         self._plan_tokens: list[int] = []
         self._plan_suspenders: list[Suspender] = []
         self._sigints = 0
+        self._exit_reason = ""
 
     # -- metadata ----------------------------------------------------------------------------
     @property
@@ -326,7 +327,6 @@ class RunEngine:
     async def _execute(self, plan: Iterable[Msg], md: dict[str, Any]) -> tuple[str, ...]:
         self._reset_plan_state()
         self._call_md = md
-        self._exit_reason = ""
         gen: Any = plan if hasattr(plan, "send") and hasattr(plan, "throw") else _as_generator(plan)
         failure: BaseException | None = None
         exit_status, reason = "success", ""

@@ -97,7 +97,12 @@ class Status:
     def wait(self, timeout: float | None = None) -> None:
         """Block (from outside the loop) until done; raise the operation's error."""
         async def _w() -> None:
-            await asyncio.wait_for(asyncio.shield(self._fut), timeout)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._fut), timeout)
+            except TimeoutError:
+                if self._fut.done():
+                    raise
+                raise TimeoutError(f"{self.name or 'status'} did not finish within {timeout} s") from None
 
         asyncio.run_coroutine_threadsafe(_w(), get_loop()).result()
 

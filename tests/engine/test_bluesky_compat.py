@@ -234,3 +234,57 @@ def test_more_bluesky_stubs_and_wrappers() -> None:
     descs = [doc for n, doc in docs if n == "descriptor"]
     assert [x["configuration"]["m"]["data"]["m_velocity"] for x in descs] == [1.0, 2.0]
     assert stop_of(docs)["num_events"] == {"primary": 1}
+
+
+def test_bluesky_callbacks_consume_our_documents(capsys: pytest.CaptureFixture[str]) -> None:
+    from bluesky.callbacks import LiveTable
+    from event_model import RunRouter
+
+    m, d = SoftMotor("m"), Counter("det")
+    RE = RunEngine()
+    RE.subscribe(LiveTable(["m", "det"]))
+    seen: list[str] = []
+
+    def factory(name: str, doc: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+        return [lambda n, doc: seen.append(n if n != "event_page" else f"event x{len(doc['seq_num'])}")], []
+
+    RE.subscribe(RunRouter([factory]))
+    RE(plans.scan([d], m, 0.0, 2.0, 3))
+    table = capsys.readouterr().out
+    assert all(f"{v:.3f}" in table or f"{v}" in table for v in (0.0, 1.0, 2.0)), table
+    assert seen == ["start", "descriptor", "event x1", "event x1", "event x1", "stop"]
+
+
+def test_a_failing_subscriber_fails_the_run() -> None:
+    RE = RunEngine()
+    docs = collect(RE)
+
+    def broken(name: str, doc: dict[str, Any]) -> None:
+        if name == "event":
+            raise ValueError("consumer broke")
+
+    RE.subscribe(broken)
+    with pytest.raises(ValueError, match="consumer broke"):
+        RE(bp.count([Counter("det")], 2))
+    assert stop_of(docs)["exit_status"] == "fail" and "consumer broke" in stop_of(docs)["reason"]
+
+
+def test_msg_has_bluesky_shape_and_our_plans_run_on_bluesky() -> None:
+    from bluesky import RunEngine as BlueskyRunEngine
+    from bluesky.run_engine import call_in_bluesky_event_loop
+    from ophyd_async.core import soft_signal_rw
+
+    from acq.engine import Msg
+
+    assert Msg._fields == BlueskyMsg._fields == ("command", "obj", "args", "kwargs", "run")
+    assert tuple(Msg("set", "m", 1.0, group="g")) == tuple(BlueskyMsg("set", "m", 1.0, group="g"))
+    det = soft_signal_rw(float, 2.0, name="det")
+    m = soft_signal_rw(float, 0.0, name="m")
+    RE = BlueskyRunEngine({}, call_returns_result=False)
+    for sig in (det, m):
+        call_in_bluesky_event_loop(sig.connect())
+    docs: list[tuple[str, dict[str, Any]]] = []
+    RE.subscribe(lambda n, d: docs.append((n, d)))
+    RE(plans.scan([det], m, 0.0, 1.0, 3))
+    validate(docs)
+    assert [e["data"]["m"] for e in events(docs)] == [0.0, 0.5, 1.0]

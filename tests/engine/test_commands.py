@@ -358,3 +358,10 @@ def test_a_status_made_outside_the_loop_runs_in_it() -> None:
 def test_a_device_without_the_method_gets_a_clear_error() -> None:
     with pytest.raises(TypeError, match="trigger: d cannot trigger"):
         RunEngine()([Msg("trigger", PlainDet("d"))])
+
+
+def test_status_wait_timeout_names_the_operation() -> None:
+    st = SoftMotor("slowpoke", move_time=5.0).set(1.0)
+    with pytest.raises(TimeoutError, match=r"set slowpoke did not finish within 0\.1 s"):
+        st.wait(0.1)
+    assert not st.done

@@ -227,3 +227,20 @@ def test_pausing_while_suspended_waits_for_the_user_then_resumes() -> None:
     RE.clear_suspenders()
     values = [e["data"]["det"] for e in events(docs)]
     assert len(values) == 6 == len(set(values)) and stop_of(docs)["exit_status"] == "success"
+
+
+def test_a_paused_and_resumed_scan_is_stored_once_per_point(tmp_path: Any) -> None:
+    from store import Catalog, Writer
+
+    m, det = SoftMotor("m"), Counter("det", count_time=0.05)
+    RE = RunEngine()
+    RE.subscribe(Writer(tmp_path))
+    pause_after_event(RE, 3)
+    with pytest.raises(RunEngineInterrupted):
+        RE(plans.scan([det], m, 0.0, 4.0, 5))
+    RE.resume()
+    ds = Catalog(tmp_path)[-1].stream("primary")
+    assert ds["m"].values.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    values = ds["det"].values.tolist()
+    assert len(values) == 5 and values == sorted(set(values)), "no reading stored twice"
+    assert values[-1] == det.triggers, "and the last one is the last trigger"
