@@ -209,14 +209,8 @@ class _Handlers:
         obj = msg.obj
         if not hasattr(obj, "stage") or any(o is obj for o in self.re._staged):
             return None  # as Bluesky: staging something that cannot be staged is a no-op
-        result = obj.stage()
         self.re._staged.append(obj)
-        if inspect.isawaitable(result) or hasattr(result, "add_callback"):
-            if msg.kwargs.get("group") is not None:
-                self._group(msg, result)
-                return result
-            return await_status(result)
-        return result
+        return self._grouped_or_awaited(msg, obj.stage())
 
     def unstage(self, msg: Msg) -> Any:
         obj = msg.obj
@@ -227,7 +221,10 @@ class _Handlers:
                 break
         else:
             return None
-        result = obj.unstage()
+        return self._grouped_or_awaited(msg, obj.unstage())
+
+    def _grouped_or_awaited(self, msg: Msg, result: Any) -> Any:
+        """A status joins the message's group (for a later wait), or is awaited here."""
         if inspect.isawaitable(result) or hasattr(result, "add_callback"):
             if msg.kwargs.get("group") is not None:
                 self._group(msg, result)

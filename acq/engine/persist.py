@@ -42,18 +42,18 @@ class PersistentDict(dict[str, Any]):
             self.update(initial)
 
     def _save(self) -> None:
-        try:
-            text = json.dumps(dict(self))
-        except TypeError as exc:
-            raise TypeError(f"RE.md is persisted as JSON in {self.path}: {exc}") from None
-        del text
         _write_json(self.path, dict(self))
 
-    def __setitem__(self, key: str, value: Any) -> None:
+    @staticmethod
+    def _check(key: str, value: Any) -> None:
+        """Refuse, naming the key, a value that JSON cannot hold."""
         try:
             json.dumps(value)
         except TypeError as exc:
             raise TypeError(f"RE.md[{key!r}]: only JSON values can be persisted ({exc})") from None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._check(key, value)
         super().__setitem__(key, value)
         self._save()
 
@@ -64,10 +64,7 @@ class PersistentDict(dict[str, Any]):
     def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         """Update several keys at once (one write)."""
         for key, value in dict(*args, **kwargs).items():
-            try:
-                json.dumps(value)
-            except TypeError as exc:
-                raise TypeError(f"RE.md[{key!r}]: only JSON values can be persisted ({exc})") from None
+            self._check(key, value)
             super().__setitem__(key, value)
         self._save()
 
