@@ -46,15 +46,17 @@ class Run:
         if name not in self.streams:
             raise KeyError(f"run {self.uid[:8]} has no stream {name!r} (streams: {self.streams})")
         with netCDF4.Dataset(self.path, "r") as nc:
-            grp = nc.groups[name]
+            groups = json.loads(nc.stream_groups) if "stream_groups" in nc.ncattrs() else {}
+            group = groups.get(name, name)
+            grp = nc.groups[group]
             big = any(len(v.dimensions) > 1 for v in grp.variables.values())
             external = {k: str(v.external) for k, v in grp.variables.items() if "external" in v.ncattrs()}
             descs = json.loads(grp.descriptors)
             others = [json.loads(s) for s in nc["documents"][:]] if "documents" in nc.variables else []
         if big:
-            ds = xr.open_dataset(self.path, group=name, decode_times=False, chunks={})
+            ds = xr.open_dataset(self.path, group=group, decode_times=False, chunks={})
         else:
-            with xr.open_dataset(self.path, group=name, decode_times=False) as opened:
+            with xr.open_dataset(self.path, group=group, decode_times=False) as opened:
                 ds = opened.load()
         if fill:
             ds = self._fill(ds, external, descs, others)

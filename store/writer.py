@@ -13,14 +13,18 @@ from __future__ import annotations
 import sys
 import threading
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from store.journal import Journal, iter_journal
+import numpy as np
+
+from store.journal import Journal, iter_journal, resolve_arrays
 from store.netcdf import write_run
 
 JOURNAL_DIR = ".journal"
 MAX_FLUSH_INTERVAL = 1.0
+MAX_DOCS_IN_MEMORY = 200_000
 
 
 def run_filename(start: dict[str, Any]) -> str:
@@ -36,6 +40,26 @@ class _OpenRun:
         self.journal = Journal(journal_dir, start["uid"])
         self.descriptors: set[str] = set()
         self.resources: set[str] = set()
+        # the documents as journalled (large arrays as references into the .bin file), kept in
+        # memory so that the netCDF file is made without rereading the journal; dropped past a cap
+        self.docs: list[tuple[str, dict[str, Any]]] | None = []
+
+    def append(self, name: str, doc: dict[str, Any]) -> None:
+        """Journal one document (it survives a kill once this returns)."""
+        stored = self.journal.append(name, doc)
+        if self.docs is not None:
+            self.docs.append((name, stored))
+            if len(self.docs) > MAX_DOCS_IN_MEMORY:
+                self.docs = None
+
+    def documents(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The run's documents with their arrays, from memory or else from the journal."""
+        if self.docs is None:
+            return iter_journal(self.journal.path)
+        bin_path = self.journal.bin_path
+        blob = np.memmap(bin_path, dtype=np.uint8, mode="r") if bin_path.exists() and bin_path.stat().st_size \
+            else None
+        return ((name, resolve_arrays(name, doc, blob)) for name, doc in self.docs)
 
 
 class Writer:
@@ -69,7 +93,7 @@ class Writer:
         if run is None:
             print(f"store.Writer: {name} document for no open run; ignored", file=sys.stderr)
             return
-        run.journal.append(name, doc)
+        run.append(name, doc)
         if name == "descriptor":
             run.descriptors.add(doc["uid"])
             self._by_descriptor[doc["uid"]] = run
@@ -95,7 +119,7 @@ class Writer:
     # -- life of a run ----------------------------------------------------------------------
     def _open(self, start: dict[str, Any]) -> None:
         run = _OpenRun(self.journal_dir, start)
-        run.journal.append("start", start)
+        run.append("start", start)
         with self._lock:
             self._runs[start["uid"]] = run
         self._ensure_flusher()
@@ -109,7 +133,7 @@ class Writer:
             self._by_resource.pop(uid, None)
         run.journal.close()
         path = self.data_dir / run_filename(run.start)
-        write_run(path, iter_journal(run.journal.path))
+        write_run(path, run.documents())
         run.journal.remove()
         self.last_path = path
 
