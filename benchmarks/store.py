@@ -21,9 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from store import Catalog, Writer
-from store.index import Entry, Index
-from store.journal import to_json
+# run as a script, this file's folder comes first on sys.path and its name would shadow the store package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from store import Catalog, Writer  # noqa: E402
+from store.index import Entry, Index  # noqa: E402
+from store.journal import to_json  # noqa: E402
 
 Docs = list[tuple[str, dict[str, Any]]]
 

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS bad_files (path TEXT PRIMARY KEY, mtime REAL, size IN
 
 RANGE_OPS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 COLUMN_KEYS = ("plan_name", "scan_id", "exit_status", "num_events")
+BROAD_MATCHES = 2000  # a start-key condition matching this many rows is walked in time order instead
 COLUMNS = ("uid", "path", "scan_id", "plan_name", "time", "exit_status", "num_events", "streams", "start", "stop")
 
 
@@ -198,6 +199,14 @@ class Index:
         # limit); the others are checked per candidate run through the (run, key) index
         drive = next((i for i, (_, _, single) in enumerate(sources) if single), 0)
         d_sql, d_args, d_single = sources[drive]
+        if not d_single and self._matches_at_least(d_sql, d_args, BROAD_MATCHES):
+            # a broad range or `in`: walk the runs newest first and check every condition per run
+            checks = [f"EXISTS (SELECT 1 FROM start_keys k INDEXED BY start_keys_run WHERE k.run = r.id "
+                      f"AND {sql.replace('{t}', 'k')})" for sql, _, _ in sources]
+            sql = (f"SELECT {cols} FROM runs r WHERE {' AND '.join([*checks, *where])} "
+                   f"ORDER BY r.time DESC, r.id DESC{page}")
+            all_args = [a for _, args, _ in sources for a in args]
+            return [_entry(row) for row in self.db.execute(sql, all_args + params + page_args)]
         checks = [f"EXISTS (SELECT 1 FROM start_keys k INDEXED BY start_keys_run WHERE k.run = s.run "
                   f"AND {sql.replace('{t}', 'k')})"
                   for i, (sql, _, _) in enumerate(sources) if i != drive]
@@ -209,6 +218,12 @@ class Index:
                f"WHERE {conditions} ORDER BY t DESC, i DESC{page}) p JOIN runs r ON r.id = p.i "
                "ORDER BY p.t DESC, p.i DESC")
         return [_entry(row) for row in self.db.execute(sql, d_args + check_args + params + page_args)]
+
+    def _matches_at_least(self, sql: str, args: list[Any], n: int) -> bool:
+        """Whether the start-key condition ``sql`` matches at least ``n`` rows (counting stops there)."""
+        count = self.db.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM start_keys s WHERE "
+                                f"{sql.replace('{t}', 's')} LIMIT ?)", [*args, n]).fetchone()[0]
+        return bool(count >= n)
 
     @staticmethod
     def _key_source(key: str, ops: dict[str, Any]) -> tuple[str, list[Any], bool]:

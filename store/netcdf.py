@@ -353,6 +353,7 @@ def _stream_items(grp: Any) -> Iterator[tuple[int, str, dict[str, Any]]]:
     var_of = {k: names.get(k, k) for k in all_keys}
     columns = {k: _column(grp[v]) for k, v in var_of.items() if v in grp.variables}
     stamps = {k: grp[f"{var_of[k]}_timestamp"][:].tolist() for k in columns}
+    transposed: dict[int, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {}
     j = 0
     while j < n:
         if page[j]:
@@ -376,14 +377,25 @@ def _stream_items(grp: Any) -> Iterator[tuple[int, str, dict[str, Any]]]:
             }
             j = end
             continue
-        keys = row_keys[j] if row_keys else keys_by_ordinal[ordinal[j]]
+        if row_keys:
+            keys = row_keys[j]
+            data = {k: columns[k][j] for k in keys}
+            stamp = {k: stamps[k][j] for k in keys}
+        else:
+            keys = keys_by_ordinal[ordinal[j]]
+            if ordinal[j] not in transposed:  # rows of values, made once per descriptor
+                transposed[ordinal[j]] = (list(zip(*(columns[k] for k in keys), strict=True)),
+                                          list(zip(*(stamps[k] for k in keys), strict=True)))
+            data_rows, stamp_rows = transposed[ordinal[j]]
+            data = dict(zip(keys, data_rows[j], strict=True)) if keys else {}
+            stamp = dict(zip(keys, stamp_rows[j], strict=True)) if keys else {}
         yield order[j], "event", {
-            "uid": str(uids[j]),
+            "uid": uids[j],
             "time": times[j],
             "descriptor": descs[ordinal[j]]["uid"],
             "seq_num": seq[j],
-            "data": {k: columns[k][j] for k in keys},
-            "timestamps": {k: stamps[k][j] for k in keys},
+            "data": data,
+            "timestamps": stamp,
             "filled": dict(filled_rows[j]) if filled_rows is not None else dict(filled_one),
         }
         j += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,7 @@ class _OpenRun:
         # the documents as journalled (large arrays as references into the .bin file), kept in
         # memory so that the netCDF file is made without rereading the journal; dropped past a cap
         self.docs: list[tuple[str, dict[str, Any]]] | None = []
+        self.last_snapshot = time.monotonic()
 
     def append(self, name: str, doc: dict[str, Any]) -> None:
         """Journal one document (it survives a kill once this returns)."""
@@ -66,12 +68,19 @@ class Writer:
     """``RE.subscribe(Writer(data_dir))``: one netCDF file per run in ``data_dir``.
 
     ``flush_interval`` (seconds, at most 1) bounds how long an acknowledged document may
-    sit in the operating system's cache before it is fsync'd.
+    sit in the operating system's cache before it is fsync'd. With ``snapshot_interval``
+    (seconds), a run in progress is also written as its netCDF file (``exit_status``
+    ``incomplete``) at most that often, so that readers can follow it; each snapshot rewrites
+    the run so far, inside the writer's call, so keep it coarse for long runs.
     """
 
-    def __init__(self, data_dir: str | Path, flush_interval: float = MAX_FLUSH_INTERVAL) -> None:
+    def __init__(self, data_dir: str | Path, flush_interval: float = MAX_FLUSH_INTERVAL,
+                 snapshot_interval: float | None = None) -> None:
         if not 0 < flush_interval <= MAX_FLUSH_INTERVAL:
             raise ValueError(f"flush_interval must be in (0, {MAX_FLUSH_INTERVAL}] s, not {flush_interval}")
+        if snapshot_interval is not None and snapshot_interval <= 0:
+            raise ValueError(f"snapshot_interval must be positive (seconds) or None, not {snapshot_interval}")
+        self.snapshot_interval = snapshot_interval
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.journal_dir = self.data_dir / JOURNAL_DIR
@@ -102,6 +111,10 @@ class Writer:
             self._by_resource[doc["uid"]] = run
         elif name == "stop":
             self._close(run)
+        elif self.snapshot_interval is not None and name in ("event", "event_page") and run.docs is not None \
+                and time.monotonic() - run.last_snapshot >= self.snapshot_interval:
+            write_run(self.data_dir / run_filename(run.start), run.documents())
+            run.last_snapshot = time.monotonic()
 
     def _route(self, name: str, doc: dict[str, Any]) -> _OpenRun | None:
         if name in ("event", "event_page"):

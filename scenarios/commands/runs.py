@@ -82,8 +82,12 @@ def parse_time(text: str | None) -> float | None:
 
 def main(args: argparse.Namespace) -> int:
     """Print the matching runs as a table or JSON."""
+    from pathlib import Path
+
     from store import Catalog
 
+    if not Path(args.data_dir).is_dir():
+        raise FileNotFoundError(f"no data directory {args.data_dir!r} (give the one runs were stored in, --data-dir)")
     query: dict[str, Any] = dict(parse_where(w) for w in args.where)
     since, until = parse_time(args.since), parse_time(args.until)
     if args.plan is not None:

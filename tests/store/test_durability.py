@@ -113,3 +113,20 @@ def test_torn_journal_tail_is_dropped_and_the_rest_recovered(tmp_path: Path) -> 
 def test_flush_interval_is_bounded() -> None:
     with pytest.raises(ValueError, match="flush_interval"):
         Writer("/tmp/unused-beamtwin", flush_interval=5.0)
+
+
+def test_snapshots_let_readers_follow_a_run_in_progress(tmp_path: Path) -> None:
+    docs = runs.scan_with_baseline(6)
+    writer = Writer(tmp_path, snapshot_interval=0.05)
+    for name, doc in docs[:6]:  # start, baseline descriptor + event, primary descriptor, two events
+        writer(name, doc)
+        time.sleep(0.06)
+    live = Catalog(tmp_path)[-1]
+    assert live.entry.exit_status == "incomplete" and live.metadata["stop"] is None
+    assert live.stream("primary").sizes["time"] == 2
+    assert not Catalog(tmp_path).interrupted(), "the writer still holds the run"
+    for name, doc in docs[6:]:
+        writer(name, doc)
+    done = Catalog(tmp_path)[-1]
+    assert done.entry.exit_status == "success" and done.stream("primary").sizes["time"] == 6
+    assert len(Catalog(tmp_path)) == 1
