@@ -238,16 +238,19 @@ class Catalog:
         uids = []
         for r in runs:
             run = r if isinstance(r, Run) else self[r]
-            ds = xr.open_dataset(run.path, group=stream, decode_times=False, chunks={})
+            ds = xr.open_dataset(run.path, group=stream, decode_times=False, chunks={}, decode_coords=False)
             keep = list(fields) if fields is not None else [
-                k for k in ds.data_vars
+                str(k) for k in ds.data_vars
                 if k not in ("seq_num", "doc_index", "page", "descriptor_ordinal", "event_uid", "row_keys", "filled")
                 and not str(k).endswith("_timestamp") and ds[k].dtype.kind in "biuf"]
-            ds = ds[keep].assign_coords(seq_num=ds["seq_num"]).swap_dims(time="seq_num").reset_coords("time")
+            ds = ds[keep].assign_coords(seq_num=("time", ds["seq_num"].values)).swap_dims(time="seq_num")
+            ds = ds.reset_coords("time")
+            ds.attrs = {}
             opened.append(ds)
             uids.append(run.uid)
         combined = xr.concat(opened, dim="run", join="outer", data_vars="all", coords="different",
                              compat="equals")
+        combined.attrs = {"stream": stream}
         return combined.assign_coords(run=uids)
 
 

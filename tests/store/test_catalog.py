@@ -152,6 +152,9 @@ def test_many_runs_together_with_dask(data_dir: Path) -> None:
     want = [Catalog(data_dir)[r.uid].stream()["det"].values.mean() for r in found]
     np.testing.assert_allclose(mean.values, want)
     assert list(ds["run"].values) == [r.uid for r in found]
+    ragged = cat.to_dask([1, 4])  # a full scan and the aborted one (3 points): padded with NaN
+    assert ragged.sizes["seq_num"] == 9 and "m1" in ragged.data_vars
+    assert int(ragged["det"].isnull().sum()) == 6 and ragged.attrs == {"stream": "primary"}
 
 
 def test_index_answers_match_a_plain_filter_on_many_rows() -> None:
