@@ -102,6 +102,11 @@ def main(args: argparse.Namespace) -> int:
     if args.recover:
         for path in cat.recover():
             print(f"recovered {path}", file=sys.stderr)
+    else:
+        waiting = cat.interrupted()
+        if waiting:
+            print(f"beamtwin runs: {len(waiting)} interrupted run(s) not recovered yet (beamtwin runs --recover)",
+                  file=sys.stderr)
     found = cat.search(query, since=since, until=until, uid=args.uid, limit=args.limit)
     rows: list[dict[str, Any]] = [
         {"uid": r.uid, "scan_id": r.entry.scan_id, "plan_name": r.entry.plan_name, "time": r.entry.time,

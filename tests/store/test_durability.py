@@ -6,12 +6,16 @@ import os
 import signal
 import subprocess
 import sys
+import json
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+
+from scenarios.cli import main as cli
 
 from store import Catalog, Writer
 from store.journal import read_journal
@@ -90,7 +94,7 @@ def test_recover_leaves_a_live_writers_run_alone(tmp_path: Path) -> None:
     assert Catalog(tmp_path)[-1].metadata["stop"]["exit_status"] == "success"
 
 
-def test_torn_journal_tail_is_dropped_and_the_rest_recovered(tmp_path: Path) -> None:
+def test_torn_journal_tail_is_dropped_and_the_rest_recovered(tmp_path: Path, capsys: Any) -> None:
     docs = runs.frames_run(6, (16, 16))
     writer = Writer(tmp_path, flush_interval=0.1)
     for name, doc in docs[:-3]:
@@ -101,10 +105,14 @@ def test_torn_journal_tail_is_dropped_and_the_rest_recovered(tmp_path: Path) -> 
     with journal.open("a") as f:
         f.write('["event", {"uid": "half-writ')
     assert len(read_journal(journal)) == len(docs) - 3
+    assert cli(["runs", "--data-dir", str(tmp_path), "--json"]) == 0
+    shown = capsys.readouterr()
+    assert json.loads(shown.out) == [] and "1 interrupted run(s) not recovered yet" in shown.err
+    assert cli(["runs", "--data-dir", str(tmp_path), "--json", "--recover"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["exit_status"] == "incomplete" and row["num_events"] == 4
     cat = Catalog(tmp_path)
-    (path,) = cat.recover()
     run = cat[-1]
-    assert run.path == path
     assert run.metadata["stop"] is None and run.stream("primary").sizes["time"] == 4
     replayed = list(run.documents())
     assert [n for n, _ in replayed] == [n for n, _ in docs[:-3]]
