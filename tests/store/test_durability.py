@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
-import json
 import textwrap
 import time
 from pathlib import Path
@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from scenarios.cli import main as cli
-
 from store import Catalog, Writer
 from store.journal import read_journal
 from tests.store import runs
