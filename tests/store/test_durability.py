@@ -137,3 +137,17 @@ def test_snapshots_let_readers_follow_a_run_in_progress(tmp_path: Path) -> None:
     done = Catalog(tmp_path)[-1]
     assert done.entry.exit_status == "success" and done.stream("primary").sizes["time"] == 6
     assert len(Catalog(tmp_path)) == 1
+
+
+def test_the_journal_is_fsynced_within_the_flush_interval_without_further_documents(tmp_path: Path) -> None:
+    docs = runs.scan_with_baseline(3)
+    writer = Writer(tmp_path, flush_interval=0.1)
+    for name, doc in docs[:5]:
+        writer(name, doc)
+    (run,) = writer._runs.values()
+    deadline = time.monotonic() + 5.0
+    while run.journal._dirty and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not run.journal._dirty, "the background flusher fsyncs an idle run's journal"
+    for name, doc in docs[5:]:
+        writer(name, doc)
