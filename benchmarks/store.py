@@ -255,11 +255,19 @@ def bench_rebuild(tmp: Path, n: int) -> dict[str, Any]:
     count = cat.rebuild()
     t_rebuild = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cat.refresh()
+    cat.refresh(force=True)
     t_refresh = time.perf_counter() - t0
+    time.sleep(0.1)
+    cat.refresh()
+    t0 = time.perf_counter()
+    found = cat.search(plan_name="scan", limit=100)
+    t_search = time.perf_counter() - t0
+    assert len(found) == min(n, 100)
     assert count == n
     return {"rebuild_run_files": n, "rebuild_index_s": round(t_rebuild, 2),
-            "refresh_unchanged_ms": round(1e3 * t_refresh, 1), "small_runs_written_per_s": round(n / t_write, 1)}
+            "refresh_full_unchanged_ms": round(1e3 * t_refresh, 1),
+            "catalog_search_ms_at_rebuild_size": round(1e3 * t_search, 2),
+            "small_runs_written_per_s": round(n / t_write, 1)}
 
 
 def main() -> None:

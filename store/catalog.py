@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from store.replay import Subscriber, replay
 from store.writer import JOURNAL_DIR, run_filename
 
 INDEX_FILE = ".catalog.sqlite"
+DIR_CLOCK_MARGIN = 0.05  # s: file-system timestamps lag the clock by up to a kernel tick
 _COLUMN_KEYS = ("plan_name", "scan_id", "exit_status", "num_events")
 
 
@@ -107,6 +109,8 @@ class Catalog:
     def __init__(self, data_dir: str | Path, *, index_path: str | Path | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.problems: dict[str, str] = {}
+        self._dir_sig: tuple[int, int] | None = None
+        self._looked_at = 0.0
         path = Path(index_path) if index_path else self.data_dir / INDEX_FILE
         try:
             self.index = Index(path if self.data_dir.is_dir() else ":memory:")
@@ -115,8 +119,21 @@ class Catalog:
         self.refresh()
 
     # -- keeping the index in step with the files ------------------------------------------------
-    def refresh(self) -> None:
-        """Index new or changed run files, forget removed ones, report unreadable ones."""
+    def refresh(self, *, force: bool = False) -> None:
+        """Index new or changed run files, forget removed ones, report unreadable ones.
+
+        Skipped (unless ``force``) while the directory has not changed since the last full
+        look; a change within the clock's granularity of that look is never skipped.
+        """
+        try:
+            st_dir = self.data_dir.stat()
+        except FileNotFoundError:
+            st_dir = None
+        sig = (st_dir.st_mtime_ns, st_dir.st_ino) if st_dir else None
+        if not force and sig is not None and sig == self._dir_sig and \
+                sig[0] / 1e9 < self._looked_at - DIR_CLOCK_MARGIN:
+            return
+        self._dir_sig, self._looked_at = sig, time.time()
         files: dict[str, tuple[float, int]] = {}
         if self.data_dir.is_dir():
             for p in self.data_dir.glob("*.nc"):
@@ -149,7 +166,7 @@ class Catalog:
         """Remake the index from the run files alone; return the number of runs indexed."""
         self.index.clear()
         self.problems.clear()
-        self.refresh()
+        self.refresh(force=True)
         return self.index.count()
 
     # -- finding runs ---------------------------------------------------------------------------
