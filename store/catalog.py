@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from store.replay import Subscriber, replay
 from store.writer import JOURNAL_DIR, run_filename
 
 INDEX_FILE = ".catalog.sqlite"
+DIR_CLOCK_MARGIN = 0.05  # s: file-system timestamps lag the clock by up to a kernel tick
 _COLUMN_KEYS = ("plan_name", "scan_id", "exit_status", "num_events")
 
 
@@ -46,15 +48,17 @@ class Run:
         if name not in self.streams:
             raise KeyError(f"run {self.uid[:8]} has no stream {name!r} (streams: {self.streams})")
         with netCDF4.Dataset(self.path, "r") as nc:
-            grp = nc.groups[name]
+            groups = json.loads(nc.stream_groups) if "stream_groups" in nc.ncattrs() else {}
+            group = groups.get(name, name)
+            grp = nc.groups[group]
             big = any(len(v.dimensions) > 1 for v in grp.variables.values())
             external = {k: str(v.external) for k, v in grp.variables.items() if "external" in v.ncattrs()}
             descs = json.loads(grp.descriptors)
             others = [json.loads(s) for s in nc["documents"][:]] if "documents" in nc.variables else []
         if big:
-            ds = xr.open_dataset(self.path, group=name, decode_times=False, chunks={})
+            ds = xr.open_dataset(self.path, group=group, decode_times=False, chunks={})
         else:
-            with xr.open_dataset(self.path, group=name, decode_times=False) as opened:
+            with xr.open_dataset(self.path, group=group, decode_times=False) as opened:
                 ds = opened.load()
         if fill:
             ds = self._fill(ds, external, descs, others)
@@ -105,6 +109,8 @@ class Catalog:
     def __init__(self, data_dir: str | Path, *, index_path: str | Path | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.problems: dict[str, str] = {}
+        self._dir_sig: tuple[int, int] | None = None
+        self._looked_at = 0.0
         path = Path(index_path) if index_path else self.data_dir / INDEX_FILE
         try:
             self.index = Index(path if self.data_dir.is_dir() else ":memory:")
@@ -113,8 +119,21 @@ class Catalog:
         self.refresh()
 
     # -- keeping the index in step with the files ------------------------------------------------
-    def refresh(self) -> None:
-        """Index new or changed run files, forget removed ones, report unreadable ones."""
+    def refresh(self, *, force: bool = False) -> None:
+        """Index new or changed run files, forget removed ones, report unreadable ones.
+
+        Skipped (unless ``force``) while the directory has not changed since the last full
+        look; a change within the clock's granularity of that look is never skipped.
+        """
+        try:
+            st_dir = self.data_dir.stat()
+        except FileNotFoundError:
+            st_dir = None
+        sig = (st_dir.st_mtime_ns, st_dir.st_ino) if st_dir else None
+        if not force and sig is not None and sig == self._dir_sig and \
+                sig[0] / 1e9 < self._looked_at - DIR_CLOCK_MARGIN:
+            return
+        self._dir_sig, self._looked_at = sig, time.time()
         files: dict[str, tuple[float, int]] = {}
         if self.data_dir.is_dir():
             for p in self.data_dir.glob("*.nc"):
@@ -147,7 +166,7 @@ class Catalog:
         """Remake the index from the run files alone; return the number of runs indexed."""
         self.index.clear()
         self.problems.clear()
-        self.refresh()
+        self.refresh(force=True)
         return self.index.count()
 
     # -- finding runs ---------------------------------------------------------------------------
@@ -236,16 +255,19 @@ class Catalog:
         uids = []
         for r in runs:
             run = r if isinstance(r, Run) else self[r]
-            ds = xr.open_dataset(run.path, group=stream, decode_times=False, chunks={})
+            ds = xr.open_dataset(run.path, group=stream, decode_times=False, chunks={}, decode_coords=False)
             keep = list(fields) if fields is not None else [
-                k for k in ds.data_vars
+                str(k) for k in ds.data_vars
                 if k not in ("seq_num", "doc_index", "page", "descriptor_ordinal", "event_uid", "row_keys", "filled")
                 and not str(k).endswith("_timestamp") and ds[k].dtype.kind in "biuf"]
-            ds = ds[keep].assign_coords(seq_num=ds["seq_num"]).swap_dims(time="seq_num").reset_coords("time")
+            ds = ds[keep].assign_coords(seq_num=("time", ds["seq_num"].values)).swap_dims(time="seq_num")
+            ds = ds.reset_coords("time")
+            ds.attrs = {}
             opened.append(ds)
             uids.append(run.uid)
         combined = xr.concat(opened, dim="run", join="outer", data_vars="all", coords="different",
                              compat="equals")
+        combined.attrs = {"stream": stream}
         return combined.assign_coords(run=uids)
 
 

@@ -103,6 +103,12 @@ class Journal:
                     os.close(fd)
             self._fd = self._bin_fd = -1
 
+    def __del__(self) -> None:  # a forgotten journal must not keep its lock (and look live) for ever
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def remove(self) -> None:
         """Delete the journal's files (once the netCDF file holds the run)."""
         for p in (self.path, self.bin_path):

@@ -108,11 +108,18 @@ def write_run(path: Path, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:
             var[:] = np.array([to_json([o[1], o[2]]) for o in others], dtype=object)
         streams: dict[str, list[str]] = {}
         for uid, (_, desc) in sorted(descriptors.items(), key=lambda kv: kv[1][0]):
-            streams.setdefault(desc.get("name", "primary"), []).append(uid)
+            streams.setdefault(str(desc.get("name", "primary")), []).append(uid)
+        groups: dict[str, str] = {}
+        for stream in streams:
+            group = netcdf_name(stream)
+            while group in groups.values():
+                group += "_"
+            groups[stream] = group
+        nc.stream_groups = to_json(groups)
         motors = [str(m) for m in start.get("motors", [])]
         for stream, uids in streams.items():
             stream_rows = sorted((r for u in uids for r in rows.get(u, [])), key=lambda r: r.doc_index)
-            _write_stream(nc.createGroup(stream), [descriptors[u] for u in uids], stream_rows, motors)
+            _write_stream(nc.createGroup(groups[stream]), [descriptors[u] for u in uids], stream_rows, motors)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -127,22 +134,49 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+RESERVED = {"time", "seq_num", "doc_index", "page", "descriptor_ordinal", "event_uid", "row_keys", "filled"}
+
+
+def netcdf_name(name: str) -> str:
+    """A legal netCDF name for ``name`` ('/' and control characters replaced, a letter first)."""
+    clean = "".join("_" if c == "/" or ord(c) < 32 else c for c in name) or "_"
+    return clean if clean[0].isalpha() or clean[0] == "_" else f"v_{clean}"
+
+
+def variable_names(keys: list[str]) -> dict[str, str]:
+    """Data key → variable name, unique, clear of the layout's own variables and timestamps."""
+    taken = set(RESERVED)
+    out: dict[str, str] = {}
+    for key in keys:
+        name = netcdf_name(key)
+        while name in taken or f"{name}_timestamp" in taken:
+            name += "_"
+        taken |= {name, f"{name}_timestamp"}
+        out[key] = name
+    return out
+
+
+_BOOLS = (bool, np.bool_)
+_INTS = (int, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
+_FLOATS = (float, np.float16, np.float32, np.float64)
+
+
 def _kind(values: list[Any]) -> tuple[str, Any]:
     """How a column is stored: (python kind, netCDF type)."""
     if not values:
         return "float", "f8"
-    if all(isinstance(v, bool | np.bool_) for v in values):
+    types = set(map(type, values))
+    if all(t in _BOOLS for t in types):
         return "bool", "i1"
-    if all(isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in values):
+    if all(t in _INTS for t in types):
         return "int", "i8"
-    if all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
-           for v in values):
+    if all(t in _INTS or t in _FLOATS for t in types):
         return "float", "f8"
-    if all(isinstance(v, str) for v in values):
+    if types == {str}:
         return "str", str
-    if all(isinstance(v, np.ndarray | list) for v in values):
-        arrays = [np.asarray(v) for v in values[:1]]
-        shape, dtype = arrays[0].shape, arrays[0].dtype
+    if all(issubclass(t, np.ndarray | list) for t in types):
+        first = np.asarray(values[0])
+        shape, dtype = first.shape, first.dtype
         if dtype.kind in "biuf" and all(np.shape(v) == shape for v in values) and \
                 all(np.asarray(v).dtype == dtype for v in values):
             return "array", (np.dtype("u1") if dtype.kind == "b" else dtype)
@@ -182,17 +216,20 @@ def _write_stream(grp: Any, descs: list[tuple[int, dict[str, Any]]], rows: list[
     if not uniform:
         grp.createVariable("row_keys", str, ("time",))[:] = np.array([to_json(list(r.data)) for r in rows],
                                                                      dtype=object)
-    filled = [to_json(r.filled) for r in rows]
-    if len(set(filled)) <= 1:
-        grp.filled = filled[0] if filled else "{}"
+    if all(r.filled == rows[0].filled for r in rows):
+        grp.filled = to_json(rows[0].filled) if rows else "{}"
     else:
-        grp.createVariable("filled", str, ("time",))[:] = np.array(filled, dtype=object)
+        grp.createVariable("filled", str, ("time",))[:] = np.array([to_json(r.filled) for r in rows], dtype=object)
     data_keys: dict[str, dict[str, Any]] = {}
     for _, d in descs:
         data_keys.update(d["data_keys"])
-    present_motors = [m for m in motors if m in data_keys]
     row_keys = {k for r in rows for k in r.data}
-    for key in [k for k in data_keys if k in row_keys] + sorted(row_keys - set(data_keys)):
+    keys = [k for k in data_keys if k in row_keys] + sorted(row_keys - set(data_keys))
+    names = variable_names(keys)
+    grp.data_key_variables = to_json(names)
+    present_motors = [names[m] for m in motors if m in names]
+    for key in keys:
+        vname = names[key]
         dk = data_keys.get(key, {})
         present = [j for j, r in enumerate(rows) if key in r.data]
         values = [rows[j].data[key] for j in present]
@@ -202,12 +239,12 @@ def _write_stream(grp: Any, descs: list[tuple[int, dict[str, Any]]], rows: list[
         shape: tuple[int, ...] = ()
         if kind == "array":
             shape = np.shape(values[0])
-            dims = ("time", *(f"{key}_dim_{k}" for k in range(len(shape))))
+            dims = ("time", *(f"{vname}_dim_{k}" for k in range(len(shape))))
             for dim, size in zip(dims[1:], shape, strict=True):
                 grp.createDimension(dim, size)
             if shape:
                 kwargs = {"zlib": True, "complevel": 1, "shuffle": True, "chunksizes": (1, *shape)}
-        var = grp.createVariable(key, vtype, dims, **kwargs)
+        var = grp.createVariable(vname, vtype, dims, **kwargs)
         var.long_name = str(dk.get("long_name") or key)
         var.beamtwin_kind = kind
         if kind == "array":
@@ -218,10 +255,10 @@ def _write_stream(grp: Any, descs: list[tuple[int, dict[str, Any]]], rows: list[
             var.units = str(dk["units"])
         if dk.get("external"):
             var.external = str(dk["external"])
-        if key not in present_motors and present_motors:
+        if vname not in present_motors and present_motors:
             var.coordinates = " ".join(present_motors)
         _fill_column(var, kind, values, present, n, shape)
-        ts = grp.createVariable(f"{key}_timestamp", "f8", ("time",))
+        ts = grp.createVariable(f"{vname}_timestamp", "f8", ("time",))
         ts.units, ts.long_name, ts.calendar = EPOCH_UNITS, f"timestamp of {key}", "standard"
         ts[:] = np.array([r.timestamps.get(key, np.nan) for r in rows], "f8")
 
@@ -269,7 +306,8 @@ def read_header(path: Path) -> dict[str, Any]:
         num = getattr(nc, "num_events", None)
         if num is None:
             num = sum(len(g.dimensions["time"]) for g in nc.groups.values())
-        return {"start": json.loads(nc.start), "stop": json.loads(nc.stop), "streams": list(nc.groups),
+        groups = json.loads(nc.stream_groups) if "stream_groups" in nc.ncattrs() else {g: g for g in nc.groups}
+        return {"start": json.loads(nc.start), "stop": json.loads(nc.stop), "streams": list(groups),
                 "num_events": int(num)}
 
 
@@ -311,8 +349,11 @@ def _stream_items(grp: Any) -> Iterator[tuple[int, str, dict[str, Any]]]:
     ordinal = grp["descriptor_ordinal"][:].tolist()
     uids = list(grp["event_uid"][:])
     all_keys = {k for ks in keys_by_ordinal for k in ks} | ({k for ks in row_keys for k in ks} if row_keys else set())
-    columns = {k: _column(grp[k]) for k in all_keys if k in grp.variables}
-    stamps = {k: grp[f"{k}_timestamp"][:].tolist() for k in columns}
+    names = json.loads(grp.data_key_variables) if "data_key_variables" in grp.ncattrs() else {}
+    var_of = {k: names.get(k, k) for k in all_keys}
+    columns = {k: _column(grp[v]) for k, v in var_of.items() if v in grp.variables}
+    stamps = {k: grp[f"{var_of[k]}_timestamp"][:].tolist() for k in columns}
+    transposed: dict[int, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = {}
     j = 0
     while j < n:
         if page[j]:
@@ -336,14 +377,25 @@ def _stream_items(grp: Any) -> Iterator[tuple[int, str, dict[str, Any]]]:
             }
             j = end
             continue
-        keys = row_keys[j] if row_keys else keys_by_ordinal[ordinal[j]]
+        if row_keys:
+            keys = row_keys[j]
+            data = {k: columns[k][j] for k in keys}
+            stamp = {k: stamps[k][j] for k in keys}
+        else:
+            keys = keys_by_ordinal[ordinal[j]]
+            if ordinal[j] not in transposed:  # rows of values, made once per descriptor
+                transposed[ordinal[j]] = (list(zip(*(columns[k] for k in keys), strict=True)),
+                                          list(zip(*(stamps[k] for k in keys), strict=True)))
+            data_rows, stamp_rows = transposed[ordinal[j]]
+            data = dict(zip(keys, data_rows[j], strict=True)) if keys else {}
+            stamp = dict(zip(keys, stamp_rows[j], strict=True)) if keys else {}
         yield order[j], "event", {
-            "uid": str(uids[j]),
+            "uid": uids[j],
             "time": times[j],
             "descriptor": descs[ordinal[j]]["uid"],
             "seq_num": seq[j],
-            "data": {k: columns[k][j] for k in keys},
-            "timestamps": {k: stamps[k][j] for k in keys},
+            "data": data,
+            "timestamps": stamp,
             "filled": dict(filled_rows[j]) if filled_rows is not None else dict(filled_one),
         }
         j += 1

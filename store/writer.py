@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from store.journal import Journal, iter_journal
+import numpy as np
+
+from store.journal import Journal, iter_journal, resolve_arrays
 from store.netcdf import write_run
 
 JOURNAL_DIR = ".journal"
 MAX_FLUSH_INTERVAL = 1.0
+MAX_DOCS_IN_MEMORY = 200_000
 
 
 def run_filename(start: dict[str, Any]) -> str:
@@ -36,18 +41,46 @@ class _OpenRun:
         self.journal = Journal(journal_dir, start["uid"])
         self.descriptors: set[str] = set()
         self.resources: set[str] = set()
+        # the documents as journalled (large arrays as references into the .bin file), kept in
+        # memory so that the netCDF file is made without rereading the journal; dropped past a cap
+        self.docs: list[tuple[str, dict[str, Any]]] | None = []
+        self.last_snapshot = time.monotonic()
+
+    def append(self, name: str, doc: dict[str, Any]) -> None:
+        """Journal one document (it survives a kill once this returns)."""
+        stored = self.journal.append(name, doc)
+        if self.docs is not None:
+            self.docs.append((name, stored))
+            if len(self.docs) > MAX_DOCS_IN_MEMORY:
+                self.docs = None
+
+    def documents(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The run's documents with their arrays, from memory or else from the journal."""
+        if self.docs is None:
+            return iter_journal(self.journal.path)
+        bin_path = self.journal.bin_path
+        blob = np.memmap(bin_path, dtype=np.uint8, mode="r") if bin_path.exists() and bin_path.stat().st_size \
+            else None
+        return ((name, resolve_arrays(name, doc, blob)) for name, doc in self.docs)
 
 
 class Writer:
     """``RE.subscribe(Writer(data_dir))``: one netCDF file per run in ``data_dir``.
 
     ``flush_interval`` (seconds, at most 1) bounds how long an acknowledged document may
-    sit in the operating system's cache before it is fsync'd.
+    sit in the operating system's cache before it is fsync'd. With ``snapshot_interval``
+    (seconds), a run in progress is also written as its netCDF file (``exit_status``
+    ``incomplete``) at most that often, so that readers can follow it; each snapshot rewrites
+    the run so far, inside the writer's call, so keep it coarse for long runs.
     """
 
-    def __init__(self, data_dir: str | Path, flush_interval: float = MAX_FLUSH_INTERVAL) -> None:
+    def __init__(self, data_dir: str | Path, flush_interval: float = MAX_FLUSH_INTERVAL,
+                 snapshot_interval: float | None = None) -> None:
         if not 0 < flush_interval <= MAX_FLUSH_INTERVAL:
             raise ValueError(f"flush_interval must be in (0, {MAX_FLUSH_INTERVAL}] s, not {flush_interval}")
+        if snapshot_interval is not None and snapshot_interval <= 0:
+            raise ValueError(f"snapshot_interval must be positive (seconds) or None, not {snapshot_interval}")
+        self.snapshot_interval = snapshot_interval
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.journal_dir = self.data_dir / JOURNAL_DIR
@@ -69,7 +102,7 @@ class Writer:
         if run is None:
             print(f"store.Writer: {name} document for no open run; ignored", file=sys.stderr)
             return
-        run.journal.append(name, doc)
+        run.append(name, doc)
         if name == "descriptor":
             run.descriptors.add(doc["uid"])
             self._by_descriptor[doc["uid"]] = run
@@ -78,6 +111,10 @@ class Writer:
             self._by_resource[doc["uid"]] = run
         elif name == "stop":
             self._close(run)
+        elif self.snapshot_interval is not None and name in ("event", "event_page") and run.docs is not None \
+                and time.monotonic() - run.last_snapshot >= self.snapshot_interval:
+            write_run(self.data_dir / run_filename(run.start), run.documents())
+            run.last_snapshot = time.monotonic()
 
     def _route(self, name: str, doc: dict[str, Any]) -> _OpenRun | None:
         if name in ("event", "event_page"):
@@ -95,7 +132,7 @@ class Writer:
     # -- life of a run ----------------------------------------------------------------------
     def _open(self, start: dict[str, Any]) -> None:
         run = _OpenRun(self.journal_dir, start)
-        run.journal.append("start", start)
+        run.append("start", start)
         with self._lock:
             self._runs[start["uid"]] = run
         self._ensure_flusher()
@@ -109,7 +146,7 @@ class Writer:
             self._by_resource.pop(uid, None)
         run.journal.close()
         path = self.data_dir / run_filename(run.start)
-        write_run(path, iter_journal(run.journal.path))
+        write_run(path, run.documents())
         run.journal.remove()
         self.last_path = path
 

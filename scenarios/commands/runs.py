@@ -82,8 +82,12 @@ def parse_time(text: str | None) -> float | None:
 
 def main(args: argparse.Namespace) -> int:
     """Print the matching runs as a table or JSON."""
+    from pathlib import Path
+
     from store import Catalog
 
+    if not Path(args.data_dir).is_dir():
+        raise FileNotFoundError(f"no data directory {args.data_dir!r} (give the one runs were stored in, --data-dir)")
     query: dict[str, Any] = dict(parse_where(w) for w in args.where)
     since, until = parse_time(args.since), parse_time(args.until)
     if args.plan is not None:
@@ -98,6 +102,11 @@ def main(args: argparse.Namespace) -> int:
     if args.recover:
         for path in cat.recover():
             print(f"recovered {path}", file=sys.stderr)
+    else:
+        waiting = cat.interrupted()
+        if waiting:
+            print(f"beamtwin runs: {len(waiting)} interrupted run(s) not recovered yet (beamtwin runs --recover)",
+                  file=sys.stderr)
     found = cat.search(query, since=since, until=until, uid=args.uid, limit=args.limit)
     rows: list[dict[str, Any]] = [
         {"uid": r.uid, "scan_id": r.entry.scan_id, "plan_name": r.entry.plan_name, "time": r.entry.time,

@@ -150,3 +150,21 @@ def aborted_run(*, scan_id: int = 5, t0: float | None = None) -> Docs:
     stop = dict(docs[-1][1])
     stop.update(exit_status="abort", reason="RequestAbort: stopped by the user")
     return [*docs[:-1], ("stop", stop)]
+
+
+def odd_names_run(*, scan_id: int = 6, t0: float | None = None) -> Docs:
+    """Data keys and a stream whose names clash with the layout or are not legal netCDF names."""
+    t = time.time() if t0 is None else t0
+    bundle = event_model.compose_run(time=t, metadata={"plan_name": "odd", "scan_id": scan_id, "motors": ["time"],
+                                                       "versions": {}})
+    docs: Docs = [("start", bundle.start_doc)]
+    keys = ["time", "seq_num", "a b", "3d", "x", "x_timestamp", "mixed"]
+    desc = bundle.compose_descriptor(name="monitor/ring", time=t, data_keys={
+        k: {"dtype": "number", "shape": [], "source": "sim"} for k in keys})
+    docs.append(("descriptor", desc.descriptor_doc))
+    for i in range(3):
+        data: dict[str, Any] = {k: float(i + j) for j, k in enumerate(keys)}
+        data["mixed"] = [1, "two", None][i]
+        docs.append(("event", desc.compose_event(data=data, timestamps={k: t + i for k in keys}, time=t + i)))
+    docs.append(("stop", bundle.compose_stop(exit_status="success", time=t + 4)))
+    return docs

@@ -152,3 +152,32 @@ def test_many_runs_together_with_dask(data_dir: Path) -> None:
     want = [Catalog(data_dir)[r.uid].stream()["det"].values.mean() for r in found]
     np.testing.assert_allclose(mean.values, want)
     assert list(ds["run"].values) == [r.uid for r in found]
+    ragged = cat.to_dask([1, 4])  # a full scan and the aborted one (3 points): padded with NaN
+    assert ragged.sizes["seq_num"] == 9 and "m1" in ragged.data_vars
+    assert int(ragged["det"].isnull().sum()) == 6 and ragged.attrs == {"stream": "primary"}
+
+
+def test_index_answers_match_a_plain_filter_on_many_rows() -> None:
+    from store.index import BROAD_MATCHES, Entry, Index
+
+    n = 3 * BROAD_MATCHES // 2
+    index = Index(":memory:")
+    starts = [{"uid": f"{i:08x}-run", "time": T0 + i, "scan_id": i, "plan_name": ["scan", "count", "xafs"][i % 3],
+               "temperature": float(i % 50), "tags": ["a", "b"] if i % 4 == 0 else ["c"],
+               "sample": {"name": ["foil", "film"][i % 2]}} for i in range(n)]
+    index.add((Entry(s["uid"], f"{i}.nc", s["scan_id"], s["plan_name"], s["time"], "success", 1, ["primary"], s,
+                     None), 0.0, 0) for i, s in enumerate(starts))
+
+    def plain(pred: Any) -> list[int]:
+        return [s["scan_id"] for s in reversed(starts) if pred(s)][:100]
+
+    def ids(q: dict[str, Any], **kw: Any) -> list[int]:
+        return [e.scan_id for e in index.search(q, limit=100, **kw)]
+
+    assert ids({"temperature": {"$gte": 10}}) == plain(lambda s: s["temperature"] >= 10)  # broad: walked by time
+    assert ids({"temperature": {"$gte": 48.5}}) == plain(lambda s: s["temperature"] >= 48.5)  # narrow: by index
+    assert ids({"tags": {"$in": ["a", "b"]}}) == plain(lambda s: "a" in s["tags"])  # list values, no duplicates
+    assert ids({"tags": {"$in": ["a", "c"]}, "plan_name": "xafs"}) == plain(lambda s: s["plan_name"] == "xafs")
+    assert ids({"sample.name": "film", "temperature": {"$lt": 5}}, since=T0 + 1000) == plain(
+        lambda s: s["sample"]["name"] == "film" and s["temperature"] < 5 and s["time"] >= T0 + 1000)
+    assert ids({"temperature": {"$gt": 5, "$lt": 7}}) == plain(lambda s: 5 < s["temperature"] < 7)

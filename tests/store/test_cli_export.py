@@ -130,10 +130,15 @@ def test_cli_runs_json_search_and_export(tmp_path: Path, capsys: Any) -> None:
     assert "--where 'bad key'" in capsys.readouterr().err
     assert cli(["runs", "--data-dir", str(data)]) == 0
     assert "grid_scan" in capsys.readouterr().out
+    assert cli(["runs", "--data-dir", str(tmp_path / "nope")]) == 2
+    assert "no data directory" in capsys.readouterr().err
     assert cli(["export", "2", "--data-dir", str(data), "--format", "csv", "--out", str(tmp_path / "o")]) == 0
     assert Path(capsys.readouterr().out.strip()).name.endswith("-primary.csv")
     assert cli(["export", "2", "--data-dir", str(data), "--format", "xdi", "--out", str(tmp_path / "o")]) == 2
     assert "not an XAFS run" in capsys.readouterr().err
+    assert cli(["export", "1", "--data-dir", str(data), "--format", "jsonl", "--out", str(tmp_path / "j")]) == 0
+    jsonl_file = Path(capsys.readouterr().out.strip())
+    assert jsonl_file.parent == tmp_path / "j" and json.loads(jsonl_file.read_text().splitlines()[-1])[0] == "stop"
     assert cli(["export", "-1", "--data-dir", str(data), "--format", "jsonl"]) == 0
     lines = capsys.readouterr().out.splitlines()
     (tmp_path / "x.jsonl").write_text("\n".join(lines) + "\n")

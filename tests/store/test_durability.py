@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,10 +10,12 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from scenarios.cli import main as cli
 from store import Catalog, Writer
 from store.journal import read_journal
 from tests.store import runs
@@ -90,7 +93,7 @@ def test_recover_leaves_a_live_writers_run_alone(tmp_path: Path) -> None:
     assert Catalog(tmp_path)[-1].metadata["stop"]["exit_status"] == "success"
 
 
-def test_torn_journal_tail_is_dropped_and_the_rest_recovered(tmp_path: Path) -> None:
+def test_torn_journal_tail_is_dropped_and_the_rest_recovered(tmp_path: Path, capsys: Any) -> None:
     docs = runs.frames_run(6, (16, 16))
     writer = Writer(tmp_path, flush_interval=0.1)
     for name, doc in docs[:-3]:
@@ -101,10 +104,14 @@ def test_torn_journal_tail_is_dropped_and_the_rest_recovered(tmp_path: Path) -> 
     with journal.open("a") as f:
         f.write('["event", {"uid": "half-writ')
     assert len(read_journal(journal)) == len(docs) - 3
+    assert cli(["runs", "--data-dir", str(tmp_path), "--json"]) == 0
+    shown = capsys.readouterr()
+    assert json.loads(shown.out) == [] and "1 interrupted run(s) not recovered yet" in shown.err
+    assert cli(["runs", "--data-dir", str(tmp_path), "--json", "--recover"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["exit_status"] == "incomplete" and row["num_events"] == 4
     cat = Catalog(tmp_path)
-    (path,) = cat.recover()
     run = cat[-1]
-    assert run.path == path
     assert run.metadata["stop"] is None and run.stream("primary").sizes["time"] == 4
     replayed = list(run.documents())
     assert [n for n, _ in replayed] == [n for n, _ in docs[:-3]]
@@ -113,3 +120,34 @@ def test_torn_journal_tail_is_dropped_and_the_rest_recovered(tmp_path: Path) -> 
 def test_flush_interval_is_bounded() -> None:
     with pytest.raises(ValueError, match="flush_interval"):
         Writer("/tmp/unused-beamtwin", flush_interval=5.0)
+
+
+def test_snapshots_let_readers_follow_a_run_in_progress(tmp_path: Path) -> None:
+    docs = runs.scan_with_baseline(6)
+    writer = Writer(tmp_path, snapshot_interval=0.05)
+    for name, doc in docs[:6]:  # start, baseline descriptor + event, primary descriptor, two events
+        writer(name, doc)
+        time.sleep(0.06)
+    live = Catalog(tmp_path)[-1]
+    assert live.entry.exit_status == "incomplete" and live.metadata["stop"] is None
+    assert live.stream("primary").sizes["time"] == 2
+    assert not Catalog(tmp_path).interrupted(), "the writer still holds the run"
+    for name, doc in docs[6:]:
+        writer(name, doc)
+    done = Catalog(tmp_path)[-1]
+    assert done.entry.exit_status == "success" and done.stream("primary").sizes["time"] == 6
+    assert len(Catalog(tmp_path)) == 1
+
+
+def test_the_journal_is_fsynced_within_the_flush_interval_without_further_documents(tmp_path: Path) -> None:
+    docs = runs.scan_with_baseline(3)
+    writer = Writer(tmp_path, flush_interval=0.1)
+    for name, doc in docs[:5]:
+        writer(name, doc)
+    (run,) = writer._runs.values()
+    deadline = time.monotonic() + 5.0
+    while run.journal._dirty and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not run.journal._dirty, "the background flusher fsyncs an idle run's journal"
+    for name, doc in docs[5:]:
+        writer(name, doc)

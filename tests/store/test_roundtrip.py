@@ -37,8 +37,9 @@ def _assert_same(replayed: runs.Docs, docs: runs.Docs) -> None:
         assert json.loads(to_json(got)) == json.loads(to_json(want)), name
 
 
-@pytest.mark.parametrize("make", [runs.scan_with_baseline, runs.grid_scan, runs.frames_run, runs.aborted_run],
-                         ids=["baseline-scan", "grid-event-pages", "frames", "aborted"])
+@pytest.mark.parametrize("make", [runs.scan_with_baseline, runs.grid_scan, runs.frames_run, runs.aborted_run,
+                                  runs.odd_names_run],
+                         ids=["baseline-scan", "grid-event-pages", "frames", "aborted", "odd-names"])
 def test_replay_equals_the_original_documents(tmp_path: Path, make: Any) -> None:
     docs = make()
     _validate(docs)
@@ -46,6 +47,14 @@ def test_replay_equals_the_original_documents(tmp_path: Path, make: Any) -> None
     run = Catalog(tmp_path / "data")[-1]
     _assert_same(list(run.documents()), docs)
     assert run.metadata["stop"]["exit_status"] == docs[-1][1]["exit_status"]
+
+
+def test_odd_names_read_back(tmp_path: Path) -> None:
+    _store(tmp_path, runs.odd_names_run())
+    run = Catalog(tmp_path / "data")[-1]
+    assert run.streams == ["monitor/ring"]
+    ds = run.stream("monitor/ring")
+    assert ds.sizes["time"] == 3 and ds["a b"].values.tolist() == [2.0, 3.0, 4.0]
 
 
 def test_value_types_survive(tmp_path: Path) -> None:
