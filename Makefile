@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(PIP) install -e '.[dev,peer]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(PIP) install -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -c "import pytest, event_model, importlinter, mypy"
 	touch $@
 

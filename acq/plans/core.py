@@ -83,7 +83,7 @@ def step_run(detectors: Sequence[Any], trajectory: Trajectory, md: dict[str, Any
 
 def _run(detectors: Sequence[Any], trajectory: Trajectory, md: dict[str, Any], per_step: PerStep,
          motors: list[Any]) -> Plan:
-    devices = [*detectors, *motors]
+    devices = list(dict.fromkeys([*detectors, *motors]))
     yield from stage_all(devices)
     uid = yield from open_run(md)
     pos_cache: dict[Any, Any] = {}

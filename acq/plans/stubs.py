@@ -210,14 +210,12 @@ def collect(obj: Any, *, stream: bool = False) -> Plan:
 
 
 def stage_all(devices: Iterable[Any]) -> Plan:
-    """Stage every device that can be staged."""
-    for obj in dict.fromkeys(devices):
-        if hasattr(obj, "stage"):
-            yield Msg("stage", obj)
+    """Stage every device (as Bluesky does; the engine skips those that cannot be staged)."""
+    for obj in devices:
+        yield Msg("stage", obj)
 
 
 def unstage_all(devices: Iterable[Any]) -> Plan:
-    """Unstage, in reverse order, every device that can be."""
-    for obj in reversed(list(dict.fromkeys(devices))):
-        if hasattr(obj, "unstage"):
-            yield Msg("unstage", obj)
+    """Unstage every device in reverse order (the engine skips those that cannot be unstaged)."""
+    for obj in reversed(list(devices)):
+        yield Msg("unstage", obj)
