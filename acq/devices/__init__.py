@@ -1,5 +1,6 @@
 """The device layer: signals over swappable backends, devices built from them, profiles."""
 
+from acq.devices.areadetector import AreaDetector
 from acq.devices.backends import CABackend, DerivedBackend, DisconnectedError, SoftBackend
 from acq.devices.device import ConnectionFailed, Device, Signal
 from acq.devices.motor import LimitError, Motor, soft_motor
@@ -8,6 +9,8 @@ from acq.devices.scaler import Scaler
 from acq.devices.soft import SoftDetector
 from acq.devices.standard import BeamStatus, Mirror, MonoEnergy, MotorBundle, Shutter, Slits
 
-__all__ = ["BeamStatus", "CABackend", "ConnectionFailed", "DerivedBackend", "Device", "DisconnectedError",
-           "LimitError", "Mirror", "MonoEnergy", "Motor", "MotorBundle", "Scaler", "Shutter", "Signal", "Slits",
-           "SoftBackend", "SoftDetector", "load_profile", "make_devices", "soft_motor"]
+__all__ = [
+    "AreaDetector", "BeamStatus", "CABackend", "ConnectionFailed", "DerivedBackend", "Device", "DisconnectedError",
+    "LimitError", "Mirror", "MonoEnergy", "Motor", "MotorBundle", "Scaler", "Shutter", "Signal", "Slits",
+    "SoftBackend", "SoftDetector", "load_profile", "make_devices", "soft_motor",
+]

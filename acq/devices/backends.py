@@ -142,6 +142,7 @@ _DTYPES = {"DOUBLE": "number", "FLOAT": "number", "LONG": "integer", "INT": "int
 class CABackend:
     """A PV over Channel Access through caproto's asyncio client (one shared context).
 
+    ``string=True`` treats a CHAR waveform as one long string (areaDetector file paths).
     With ``monitor=True`` the PV is monitored from connection on and ``get()`` returns the
     latest update the IOC pushed (no round trip), as ophyd's ``auto_monitor``: for passive
     values (a ring current, a free-running detector), never for a readback that must
@@ -155,9 +156,11 @@ class CABackend:
 
     _contexts: ClassVar[dict[tuple[int, str, str], Any]] = {}
 
-    def __init__(self, pvname: str, *, timeout: float = DEFAULT_TIMEOUT, monitor: bool = False) -> None:
+    def __init__(self, pvname: str, *, timeout: float = DEFAULT_TIMEOUT, monitor: bool = False,
+                 string: bool = False) -> None:
         self.pvname = pvname
         self.monitor = monitor
+        self.string = string
         self._fresh = False
         self.source = f"ca://{pvname}"
         self.timeout = timeout
@@ -230,16 +233,25 @@ class CABackend:
     async def get(self) -> Reading:
         pv = self._ready()
         if self._fresh:
-            return _reading(self._sub.most_recent_response)
+            return self._decode(_reading(self._sub.most_recent_response))
         try:
             resp = await pv.read(data_type="time", timeout=self.timeout)
         except (TimeoutError, OSError) as exc:
             raise self._failed("read", exc) from exc
-        return _reading(resp)
+        return self._decode(_reading(resp))
+
+    def _decode(self, reading: Reading) -> Reading:
+        if self.string and not isinstance(reading.value, str):
+            raw = bytes(np.atleast_1d(np.asarray(reading.value, dtype=np.uint8)))
+            reading.value = raw.split(b"\0", 1)[0].decode(errors="replace")
+        return reading
 
     async def put(self, value: Any, wait: bool, timeout: float | None) -> None:
         pv = self._ready()
-        data = value if isinstance(value, list | tuple | np.ndarray) else [value]
+        if self.string and isinstance(value, str):
+            data: Any = np.frombuffer(value.encode() + b"\0", dtype=np.uint8)
+        else:
+            data = value if isinstance(value, list | tuple | np.ndarray) else [value]
         if not wait:
             await pv.write(data, wait=False, timeout=self.timeout)
             return
@@ -278,6 +290,8 @@ class CABackend:
         shape = [count] if count > 1 and dtype != "string" else []
         if shape:
             dtype = "array"
+        if self.string:
+            dtype, shape = "string", []
         units = getattr(md, "units", None)
         if isinstance(units, bytes):
             units = units.decode()
@@ -292,7 +306,7 @@ class CABackend:
 
     async def _on_update(self, sub: Any, resp: Any) -> None:
         self._fresh = self.monitor and self._up
-        reading = _reading(resp)
+        reading = self._decode(_reading(resp))
         for listener in list(self._listeners):
             listener(replace(reading))
 
@@ -303,7 +317,7 @@ class CABackend:
             self._sub = pv.subscribe(data_type="time")
             self._sub.add_callback(self._on_update)
         elif self._sub.most_recent_response is not None:
-            listener(_reading(self._sub.most_recent_response))
+            listener(self._decode(_reading(self._sub.most_recent_response)))
 
     def unsubscribe(self, listener: Listener) -> None:
         if listener in self._listeners:
