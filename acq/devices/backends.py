@@ -42,9 +42,6 @@ class Metadata:
 
 Listener = Callable[[Reading], None]
 
-#: Background tasks kept alive until done (asyncio holds only weak references).
-_pending: set[asyncio.Future[Any]] = set()
-
 
 class Backend(Protocol):
     """The transport behind a ``Signal``."""
@@ -320,13 +317,10 @@ class CABackend:
             listener(self._decode(_reading(self._sub.most_recent_response)))
 
     def unsubscribe(self, listener: Listener) -> None:
+        # The CA subscription itself stays (clearing it races with a new subscriber on the
+        # same caproto Subscription); with no listener its updates go nowhere.
         if listener in self._listeners:
             self._listeners.remove(listener)
-        if not self._listeners and self._sub is not None and not self.monitor:
-            sub, self._sub = self._sub, None
-            task = asyncio.ensure_future(sub.clear())
-            _pending.add(task)
-            task.add_done_callback(_pending.discard)
 
 
 def _reading(resp: Any) -> Reading:
