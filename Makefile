@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(PIP) install -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(PIP) install -e '.[dev,peer]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -c "import pytest, event_model, importlinter, mypy"
 	touch $@
 
@@ -40,6 +40,15 @@ pytest: install-dev
 	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest
+
+$(VENV)/.installed-peer: pyproject.toml $(VENV)/.installed-dev
+	$(PIP) install -e '.[dev,peer]' 2>&1 | grep -v "^WARNING: Location" || true
+	touch $@
+
+# every benchmarks/*.py, peers installed; each prints one JSON object on its last line
+bench: $(VENV)/.installed-peer
+	@failed=""; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) beamtwin-data .mypy_cache .pytest_cache .ruff_cache

@@ -29,11 +29,12 @@ def start_md(plan_name: str, detectors: Sequence[Any], motors: Sequence[Any], nu
         "plan_type": "generator",
         "plan_args": plan_args,
         "detectors": validate.names(detectors),
-        "motors": validate.names(motors),
         "num_points": num_points,
         "num_intervals": None if num_points is None else num_points - 1,
         **extra,
     }
+    if motors:  # as Bluesky: a plan that moves nothing (count) has no 'motors' key
+        out["motors"] = validate.names(motors)
     user = dict(md or {})
     hints = {**out.pop("hints", {}), **(user.pop("hints", None) or {})}
     out.update(user)
@@ -83,7 +84,7 @@ def step_run(detectors: Sequence[Any], trajectory: Trajectory, md: dict[str, Any
 
 def _run(detectors: Sequence[Any], trajectory: Trajectory, md: dict[str, Any], per_step: PerStep,
          motors: list[Any]) -> Plan:
-    devices = list(dict.fromkeys([*detectors, *motors]))
+    devices = [*detectors, *motors]
     yield from stage_all(devices)
     uid = yield from open_run(md)
     pos_cache: dict[Any, Any] = {}

@@ -209,13 +209,22 @@ def collect(obj: Any, *, stream: bool = False) -> Plan:
     return (yield Msg("collect", obj, stream=stream))
 
 
+def _each_then_wait(command: str, devices: Iterable[Any]) -> Plan:
+    """``command`` every device once, in one group; wait for it if any returned a status."""
+    group = short_uid(command)
+    statuses = False
+    for obj in dict.fromkeys(devices):
+        ret = yield Msg(command, obj, group=group)
+        statuses = statuses or hasattr(ret, "add_callback")
+    if statuses:
+        yield Msg("wait", None, group=group)
+
+
 def stage_all(devices: Iterable[Any]) -> Plan:
-    """Stage every device (as Bluesky does; the engine skips those that cannot be staged)."""
-    for obj in devices:
-        yield Msg("stage", obj)
+    """Stage every device once, as Bluesky does (the engine skips those that cannot be staged)."""
+    yield from _each_then_wait("stage", devices)
 
 
 def unstage_all(devices: Iterable[Any]) -> Plan:
-    """Unstage every device in reverse order (the engine skips those that cannot be unstaged)."""
-    for obj in reversed(list(devices)):
-        yield Msg("unstage", obj)
+    """Unstage every device once, in reverse order (the engine skips those that cannot be)."""
+    yield from _each_then_wait("unstage", reversed(list(dict.fromkeys(devices))))
