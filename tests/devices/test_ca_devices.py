@@ -35,7 +35,9 @@ def test_describe_reports_what_the_ioc_says(devices: dict[str, Any]) -> None:
     keys = call_in_loop(motor.describe())
     assert keys["motor"]["source"] == "ca://BT:m1.RBV" and keys["motor"]["dtype"] == "number"
     assert keys["motor"]["shape"] == [] and keys["motor"]["limits"] == {"control": {"low": -10.0, "high": 10.0}}
-    assert keys["motor_setpoint"]["precision"] == 3
+    prec = Signal(CABackend("BT:m1.PREC"), name="prec")
+    call_in_loop(prec.connect(5.0))
+    assert keys["motor_setpoint"]["precision"] == call_in_loop(prec.get_value()) >= 0, "PREC as the IOC says"
     conf = call_in_loop(motor.describe_configuration())
     assert conf["motor_velocity"]["source"] == "ca://BT:m1.VELO"
     assert call_in_loop(det.describe())["det"] == {"source": "ca://BT:sc1.S2", "dtype": "integer", "shape": []}
