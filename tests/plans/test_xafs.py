@@ -122,3 +122,13 @@ def test_bad_xafs_arguments_fail_before_anything_moves(rig: Any) -> None:
     with pytest.raises(ValueError, match="normalise needs i0"):
         plans.xafs_scan([counters], mono, E0, REGIONS, normalise=["It"])
     assert call_in_loop(mono.bragg.readback.get_value()) == before
+
+
+def test_dry_run_counts_the_k_weighted_times(rig: Any) -> None:
+    mono, counters, gap = rig
+    report = plans.dry_run(plans.xafs_scan([counters], mono, E0, REGIONS, count_time=counters.preset_time))
+    expected = plans.xafs_points(E0, REGIONS, k_weight=2)
+    assert report.num_points == len(expected)
+    assert report.duration == pytest.approx(sum(t for _, t in expected))
+    assert [p["energy"] for p in report.positions] == pytest.approx([e for e, _ in expected])
+    assert any("energy: no velocity" in w for w in report.warnings)
