@@ -125,7 +125,7 @@ def test_bad_xafs_arguments_fail_before_anything_moves(rig: Any) -> None:
 
 
 def test_dry_run_counts_the_k_weighted_times(rig: Any) -> None:
-    mono, counters, gap = rig
+    mono, counters, _ = rig
     report = plans.dry_run(plans.xafs_scan([counters], mono, E0, REGIONS, count_time=counters.preset_time))
     expected = plans.xafs_points(E0, REGIONS, k_weight=2)
     assert report.num_points == len(expected)
