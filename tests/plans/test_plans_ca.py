@@ -118,7 +118,7 @@ def test_ramp_plan_on_bluesky_monitors_while_a_slow_move_runs(devices: dict[str,
 
     motor, det = devices["motor"], devices["det"]
     RE = bluesky.RunEngine({})
-    call_in_loop(motor.velocity.put(1.0))
+    call_in_loop(motor.velocity.put(0.5))  # 8 simulated s: 0.16 s of wall time
     try:
         RE(plans.mv(motor, 0.0))
 
@@ -146,7 +146,7 @@ def test_a_software_fly_scan_over_ca(devices: dict[str, Any]) -> None:
     from acq.devices import MonitorFlyer
 
     motor = devices["motor"]
-    flyer = MonitorFlyer("fly", motor, 0.0, 4.0, velocity=0.2)  # 20 simulated s: 0.4 s of wall time
+    flyer = MonitorFlyer("fly", motor, 0.0, 4.0, velocity=0.1)  # 40 simulated s: 0.8 s of wall time
     assert isinstance(flyer, Flyable) and isinstance(flyer, Collectable)
     docs = _run(bluesky.RunEngine({}), bp.fly([flyer]))
     validate_documents(docs)
