@@ -42,9 +42,6 @@ class Metadata:
 
 Listener = Callable[[Reading], None]
 
-#: Background tasks kept alive until done (asyncio holds only weak references).
-_pending: set[asyncio.Future[Any]] = set()
-
 
 class Backend(Protocol):
     """The transport behind a ``Signal``."""
@@ -142,6 +139,12 @@ _DTYPES = {"DOUBLE": "number", "FLOAT": "number", "LONG": "integer", "INT": "int
 class CABackend:
     """A PV over Channel Access through caproto's asyncio client (one shared context).
 
+    ``string=True`` treats a CHAR waveform as one long string (areaDetector file paths).
+    With ``monitor=True`` the PV is monitored from connection on and ``get()`` returns the
+    latest update the IOC pushed (no round trip), as ophyd's ``auto_monitor``: for passive
+    values (a ring current, a free-running detector), never for a readback that must
+    reflect a just-completed put.
+
     The connection is watched: while the IOC is gone every read and write fails at once
     with ``DisconnectedError`` naming the PV (a write waiting for completion fails when the
     connection drops); caproto searches again in the background, and once the IOC is back
@@ -150,13 +153,18 @@ class CABackend:
 
     _contexts: ClassVar[dict[tuple[int, str, str], Any]] = {}
 
-    def __init__(self, pvname: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, pvname: str, *, timeout: float = DEFAULT_TIMEOUT, monitor: bool = False,
+                 string: bool = False) -> None:
         self.pvname = pvname
+        self.monitor = monitor
+        self.string = string
+        self._fresh = False
         self.source = f"ca://{pvname}"
         self.timeout = timeout
         self._pv: Any = None
         self._up = False
-        self._lost: asyncio.Event | None = None
+        self._writers: set[asyncio.Task[Any]] = set()
+        self._dropped: set[asyncio.Task[Any]] = set()
         self._listeners: list[Listener] = []
         self._sub: Any = None
 
@@ -182,22 +190,24 @@ class CABackend:
 
     async def _on_state(self, pv: Any, state: str) -> None:  # caproto runs async callbacks on the loop
         self._up = state == "connected"
-        if self._lost is not None:
-            if self._up:
-                self._lost.clear()
-            else:
-                self._lost.set()
+        if not self._up:
+            self._fresh = False
+            for task in self._writers:  # writes waiting for completion will never complete
+                self._dropped.add(task)
+                task.cancel()
 
     async def connect(self, timeout: float) -> None:
         if self._pv is not None:
             if not self._up:
                 await self._wait_up(timeout)
             return
-        self._lost = asyncio.Event()
         (pv,) = await self.context().get_pvs(self.pvname, timeout=timeout,
                                              connection_state_callback=self._on_state)
         self._pv = pv
         await self._wait_up(timeout)
+        if self.monitor and self._sub is None:
+            self._sub = pv.subscribe(data_type="time")
+            self._sub.add_callback(self._on_update)
 
     async def _wait_up(self, timeout: float) -> None:
         try:
@@ -205,8 +215,6 @@ class CABackend:
         except Exception as exc:
             raise TimeoutError(f"PV {self.pvname} did not connect within {timeout} s") from exc
         self._up = True
-        if self._lost is not None:
-            self._lost.clear()
 
     def _ready(self) -> Any:
         if self._pv is None:
@@ -221,36 +229,53 @@ class CABackend:
 
     async def get(self) -> Reading:
         pv = self._ready()
+        if self._fresh:
+            return self._decode(_reading(self._sub.most_recent_response))
         try:
             resp = await pv.read(data_type="time", timeout=self.timeout)
         except (TimeoutError, OSError) as exc:
             raise self._failed("read", exc) from exc
-        return _reading(resp)
+        return self._decode(_reading(resp))
+
+    def _decode(self, reading: Reading) -> Reading:
+        if self.string and not isinstance(reading.value, str):
+            raw = bytes(np.atleast_1d(np.asarray(reading.value, dtype=np.uint8)))
+            reading.value = raw.split(b"\0", 1)[0].decode(errors="replace")
+        return reading
 
     async def put(self, value: Any, wait: bool, timeout: float | None) -> None:
         pv = self._ready()
-        data = value if isinstance(value, list | tuple | np.ndarray) else [value]
+        if self.string and isinstance(value, str):
+            data: Any = np.frombuffer(value.encode() + b"\0", dtype=np.uint8)
+        else:
+            data = value if isinstance(value, list | tuple | np.ndarray) else [value]
         if not wait:
             await pv.write(data, wait=False, timeout=self.timeout)
             return
-        lost = self._lost
-        assert lost is not None
         circuit = pv.circuit_manager
-        write = asyncio.ensure_future(pv.write(data, wait=True, timeout=timeout))
-        watch = asyncio.ensure_future(lost.wait())
+        task = asyncio.current_task()
+        assert task is not None
+        self._writers.add(task)
         try:
-            done, _ = await asyncio.wait((write, watch), return_when=asyncio.FIRST_COMPLETED)
+            await pv.write(data, wait=True, timeout=timeout)
+        except asyncio.CancelledError:
+            if task not in self._dropped:
+                raise
+            task.uncancel()
+            raise self._dropped_while_writing(value) from None
+        except Exception as exc:
+            if not self._up or (circuit is not None and circuit.dead.is_set()):
+                raise self._dropped_while_writing(value) from exc
+            if isinstance(exc, TimeoutError | OSError):
+                raise self._failed(f"write of {value!r}", exc) from exc
+            raise
         finally:
-            watch.cancel()
-        dropped = circuit is not None and circuit.dead.is_set()
-        if write not in done or (dropped and write.exception() is not None):
-            write.cancel()
-            raise DisconnectedError(f"PV {self.pvname}: the connection dropped while writing {value!r} "
-                                    "(the IOC is gone; completion unknown)")
-        try:
-            write.result()
-        except (TimeoutError, OSError) as exc:
-            raise self._failed(f"write of {value!r}", exc) from exc
+            self._writers.discard(task)
+            self._dropped.discard(task)
+
+    def _dropped_while_writing(self, value: Any) -> DisconnectedError:
+        return DisconnectedError(f"PV {self.pvname}: the connection dropped while writing {value!r} "
+                                 "(the IOC is gone; completion unknown)")
 
     async def metadata(self) -> Metadata:
         pv = self._ready()
@@ -262,6 +287,8 @@ class CABackend:
         shape = [count] if count > 1 and dtype != "string" else []
         if shape:
             dtype = "array"
+        if self.string:
+            dtype, shape = "string", []
         units = getattr(md, "units", None)
         if isinstance(units, bytes):
             units = units.decode()
@@ -275,7 +302,8 @@ class CABackend:
         )
 
     async def _on_update(self, sub: Any, resp: Any) -> None:
-        reading = _reading(resp)
+        self._fresh = self.monitor and self._up
+        reading = self._decode(_reading(resp))
         for listener in list(self._listeners):
             listener(replace(reading))
 
@@ -286,16 +314,13 @@ class CABackend:
             self._sub = pv.subscribe(data_type="time")
             self._sub.add_callback(self._on_update)
         elif self._sub.most_recent_response is not None:
-            listener(_reading(self._sub.most_recent_response))
+            listener(self._decode(_reading(self._sub.most_recent_response)))
 
     def unsubscribe(self, listener: Listener) -> None:
+        # The CA subscription itself stays (clearing it races with a new subscriber on the
+        # same caproto Subscription); with no listener its updates go nowhere.
         if listener in self._listeners:
             self._listeners.remove(listener)
-        if not self._listeners and self._sub is not None:
-            sub, self._sub = self._sub, None
-            task = asyncio.ensure_future(sub.clear())
-            _pending.add(task)
-            task.add_done_callback(_pending.discard)
 
 
 def _reading(resp: Any) -> Reading:

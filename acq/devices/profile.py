@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import beamlines
+from acq.devices.areadetector import AreaDetector
 from acq.devices.device import ConnectionFailed, Device
 from acq.devices.motor import Motor
 from acq.devices.scaler import Scaler
@@ -48,6 +49,7 @@ KINDS: dict[str, Callable[[str, dict[str, Any]], Device]] = {
     "slits": lambda n, s: Slits(s["prefix"], name=n, axes=_str_map(n, s, "axes")),
     "mirror": lambda n, s: Mirror(s["prefix"], name=n, axes=_str_map(n, s, "axes")),
     "mono": _mono,
+    "area_detector": lambda n, s: AreaDetector(s["prefix"], name=n, write_path=s.get("write_path")),
 }
 
 

@@ -25,12 +25,13 @@ HC_EV_ANGSTROM = 12398.419843320026
 class Shutter(Device):
     """A shutter: ``set('open' | 'close')`` writes the command and waits for the status to agree.
 
-    Fields (suffixes of ``prefix``): ``command`` (default ``Cmd``, 1 = open, 0 = close) and
-    ``status`` (default ``Sts``, 1 = open); it reads as its status under its own name.
+    Fields (suffixes of ``prefix``): ``command`` (default ``Shutter-Cmd``, 1 = open, 0 =
+    close) and ``status`` (default ``Shutter-RB``, 1 = open), as the twin's beam-status IOC
+    serves them; it reads as its status under its own name.
     """
 
     _named_as_parent = ("status",)
-    FIELDS: ClassVar[dict[str, str]] = {"command": "Cmd", "status": "Sts"}
+    FIELDS: ClassVar[dict[str, str]] = {"command": "Shutter-Cmd", "status": "Shutter-RB"}
     STATES: ClassVar[dict[Any, int]] = {"open": 1, "close": 0, "closed": 0, 1: 1, 0: 0}
 
     def __init__(self, prefix: str, name: str = "", *, fields: dict[str, str] | None = None,
@@ -66,9 +67,11 @@ class Shutter(Device):
 
 
 class BeamStatus(Device):
-    """The storage ring as seen by the beamline: current (mA) and beam-available flag."""
+    """The storage ring as seen by the beamline: current (mA), beam-available flag, and the
+    time to the next top-up (s), as the twin's beam-status IOC serves them."""
 
-    FIELDS: ClassVar[dict[str, str]] = {"current": "Current", "available": "Available"}
+    FIELDS: ClassVar[dict[str, str]] = {"current": "Current-RB", "available": "BeamAvailable-RB",
+                                        "countdown": "TopUpCountdown-RB"}
 
     def __init__(self, prefix: str, name: str = "", *, fields: dict[str, str] | None = None,
                  backend: BackendFactory = CABackend) -> None:
@@ -76,6 +79,7 @@ class BeamStatus(Device):
         self.prefix = prefix
         self.current = Signal(backend(prefix + f["current"]), kind="hinted", read_only=True)
         self.available = Signal(backend(prefix + f["available"]), kind="normal", read_only=True)
+        self.countdown = Signal(backend(prefix + f["countdown"]), kind="normal", read_only=True)
         super().__init__(name=name)
         self.set_name(name)
 

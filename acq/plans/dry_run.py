@@ -93,7 +93,11 @@ class _Walker:
             else:
                 self._warn(f"{name}: no velocity in the snapshot; its moves count as instant")
         self.pos[name] = target
-        self.moved.add(name)
+        parent = getattr(obj, "parent", None)
+        if parent is not None and name.endswith(("_preset_time", "_count_time")):
+            self._state(parent)["count_time"] = target  # a detector's count time, set by the plan
+        else:
+            self.moved.add(name)
         self._add(msg.kwargs.get("group"), seconds)
         return _Done()
 

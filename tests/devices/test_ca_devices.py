@@ -35,7 +35,9 @@ def test_describe_reports_what_the_ioc_says(devices: dict[str, Any]) -> None:
     keys = call_in_loop(motor.describe())
     assert keys["motor"]["source"] == "ca://BT:m1.RBV" and keys["motor"]["dtype"] == "number"
     assert keys["motor"]["shape"] == [] and keys["motor"]["limits"] == {"control": {"low": -10.0, "high": 10.0}}
-    assert keys["motor_setpoint"]["precision"] == 3
+    prec = Signal(CABackend("BT:m1.PREC"), name="prec")
+    call_in_loop(prec.connect(5.0))
+    assert keys["motor_setpoint"]["precision"] == call_in_loop(prec.get_value()) >= 0, "PREC as the IOC says"
     conf = call_in_loop(motor.describe_configuration())
     assert conf["motor_velocity"]["source"] == "ca://BT:m1.VELO"
     assert call_in_loop(det.describe())["det"] == {"source": "ca://BT:sc1.S2", "dtype": "integer", "shape": []}
@@ -135,3 +137,18 @@ def test_load_profile_lists_every_failed_pv_by_device(twin: Any, tmp_path: Path)
     assert "ca://NOPE:m9.RBV" in failures["ghost"] and len(failures["ghost"]) == 11
     assert set(failures["phantom"]) == {"ca://NOPE:sc9.CNT", "ca://NOPE:sc9.TP", "ca://NOPE:sc9.T",
                                         "ca://NOPE:sc9.S2", "ca://NOPE:sc9.S3"}
+
+
+def test_a_monitored_pv_reads_the_latest_update_without_a_round_trip(devices: dict[str, Any]) -> None:
+    det = devices["det"]
+    watched = Signal(CABackend("BT:sc1.S2", monitor=True), name="watched", read_only=True)
+    call_in_loop(watched.connect(5.0))
+    for _ in range(3):
+        det.trigger().wait(10)
+        fresh = call_in_loop(det.read())["det"]["value"]
+        deadline = time.monotonic() + 2.0
+        while call_in_loop(watched.get_value()) != fresh and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert call_in_loop(watched.get_value()) == fresh
+    backend = watched.backend
+    assert isinstance(backend, CABackend) and backend._fresh, "served from the monitor"

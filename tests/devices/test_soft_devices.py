@@ -114,10 +114,10 @@ def test_shutter_waits_for_its_status() -> None:
         return backends[pv]
 
     sh = Shutter("X:sh:", name="shutter", backend=factory, timeout=0.3)
-    backends["X:sh:Cmd"].on_put = backends["X:sh:Sts"].set_now  # the IOC follows the command
+    backends["X:sh:Shutter-Cmd"].on_put = backends["X:sh:Shutter-RB"].set_now  # the IOC follows the command
     sh.set("open").wait(2)
     assert call_in_loop(sh.read())["shutter"]["value"] == 1
-    backends["X:sh:Cmd"].on_put = None  # stuck: the status never agrees
+    backends["X:sh:Shutter-Cmd"].on_put = None  # stuck: the status never agrees
     with pytest.raises(TimeoutError, match="shutter: still not closed"):
         sh.set("close").wait(2)
     with pytest.raises(ValueError, match="'open' or 'close'"):
@@ -128,14 +128,14 @@ def test_beam_status_reports_beam_ok() -> None:
     made: dict[str, SoftBackend] = {}
 
     def factory(pv: str) -> SoftBackend:
-        made[pv] = SoftBackend(1 if pv.endswith("Available") else 350.0, source=f"soft://{pv}")
+        made[pv] = SoftBackend(1 if pv.endswith("Available-RB") else 350.0, source=f"soft://{pv}")
         return made[pv]
 
     ring = BeamStatus("X:ring:", name="ring", backend=factory)
     assert call_in_loop(ring.beam_ok(300.0)) and not call_in_loop(ring.beam_ok(400.0))
-    made["X:ring:Available"].set_now(0)
+    made["X:ring:BeamAvailable-RB"].set_now(0)
     assert not call_in_loop(ring.beam_ok())
-    assert set(call_in_loop(ring.read())) == {"ring_current", "ring_available"}
+    assert set(call_in_loop(ring.read())) == {"ring_current", "ring_available", "ring_countdown"}
 
 
 def test_slits_and_mirror_are_built_from_motors() -> None:

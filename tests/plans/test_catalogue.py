@@ -268,3 +268,25 @@ def test_fly_kicks_off_completes_collects(rig: Rig) -> None:
 
     cmds = [m.command for m in plans.fly([Flyer()])]
     assert cmds == ["open_run", "kickoff", "wait", "complete", "wait", "collect", "close_run"]
+
+
+def test_custom_per_step_in_both_signatures(rig: Rig) -> None:
+    calls: list[Any] = []
+
+    def nd(detectors: Any, step: dict[Any, Any], pos_cache: dict[Any, Any]) -> Any:
+        calls.append(("nd", {m.name: p for m, p in step.items()}))
+        return (yield from plans.one_nd_step(detectors, step, pos_cache))
+
+    def one_d(detectors: Any, motor: Any, step: float) -> Any:
+        calls.append(("1d", motor.name, step))
+        return (yield from plans.one_1d_step(detectors, motor, step))
+
+    rig.RE(plans.grid_scan([rig.det], rig.m1, 0, 1, 2, rig.m2, 0, 1, 2, per_step=nd))
+    assert [c[1] for c in calls] == [{"m1": 0, "m2": 0}, {"m1": 0, "m2": 1}, {"m1": 1, "m2": 0}, {"m1": 1, "m2": 1}]
+    calls.clear()
+    rig.docs.clear()
+    rig.RE(plans.scan([rig.det], rig.m1, 0, 1, 3, per_step=one_d))
+    assert calls == [("1d", "m1", 0.0), ("1d", "m1", 0.5), ("1d", "m1", 1.0)]
+    assert rig.visited("m1") == [(0.0,), (0.5,), (1.0,)]
+    with pytest.raises(TypeError, match="per_step must be callable"):
+        plans.scan([rig.det], rig.m1, 0, 1, 3, per_step=3)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -117,7 +118,7 @@ def test_ramp_plan_on_bluesky_monitors_while_a_slow_move_runs(devices: dict[str,
 
     motor, det = devices["motor"], devices["det"]
     RE = bluesky.RunEngine({})
-    call_in_loop(motor.velocity.put(1.0))
+    call_in_loop(motor.velocity.put(0.5))  # 8 simulated s: 0.16 s of wall time
     try:
         RE(plans.mv(motor, 0.0))
 
@@ -135,3 +136,23 @@ def test_ramp_plan_on_bluesky_monitors_while_a_slow_move_runs(devices: dict[str,
             by_stream.setdefault(streams[d["descriptor"]], []).append(d["data"])
     assert len(by_stream["primary"]) >= 3 and by_stream["primary"][-1]["motor"] == pytest.approx(4.0, abs=1e-3)
     assert len(by_stream["motor_monitor"]) >= 2
+
+
+def test_a_software_fly_scan_over_ca(devices: dict[str, Any]) -> None:
+    bluesky = pytest.importorskip("bluesky")
+    import bluesky.plans as bp
+    from bluesky.protocols import Collectable, Flyable
+
+    from acq.devices import MonitorFlyer
+
+    motor = devices["motor"]
+    flyer = MonitorFlyer("fly", motor, 0.0, 4.0, velocity=0.1)  # 40 simulated s: 0.8 s of wall time
+    assert isinstance(flyer, Flyable) and isinstance(flyer, Collectable)
+    docs = _run(bluesky.RunEngine({}), bp.fly([flyer]))
+    validate_documents(docs)
+    xs = [x for n, d in docs if n == "event_page" for x in d["data"]["motor"]]
+    assert len(xs) >= 8 and xs[-1] == pytest.approx(4.0, abs=1e-3)
+    assert all(b >= a for a, b in itertools.pairwise(xs)), "positions rise through the move"
+    assert call_in_loop(motor.velocity.get_value()) == 5.0, "the velocity was restored"
+    assert [m.command for m in plans.fly([flyer])] == ["open_run", "kickoff", "wait", "complete", "wait",
+                                                       "collect", "close_run"]
