@@ -13,7 +13,7 @@ from caproto.server import PVGroup
 
 from twin.iocs.motor import MotorRecord
 from twin.iocs.scaler import ScalerRecord
-from twin.iocs.simstatus import SimStatus
+from twin.iocs.simstatus import AxisTwin, SimStatus
 from twin.physics import BeamlineModel, SimClock
 
 LOOPBACK = "127.0.0.1"
@@ -26,6 +26,7 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
         raise ValueError("beamline file: 'physics' section missing: a facility profile cannot be simulated")
     model = BeamlineModel(physics, seed=seed, clock=SimClock(speed))
     groups: list[PVGroup] = []
+    sim_prefix = physics.get("prefix")
     for name, spec in (beamline.get("devices") or {}).items():
         kind, prefix = spec.get("kind"), spec.get("prefix")
         if not prefix:
@@ -33,14 +34,21 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
         if kind == "motor":
             if name not in model.axes:
                 raise ValueError(f"devices.{name}: no physics.axes.{name} to drive this motor")
-            egu = str(physics["axes"][name].get("egu", "mm"))
-            groups.append(MotorRecord(prefix=prefix, axis=model.axes[name], clock=model.clock, egu=egu))
+            axis_spec = physics["axes"][name]
+            hook = None
+            if sim_prefix:
+                twin_pvs = AxisTwin(prefix=f"{sim_prefix}{name}:", axis=model.axes[name], clock=model.clock)
+                groups.append(twin_pvs)
+                hook = twin_pvs.record_move
+            groups.append(MotorRecord(prefix=prefix, axis=model.axes[name], clock=model.clock,
+                                      egu=str(axis_spec.get("egu", "mm")),
+                                      precision=int(axis_spec.get("precision", 3)),
+                                      description=str(axis_spec.get("description", name)), on_move=hook))
         elif kind == "scaler":
             channels = {int(n): str(ch) for ch, n in (spec.get("channels") or {}).items()}
             groups.append(ScalerRecord(prefix=prefix, model=model, channels=channels))
         else:
             raise ValueError(f"devices.{name}.kind: the twin cannot simulate kind {kind!r} (known: motor, scaler)")
-    sim_prefix = physics.get("prefix")
     if sim_prefix:
         groups.append(SimStatus(prefix=str(sim_prefix), clock=model.clock, seed_value=seed))
     return model, groups
