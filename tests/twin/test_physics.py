@@ -217,7 +217,8 @@ def test_keyed_rng_depends_on_time() -> None:
 
 
 @pytest.mark.parametrize(("physics", "field"), [
-    ({"axes": {"m": {"velocity": "fast"}}, "sample": {"kind": "gaussian_peak", "axis": "m"}}, "physics.axes.m.velocity"),
+    ({"axes": {"m": {"velocity": "fast"}}, "sample": {"kind": "gaussian_peak", "axis": "m"}},
+     "physics.axes.m.velocity"),
     ({"axes": {"m": {}}, "sample": {"kind": "gaussian_peak", "axis": "n"}}, "physics.sample.axis"),
     ({"axes": {"m": {}}, "sample": {"kind": "gaussian_peak", "axis": "m"}, "optics": {"dcm": {"theta": "q"}}},
      "physics.optics.dcm.theta"),

@@ -320,6 +320,13 @@ class MotorRecord(PVGroup):
         await self.motor.write(self.to_user(float(f.dial_desired_value.value)), verify_value=False)
         await self._publish_state(self.clock.now())
 
+    async def refresh(self) -> None:
+        """Something outside the record (a fault) changed the axis: wake the move, or republish."""
+        if self.axis.moving(self.clock.now()) or self._move_lock.locked():
+            self._wake.set()
+        else:
+            await self._publish_state(self.clock.now())
+
     async def halt(self) -> None:
         """STOP: brake now; VAL becomes the position the motor stops at."""
         now = self.clock.now()

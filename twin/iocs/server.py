@@ -11,6 +11,7 @@ from typing import Any
 
 from caproto.server import PVGroup
 
+from twin.iocs.beam import BeamStatus, Faults, detector_faults
 from twin.iocs.motor import MotorRecord
 from twin.iocs.scaler import ScalerRecord
 from twin.iocs.simstatus import AxisTwin, SimStatus
@@ -40,17 +41,31 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
                 twin_pvs = AxisTwin(prefix=f"{sim_prefix}{name}:", axis=model.axes[name], clock=model.clock)
                 groups.append(twin_pvs)
                 hook = twin_pvs.record_move
-            groups.append(MotorRecord(prefix=prefix, axis=model.axes[name], clock=model.clock,
-                                      egu=str(axis_spec.get("egu", "mm")),
-                                      precision=int(axis_spec.get("precision", 3)),
-                                      description=str(axis_spec.get("description", name)), on_move=hook))
+            record = MotorRecord(prefix=prefix, axis=model.axes[name], clock=model.clock,
+                                 egu=str(axis_spec.get("egu", "mm")), precision=int(axis_spec.get("precision", 3)),
+                                 description=str(axis_spec.get("description", name)), on_move=hook)
+            if sim_prefix:
+                twin_pvs.on_fault = record.refresh
+            groups.append(record)
         elif kind == "scaler":
             channels = {int(n): str(ch) for ch, n in (spec.get("channels") or {}).items()}
             groups.append(ScalerRecord(prefix=prefix, model=model, channels=channels))
+            if sim_prefix:
+                groups.extend(detector_faults(ch)(prefix=f"{sim_prefix}{ch}:", model=model) for ch in channels.values())
         else:
             raise ValueError(f"devices.{name}.kind: the twin cannot simulate kind {kind!r} (known: motor, scaler)")
+    beam = physics.get("beam_status")
+    status: BeamStatus | None = None
+    if beam:
+        if not isinstance(beam, dict) or not beam.get("prefix"):
+            raise ValueError("physics.beam_status.prefix: missing (the PV prefix of the beam status)")
+        status = BeamStatus(prefix=str(beam["prefix"]), model=model)
+        groups.append(status)
     if sim_prefix:
         groups.append(SimStatus(prefix=str(sim_prefix), clock=model.clock, seed_value=seed))
+        faults = Faults(prefix=str(sim_prefix), model=model)
+        faults.on_change = status.update if status is not None else None
+        groups.append(faults)
     return model, groups
 
 

@@ -5,6 +5,7 @@ None of these exist on a real beamline (they are never in a facility profile).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from caproto import ChannelType
@@ -65,10 +66,19 @@ class AxisTwin(PVGroup):
     stall = pvproperty(name="Stall-Cmd", value=0, dtype=ChannelType.ENUM, enum_strings=["Off", "On"],
                        doc="fault: the motor stalls where it is until set Off")
 
+    limit_hit = pvproperty(name="LimitHit-Cmd", value=0, dtype=ChannelType.ENUM, enum_strings=["Off", "High", "Low"],
+                           doc="fault: the high or low limit switch trips where the motor is; Off restores it")
+
     def __init__(self, *args: Any, axis: Axis, clock: SimClock, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.axis = axis
         self.clock = clock
+        #: called after a fault changes the axis (the motor record republishes its state)
+        self.on_fault: Callable[[], Awaitable[None]] | None = None
+
+    async def _changed(self) -> None:
+        if self.on_fault is not None:
+            await self.on_fault()
 
     async def record_move(self, t_start: float, t_end: float) -> None:
         """Called by the motor record when a move ends."""
@@ -82,4 +92,16 @@ class AxisTwin(PVGroup):
             self.axis.stall(self.clock.now())
         else:
             self.axis.clear_stall()
+        await self._changed()
+        return value
+
+    @limit_hit.putter
+    async def limit_hit(self, instance: Any, value: Any) -> Any:
+        """High/Low trips that switch at the current position; Off puts the switches back."""
+        which = {1: "high", 2: "low", "High": "high", "Low": "low"}.get(value)
+        if which is None:
+            self.axis.restore_switches()
+        else:
+            self.axis.trip_switch(which, self.clock.now())
+        await self._changed()
         return value

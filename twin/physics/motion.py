@@ -184,6 +184,7 @@ class Axis:
         self.high_switch = high_switch
         self.home = home
         self.stalled = False
+        self._switches = (low_switch, high_switch)
         self._rest = position
         self._traj: Trajectory | None = None
         self._halt: tuple[float, float, str] | None = None
@@ -270,6 +271,24 @@ class Axis:
         if self.moving(t) and self._traj is not None:
             self._halt = (t, here, "stall")
         self.halt_reason = "stall"
+
+    def trip_switch(self, which: str, t: float) -> None:
+        """A limit-switch fault: the ``high`` or ``low`` switch trips where the axis is now;
+        motion towards it halts at once. ``restore_switches`` undoes it."""
+        if which not in ("high", "low"):
+            raise ValueError(f"which switch: 'high' or 'low', not {which!r}")
+        here = self.position(t)
+        v = self.velocity_at(t)
+        if which == "high":
+            self.high_switch = here
+        else:
+            self.low_switch = here
+        if self.moving(t) and ((which == "high" and v > 0) or (which == "low" and v < 0)):
+            self._halt = (t, here, f"{which}_switch")
+
+    def restore_switches(self) -> None:
+        """Put the limit switches back where the beamline file has them."""
+        self.low_switch, self.high_switch = self._switches
 
     def clear_stall(self) -> None:
         """End a stall fault."""
