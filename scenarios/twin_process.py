@@ -36,8 +36,9 @@ class TwinProcess:
     """
 
     def __init__(self, scenario: str = "demo", *, seed: int = 0, speed: float = 20.0,
-                 port: int | None = None, ready_timeout: float = 60.0) -> None:
+                 port: int | None = None, ready_timeout: float = 60.0, beamline: str | None = None) -> None:
         self.scenario = scenario
+        self.beamline = beamline
         self.seed = seed
         self.speed = speed
         self.port = port or free_port()
@@ -57,7 +58,10 @@ class TwinProcess:
         """Launch ``beamtwin serve`` and wait until every PV answers."""
         cmd = [sys.executable, "-m", "scenarios", "serve", self.scenario, "--port", str(self.port),
                "--ready-file", str(self.ready_file), "--seed", str(self.seed), "--speed", str(self.speed)]
-        with self.log_path.open("wb") as log:
+        if self.beamline:
+            cmd += ["--beamline", self.beamline]
+        self.ready_file.unlink(missing_ok=True)
+        with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
         deadline = time.monotonic() + self.ready_timeout
         while not self.ready_file.exists():
@@ -80,6 +84,14 @@ class TwinProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def restart(self) -> TwinProcess:
+        """Kill the IOC process and start it again on the same port (an IOC reboot)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        return self.start()
 
     def __enter__(self) -> TwinProcess:
         return self.start()

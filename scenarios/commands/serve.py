@@ -20,15 +20,20 @@ def register(sub: Any) -> None:
                        help="once every PV answers, write the served PV names here, one per line")
     serve.add_argument("--speed", type=float, default=None, help="simulation speed factor")
     serve.add_argument("--seed", type=int, default=None, help="twin seed")
+    serve.add_argument("--beamline", default=None,
+                       help="serve this beamline (shipped name or YAML file) instead of the scenario's")
     serve.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     """Serve until interrupted; print what a client needs first."""
+    import beamlines
     from scenarios import scenario as scenarios
     from twin.iocs.server import client_environment, serve_async
 
     sc = scenarios.load(args.scenario)
+    if getattr(args, "beamline", None):
+        sc.beamline = beamlines.load(args.beamline)
     port = args.port or int(os.environ.get("EPICS_CA_SERVER_PORT", "5064"))
     seed = sc.seed if args.seed is None else args.seed
     speed = sc.speed if args.speed is None else args.speed

@@ -50,15 +50,23 @@ class CA:
         return data
 
     def string(self, name: str) -> str:
-        """The value as the record's string (enum strings for enums)."""
+        """The value as the record's string (enum strings for enums, char waveforms decoded)."""
+        from caproto import ChannelType
+
+        if self.pv(name).channel.native_data_type == ChannelType.CHAR:
+            raw = self.read(name, "native").data
+            return bytes(raw).split(b"\0", 1)[0].decode()
         return str(self.value(self.read(name, as_string=True)))
 
     def put(self, name: str, value: Any, wait: bool = True, timeout: float | None = None) -> None:
         """Put, by default with completion (waits for the IOC's callback)."""
         from caproto import ChannelType
 
+        pv = self.pv(name)
         dtype = ChannelType.STRING if isinstance(value, str) else None
-        self.pv(name).write(value if isinstance(value, list | tuple) else [value], wait=wait,
+        if isinstance(value, str) and pv.channel.native_data_type == ChannelType.CHAR:
+            value, dtype = list(value.encode() + b"\0"), ChannelType.CHAR
+        pv.write(value if isinstance(value, list | tuple) else [value], wait=wait,
                             timeout=timeout or self.timeout, data_type=dtype)
 
     def put_async(self, name: str, value: Any, timeout: float = 60.0) -> threading.Event:

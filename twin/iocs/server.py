@@ -12,10 +12,12 @@ from typing import Any
 from caproto.server import PVGroup
 
 from twin.iocs.beam import BeamStatus, Faults, detector_faults
+from twin.iocs.camera import CameraTwin, camera_class
 from twin.iocs.motor import MotorRecord
 from twin.iocs.scaler import ScalerRecord
 from twin.iocs.simstatus import AxisTwin, SimStatus
 from twin.physics import BeamlineModel, SimClock
+from twin.physics.camera import CameraModel
 
 LOOPBACK = "127.0.0.1"
 
@@ -52,8 +54,15 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
             groups.append(ScalerRecord(prefix=prefix, model=model, channels=channels))
             if sim_prefix:
                 groups.extend(detector_faults(ch)(prefix=f"{sim_prefix}{ch}:", model=model) for ch in channels.values())
+        elif kind == "area_detector":
+            cam = make_camera(spec, f"devices.{name}")
+            ioc = camera_class(cam.width, cam.height)(prefix=prefix, model=model, camera=cam, channel=name)
+            groups.append(ioc)
+            if sim_prefix:
+                groups.append(CameraTwin(prefix=f"{sim_prefix}{name}:", camera=ioc))
         else:
-            raise ValueError(f"devices.{name}.kind: the twin cannot simulate kind {kind!r} (known: motor, scaler)")
+            raise ValueError(f"devices.{name}.kind: the twin cannot simulate kind {kind!r} "
+                             "(known: area_detector, motor, scaler)")
     beam = physics.get("beam_status")
     status: BeamStatus | None = None
     if beam:
@@ -67,6 +76,24 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
         faults.on_change = status.update if status is not None else None
         groups.append(faults)
     return model, groups
+
+
+def make_camera(spec: dict[str, Any], where: str) -> CameraModel:
+    """The camera model of an ``area_detector`` device (its optional ``sensor`` mapping)."""
+    sensor = spec.get("sensor") or {}
+    if not isinstance(sensor, dict):
+        raise ValueError(f"{where}.sensor must be a mapping")
+    known = {"width", "height", "pixel", "efficiency", "background", "bits"}
+    unknown = set(sensor) - known
+    if unknown:
+        raise ValueError(f"{where}.sensor: unknown field(s) {sorted(unknown)} (known: {sorted(known)})")
+    try:
+        cam = CameraModel(**sensor)
+    except TypeError as exc:
+        raise ValueError(f"{where}.sensor: {exc}") from exc
+    if not 1 <= cam.bits <= 15 or cam.width < 1 or cam.height < 1:
+        raise ValueError(f"{where}.sensor: need 1 ≤ bits ≤ 15 and a positive width and height")
+    return cam
 
 
 def pvdb_of(groups: list[PVGroup]) -> dict[str, Any]:
