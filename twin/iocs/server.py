@@ -65,7 +65,7 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
                              "(known: area_detector, motor, scaler)")
     beam = physics.get("beam_status")
     status: BeamStatus | None = None
-    if beam:
+    if beam is not None:
         if not isinstance(beam, dict) or not beam.get("prefix"):
             raise ValueError("physics.beam_status.prefix: missing (the PV prefix of the beam status)")
         status = BeamStatus(prefix=str(beam["prefix"]), model=model)
@@ -104,6 +104,12 @@ def pvdb_of(groups: list[PVGroup]) -> dict[str, Any]:
         if clash:
             raise ValueError(f"PV names served twice: {sorted(clash)[:5]}")
         pvdb.update(group.pvdb)
+        for name, pv in group.pvdb.items():
+            # a record's VAL is reachable as NAME and NAME.VAL, as on a real IOC
+            record = getattr(pv, "field_inst", None) is not None or (isinstance(group, ScalerRecord)
+                                                                     and name == group.prefix)
+            if record and "." not in name:
+                pvdb[f"{name}.VAL"] = pv
     return pvdb
 
 
@@ -113,7 +119,7 @@ def served_names(pvdb: dict[str, Any]) -> list[str]:
     for name, pv in pvdb.items():
         names.append(name)
         fields = getattr(pv, "fields", None) or {}
-        names.extend(f"{name}.{field}" for field in fields if "." not in name)
+        names.extend(f"{name}.{field}" for field in fields if "." not in name and f"{name}.{field}" not in pvdb)
     return names
 
 
