@@ -164,6 +164,10 @@ def _build_base(width: int, height: int) -> type[PVGroup]:
         namespace[_attr(spec.name)] = prop
         if spec.rbv:
             namespace[_attr(spec.name + "_RBV")] = _property(spec, spec.name + "_RBV", True)
+    async def startup(group: Any, instance: Any, async_lib: Any) -> None:
+        await group.on_startup()
+
+    namespace["cam1_Acquire"] = namespace["cam1_Acquire"].startup(startup)
     return type("CameraPVs", (PVGroup,), namespace)
 
 
@@ -200,6 +204,16 @@ class _CameraLogic:
         self._frames: list[np.ndarray] = []
         self._last: np.ndarray | None = None
         self.drop_next = 0
+
+    async def on_startup(self) -> None:
+        """Publish the array geometry before the first frame (clients read it when they prepare)."""
+        nx, ny = int(self.get("cam1:SizeX")), int(self.get("cam1:SizeY"))
+        for p in ("cam1:", "image1:", "HDF1:"):
+            await self.set(f"{p}ArraySizeX_RBV", nx)
+            await self.set(f"{p}ArraySizeY_RBV", ny)
+            await self.set(f"{p}ArraySize0_RBV", nx)
+            await self.set(f"{p}ArraySize1_RBV", ny)
+            await self.set(f"{p}ArraySize_RBV", nx * ny * 2)
 
     def pv(self, name: str) -> Any:
         """The PV instance named ``name`` (relative to the prefix)."""

@@ -40,6 +40,15 @@ SPMG_STOP, SPMG_PAUSE, SPMG_MOVE, SPMG_GO = range(4)
 MoveHook = Callable[[float, float], Awaitable[None]]
 
 
+async def flush_monitors() -> None:
+    """Let caproto's subscription queue send the updates posted so far before a put completes,
+    so that (as on an IOC) a client sees the final readbacks before the put's completion.
+
+    caproto batches monitor updates for up to ``HIGH_LOAD_TIMEOUT`` (``serve_async`` lowers it
+    to 1 ms), while put completions go out at once; waiting a little longer keeps the order."""
+    await asyncio.sleep(0.003)
+
+
 class _MotorValue(PvpropertyDouble):
     """VAL as the motor record treats it: a put beyond HLM/LLM sets LVIO, not a CA error."""
 
@@ -248,6 +257,7 @@ class MotorRecord(PVGroup):
         await f.done_moving_to_value.write(1, verify_value=False)
         if self.on_move is not None:
             await self.on_move(t_start, t_end)
+        await flush_monitors()
 
     async def _halted_at_val(self) -> None:
         """After a stop, VAL and DVAL follow the position where the motor came to rest."""

@@ -8,10 +8,11 @@ from typing import Any
 from caproto import AlarmSeverity, AlarmStatus, ChannelType
 from caproto.server import PVGroup, SubGroup, pvproperty
 
+from twin.iocs.motor import flush_monitors
 from twin.physics import BeamlineModel
 
-#: The number of channels the record serves (S1 is the clock).
-NCH = 8
+#: The number of channels the record serves (S1 is the clock), as many as clients expect.
+NCH = 32
 #: The time-base frequency of channel 1, Hz.
 FREQ = 1e7
 #: Wall seconds between count updates while counting (the record's display rate, 10 Hz).
@@ -54,6 +55,9 @@ class ScalerRecord(PVGroup):
     tp = pvproperty(name=".TP", value=1.0, precision=3, doc="preset time, s")
     tp1 = pvproperty(name=".TP1", value=1.0, precision=3, doc="auto-count time, s")
     dly1 = pvproperty(name=".DLY1", value=0.0, precision=3, doc="auto-count delay, s")
+    dly = pvproperty(name=".DLY", value=0.0, precision=3, doc="delay before counting, s (not simulated)")
+    rate = pvproperty(name=".RATE", value=10.0, precision=1, doc="display update rate, Hz")
+    rat1 = pvproperty(name=".RAT1", value=10.0, precision=1, doc="auto-count display update rate, Hz")
     t = pvproperty(name=".T", value=0.0, precision=3, read_only=True, doc="elapsed time, s")
     freq = pvproperty(name=".FREQ", value=FREQ, doc="time-base frequency, Hz")
     nch = pvproperty(name=".NCH", value=NCH, dtype=ChannelType.LONG, read_only=True,
@@ -61,14 +65,9 @@ class ScalerRecord(PVGroup):
     egu = pvproperty(name=".EGU", value="cts", dtype=ChannelType.STRING, doc="units")
     desc = pvproperty(name=".DESC", value="twin scaler", dtype=ChannelType.STRING, doc="description")
 
-    ch1 = SubGroup(_channel_group(1), prefix="")
-    ch2 = SubGroup(_channel_group(2), prefix="")
-    ch3 = SubGroup(_channel_group(3), prefix="")
-    ch4 = SubGroup(_channel_group(4), prefix="")
-    ch5 = SubGroup(_channel_group(5), prefix="")
-    ch6 = SubGroup(_channel_group(6), prefix="")
-    ch7 = SubGroup(_channel_group(7), prefix="")
-    ch8 = SubGroup(_channel_group(8), prefix="")
+    for _n in range(1, NCH + 1):  # S1…S32, NM1…NM32, PR1…PR32, G1…G32
+        locals()[f"ch{_n}"] = SubGroup(_channel_group(_n), prefix="")
+    del _n
 
     def __init__(self, *args: Any, model: BeamlineModel, channels: dict[int, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -129,6 +128,7 @@ class ScalerRecord(PVGroup):
         await instance.write("Count", verify_value=False)
         async with self._busy:
             await self._count(float(self.tp.value))
+        await flush_monitors()
         return "Done"
 
     @cont.startup

@@ -177,7 +177,12 @@ async def serve_async(
     os.environ.update(server_environment(port, host))
     # With no CA repeater on loopback every beacon is refused; that is harmless noise.
     logging.getLogger("caproto").setLevel(logging.CRITICAL)
+    import caproto.server.common as cas
     from caproto.asyncio.server import Context
+
+    # monitor updates wait at most this long in caproto's batch (default 10 ms), so that they reach
+    # clients before the put completion that follows them (see motor.flush_monitors)
+    cas.HIGH_LOAD_TIMEOUT = 0.001
 
     _, groups = build_iocs(beamline, seed=seed, speed=speed)
     pvdb = pvdb_of(groups)
