@@ -100,3 +100,31 @@ def test_capture_refuses_a_missing_directory(cam: CA, tmp_path: Path) -> None:
     with pytest.raises(Exception):  # noqa: B017 - the IOC refuses the put
         cam.put(f"{H}Capture", 1)
     assert cam.string(f"{H}Capture_RBV") == "Done"
+
+
+def test_trigger_box_fires_the_camera_at_each_position(cam: CA, tmp_path: Path) -> None:
+    _arm_hdf(cam, tmp_path, "fly", 9)
+    capture = cam.put_async(f"{H}Capture", 1)
+    cam.wait_for(f"{H}Capture_RBV", lambda v: v == 1)
+    cam.put(f"{C}TriggerMode", "External")
+    cam.put(f"{C}ImageMode", "Multiple")
+    cam.put(f"{C}NumImages", 9)
+    cam.put(f"{C}AcquireTime", 0.01)
+    cam.put("BTM:x", -3.0, timeout=30)
+    cam.put("BTM:x.VELO", 1.0)
+    acquire = cam.put_async(f"{C}Acquire", 1)
+    for pv, value in (("Axis-Sel", "sample_x"), ("Start-SP", -2.0), ("Step-SP", 0.5), ("Count-SP", 9)):
+        cam.put(f"BTM:pc1:{pv}", value)
+    armed = cam.put_async("BTM:pc1:Arm-Cmd", 1)
+    cam.wait_for("BTM:pc1:Armed-RB", lambda v: v == 1)
+    cam.put("BTM:x", 3.0, timeout=60)  # the fly move
+    assert armed.wait(10) and acquire.wait(10) and capture.wait(10)
+    assert cam.get("BTM:pc1:Captured-RB") == 9
+    positions = np.asarray(cam.get("BTM:pc1:Positions-RB"))[:9]
+    np.testing.assert_allclose(positions, np.linspace(-2.0, 2.0, 9), atol=1e-6)
+    times = np.asarray(cam.get("BTM:pc1:Times-RB"))[:9]
+    assert np.all(np.diff(times) == pytest.approx(0.5, rel=0.01))  # 0.5 mm apart at 1 mm/s
+    with h5py.File(cam.string(f"{H}FullFileName_RBV"), "r") as f:
+        assert f["/entry/data/data"].shape[0] == 9
+    cam.put(f"{C}TriggerMode", "Internal")
+    cam.put("BTM:x.VELO", 2.0)

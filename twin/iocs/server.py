@@ -16,6 +16,7 @@ from twin.iocs.camera import CameraTwin, camera_class
 from twin.iocs.motor import MotorRecord
 from twin.iocs.scaler import ScalerRecord
 from twin.iocs.simstatus import AxisTwin, SimStatus
+from twin.iocs.triggerbox import TriggerBox
 from twin.physics import BeamlineModel, SimClock
 from twin.physics.camera import CameraModel
 
@@ -29,6 +30,8 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
         raise ValueError("beamline file: 'physics' section missing: a facility profile cannot be simulated")
     model = BeamlineModel(physics, seed=seed, clock=SimClock(speed))
     groups: list[PVGroup] = []
+    boxes: list[tuple[str, dict[str, Any]]] = []
+    cameras: dict[str, Any] = {}
     sim_prefix = physics.get("prefix")
     for name, spec in (beamline.get("devices") or {}).items():
         kind, prefix = spec.get("kind"), spec.get("prefix")
@@ -54,15 +57,29 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
             groups.append(ScalerRecord(prefix=prefix, model=model, channels=channels))
             if sim_prefix:
                 groups.extend(detector_faults(ch)(prefix=f"{sim_prefix}{ch}:", model=model) for ch in channels.values())
+        elif kind == "trigger_box":
+            boxes.append((name, spec))
         elif kind == "area_detector":
             cam = make_camera(spec, f"devices.{name}")
             ioc = camera_class(cam.width, cam.height)(prefix=prefix, model=model, camera=cam, channel=name)
             groups.append(ioc)
+            cameras[name] = ioc
             if sim_prefix:
                 groups.append(CameraTwin(prefix=f"{sim_prefix}{name}:", camera=ioc))
         else:
             raise ValueError(f"devices.{name}.kind: the twin cannot simulate kind {kind!r} "
-                             "(known: area_detector, motor, scaler)")
+                             "(known: area_detector, motor, scaler, trigger_box)")
+    for name, spec in boxes:
+        axes = spec.get("axes") or []
+        missing = [a for a in axes if a not in model.axes]
+        if not axes or missing:
+            raise ValueError(f"devices.{name}.axes: need a list of axes from physics.axes, unknown: {missing}")
+        wired = spec.get("cameras") or []
+        unknown = [c for c in wired if c not in cameras]
+        if unknown:
+            raise ValueError(f"devices.{name}.cameras: no area_detector device named {unknown}")
+        groups.append(TriggerBox(prefix=spec["prefix"], axes={a: model.axes[a] for a in axes}, clock=model.clock,
+                                 cameras=[cameras[c] for c in wired]))
     beam = physics.get("beam_status")
     status: BeamStatus | None = None
     if beam is not None:
