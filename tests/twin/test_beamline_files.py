@@ -21,6 +21,8 @@ CAMERA_PVS = ("cam1:Acquire cam1:Acquire_RBV cam1:AcquireTime_RBV cam1:AcquirePe
               "HDF1:AutoIncrement HDF1:FileWriteMode HDF1:NumCapture HDF1:Capture HDF1:FullFileName_RBV "
               "HDF1:FilePathExists_RBV HDF1:LazyOpen HDF1:NumCaptured_RBV").split()
 
+TRIGGER_BOX_PVS = "Axis-Sel Start-SP Step-SP Count-SP Arm-Cmd Armed-RB Captured-RB Positions-RB Times-RB".split()
+
 
 @pytest.mark.parametrize("name", beamlines.names())
 def test_every_pv_the_profile_uses_is_served(name: str) -> None:
@@ -34,7 +36,8 @@ def test_every_pv_the_profile_uses_is_served(name: str) -> None:
     for spec in profile["devices"].values():
         p = spec["prefix"]
         want = {"motor": [p] + [f"{p}.{f}" for f in MOTOR_FIELDS], "scaler": [f"{p}.{f}" for f in SCALER_FIELDS],
-                "area_detector": [p + s for s in CAMERA_PVS]}[spec["kind"]]
+                "area_detector": [p + s for s in CAMERA_PVS],
+                "trigger_box": [p + s for s in TRIGGER_BOX_PVS]}[spec["kind"]]
         assert set(want) <= served, sorted(set(want) - served)
 
 
