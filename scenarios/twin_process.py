@@ -33,11 +33,15 @@ class TwinProcess:
     """``with TwinProcess(scenario_ref, seed=…, speed=…) as twin:`` serves until the block ends.
 
     ``twin.env`` holds the ``EPICS_CA_*`` settings a client needs; ``twin.pvs`` the served PVs.
+    ``beamline=`` serves another beamline file than the scenario's; ``autosave=True`` keeps the
+    settings across ``restart()`` (an IOC reboot on the same port).
     """
 
     def __init__(self, scenario: str = "demo", *, seed: int = 0, speed: float = 20.0,
-                 port: int | None = None, ready_timeout: float = 60.0, beamline: str | None = None) -> None:
+                 port: int | None = None, ready_timeout: float = 60.0, beamline: str | None = None,
+                 autosave: bool = False) -> None:
         self.scenario = scenario
+        self.autosave = autosave
         self.beamline = beamline
         self.seed = seed
         self.speed = speed
@@ -60,6 +64,8 @@ class TwinProcess:
                "--ready-file", str(self.ready_file), "--seed", str(self.seed), "--speed", str(self.speed)]
         if self.beamline:
             cmd += ["--beamline", self.beamline]
+        if self.autosave:
+            cmd += ["--autosave-dir", self._tmp.name]
         self.ready_file.unlink(missing_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())

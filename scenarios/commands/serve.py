@@ -20,6 +20,8 @@ def register(sub: Any) -> None:
                        help="once every PV answers, write the served PV names here, one per line")
     serve.add_argument("--speed", type=float, default=None, help="simulation speed factor")
     serve.add_argument("--seed", type=int, default=None, help="twin seed")
+    serve.add_argument("--autosave-dir", type=Path, default=None,
+                       help="restore settings saved here by an earlier run, and save them here as they change")
     serve.add_argument("--beamline", default=None,
                        help="serve this beamline (shipped name or YAML file) instead of the scenario's")
     serve.set_defaults(func=main)
@@ -43,7 +45,8 @@ def main(args: argparse.Namespace) -> int:
     for key, value in client_environment(port).items():
         print(f"  export {key}={value}", flush=True)
     try:
-        asyncio.run(serve_async(sc.beamline, port=port, seed=seed, speed=speed, ready_file=args.ready_file))
+        asyncio.run(serve_async(sc.beamline, port=port, seed=seed, speed=speed, ready_file=args.ready_file,
+                                 autosave_dir=getattr(args, "autosave_dir", None)))
     except KeyboardInterrupt:
         pass
     return 0

@@ -190,6 +190,8 @@ def camera_class(width: int, height: int) -> type[PVGroup]:
 class _CameraLogic:
     """The behaviour behind the camera's PVs (mixed into the generated PVGroup)."""
 
+    prefix: str  # set by PVGroup
+
     def __init__(self, *args: Any, model: BeamlineModel, camera: CameraModel, channel: str = "cam",
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -330,6 +330,14 @@ class MotorRecord(PVGroup):
         await self.motor.write(self.to_user(float(f.dial_desired_value.value)), verify_value=False)
         await self._publish_state(self.clock.now())
 
+    async def resync(self) -> None:
+        """After a restore: limits, VAL and the readbacks follow the axis and the frame fields."""
+        await self._publish_limits()
+        here = self.axis.position(self.clock.now())
+        await self.motor.write(self.to_user(here), verify_value=False)
+        await self.fields.dial_desired_value.write(here, verify_value=False)
+        await self._publish_state(self.clock.now())
+
     async def refresh(self) -> None:
         """Something outside the record (a fault) changed the axis: wake the move, or republish."""
         if self.axis.moving(self.clock.now()) or self._move_lock.locked():

@@ -11,6 +11,7 @@ from typing import Any
 
 from caproto.server import PVGroup
 
+from twin.iocs.autosave import Autosave
 from twin.iocs.beam import BeamStatus, Faults, detector_faults
 from twin.iocs.camera import CameraTwin, camera_class
 from twin.iocs.motor import MotorRecord
@@ -150,6 +151,16 @@ def client_environment(port: int, host: str = LOOPBACK) -> dict[str, str]:
     }
 
 
+def cluster_environment(ports: list[int], host: str = LOOPBACK) -> dict[str, str]:
+    """The ``EPICS_CA_*`` settings a client needs to reach several twin IOC processes at once,
+    one port each (a client searches every ``host:port`` of the address list)."""
+    return {
+        "EPICS_CA_ADDR_LIST": " ".join(f"{host}:{p}" for p in ports),
+        "EPICS_CA_AUTO_ADDR_LIST": "NO",
+        "EPICS_CA_MAX_ARRAY_BYTES": str(64 * 1024 * 1024),
+    }
+
+
 def server_environment(port: int, host: str = LOOPBACK) -> dict[str, str]:
     """The ``EPICS_CAS_*`` settings that pin a caproto server to ``host:port``."""
     return {
@@ -185,8 +196,12 @@ async def serve_async(
     speed: float = 1.0,
     ready_file: Path | None = None,
     allow_network: bool = False,
+    autosave_dir: Path | None = None,
 ) -> None:
-    """Serve the twin until cancelled; write the PV names to ``ready_file`` once all answer."""
+    """Serve the twin until cancelled; write the PV names to ``ready_file`` once all answer.
+
+    With ``autosave_dir``, settings saved there by an earlier run are restored first, and the
+    current ones are saved there as they change."""
     if host != LOOPBACK and not allow_network:
         raise ValueError(f"refusing to serve on {host}: the twin binds {LOOPBACK} unless told otherwise")
     if ready_file is not None and ready_file.exists():
@@ -205,7 +220,16 @@ async def serve_async(
     pvdb = pvdb_of(groups)
     names = served_names(pvdb)
 
+    autosave = Autosave(autosave_dir, groups, pvdb) if autosave_dir is not None else None
+    tasks: list[asyncio.Task[None]] = []
+
     async def announce(async_lib: Any) -> None:
+        if autosave is not None:
+            await asyncio.sleep(0.2)  # the records' own startup hooks first
+            restored = await autosave.restore()
+            if restored:
+                print(f"twin: restored {restored} settings from {autosave.path}", file=sys.stderr, flush=True)
+            tasks.append(asyncio.create_task(autosave.run()))
         await _check_every_pv(names, timeout=10.0)
         if ready_file is not None:
             tmp = ready_file.with_name(ready_file.name + ".tmp")
