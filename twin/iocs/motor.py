@@ -250,13 +250,15 @@ class MotorRecord(PVGroup):
                 except TimeoutError:
                     pass
                 await self._publish_position(self.clock.now())
-        t_end = self.clock.now()
-        self.axis.settle(t_end)
+        t_now = self.clock.now()
+        # the simulated moment the axis came to rest (DMOV reports it a scheduling delay later)
+        t_rest = min(self.axis.end_time(), t_now) if end_dial is not None else t_start
+        self.axis.settle(t_now)
         await f.motor_is_moving.write(0, verify_value=False)
-        await self._publish_state(t_end)
+        await self._publish_state(t_now)
         await f.done_moving_to_value.write(1, verify_value=False)
         if self.on_move is not None:
-            await self.on_move(t_start, t_end)
+            await self.on_move(t_start, t_rest)
         await flush_monitors()
 
     async def _halted_at_val(self) -> None:

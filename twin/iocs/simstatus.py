@@ -62,7 +62,7 @@ class AxisTwin(PVGroup):
     move_start = pvproperty(name="MoveStart-RB", value=0.0, precision=6, read_only=True,
                             doc="simulated time at which the last move began (DMOV 1→0)")
     move_end = pvproperty(name="MoveEnd-RB", value=0.0, precision=6, read_only=True,
-                          doc="simulated time at which the last move ended (DMOV 0→1)")
+                          doc="simulated time at which the axis came to rest after the last move")
     stall = pvproperty(name="Stall-Cmd", value=0, dtype=ChannelType.ENUM, enum_strings=["Off", "On"],
                        doc="fault: the motor stalls where it is until set Off")
 
