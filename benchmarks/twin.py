@@ -76,10 +76,10 @@ def consistent_motion(ctx: Any, speed: float) -> bool:
         seen: list[tuple[float, float]] = []
         flips: list[tuple[float, int]] = []
 
-        def on_rbv(sub: Any, resp: Any) -> None:
+        def on_rbv(sub: Any, resp: Any, seen: list[tuple[float, float]] = seen) -> None:
             seen.append((resp.metadata.timestamp, float(resp.data[0])))
 
-        def on_dmov(sub: Any, resp: Any) -> None:
+        def on_dmov(sub: Any, resp: Any, flips: list[tuple[float, int]] = flips) -> None:
             flips.append((resp.metadata.timestamp, int(resp.data[0])))
 
         s1, s2 = rbv.subscribe(data_type="time"), dmov.subscribe(data_type="time")
