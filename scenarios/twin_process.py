@@ -91,6 +91,42 @@ class TwinProcess:
                 self.proc.wait()
         self.proc = None
 
+    def fault(self, kind: str, target: str = "", value: float | str = 1.0) -> None:
+        """A fault on cue, through the twin's fault PVs: ``dump`` (value: simulated seconds),
+        ``stall`` (target: axis; value On/Off), ``limit`` (target: axis; value High/Low/Off),
+        ``saturate`` and ``noise`` (target: detector channel; value: simulated seconds),
+        ``drop_frames`` (target: camera; value: frames). For an IOC restart, ``restart()``."""
+        from caproto.sync.client import write
+
+        suffix = {"dump": "Dump-Cmd", "stall": "Stall-Cmd", "limit": "LimitHit-Cmd", "saturate": "Saturate-Cmd",
+                  "noise": "NoiseBurst-Cmd", "drop_frames": "DropFrames-Cmd"}.get(kind)
+        if suffix is None:
+            raise ValueError(f"unknown fault {kind!r} (known: dump, stall, limit, saturate, noise, drop_frames)")
+        if kind != "dump" and not target:
+            raise ValueError(f"fault {kind!r} needs a target (an axis, a detector channel or a camera)")
+        prefix = self._physics_prefix()
+        name = f"{prefix}{target + ':' if kind != 'dump' else ''}{suffix}"
+        saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        try:
+            write(name, value, notify=True, timeout=10)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def _physics_prefix(self) -> str:
+        import beamlines
+        from scenarios import scenario as scenarios
+
+        beamline = beamlines.load(self.beamline) if self.beamline else scenarios.load(self.scenario).beamline
+        prefix = (beamline.get("physics") or {}).get("prefix")
+        if not prefix:
+            raise ValueError("this beamline has no physics.prefix: no twin-only fault PVs")
+        return str(prefix)
+
     def restart(self) -> TwinProcess:
         """Kill the IOC process and start it again on the same port (an IOC reboot)."""
         if self.proc is not None and self.proc.poll() is None:

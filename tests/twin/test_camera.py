@@ -98,7 +98,7 @@ def test_capture_refuses_a_missing_directory(cam: CA, tmp_path: Path) -> None:
     cam.put(f"{H}FilePath", str(tmp_path / "nowhere") + "/")
     assert cam.string(f"{H}FilePathExists_RBV") == "No"
     with pytest.raises(Exception):  # noqa: B017 - the IOC refuses the put
-        cam.put(f"{H}Capture", 1)
+        cam.put(f"{H}Capture", 1, timeout=1.0)
     assert cam.string(f"{H}Capture_RBV") == "Done"
 
 
