@@ -27,7 +27,7 @@ def ophyd_motor(_: Path) -> None:
     assert m.limits == (-10.0, 10.0) and m.egu == "mm" and m.precision == 4
     with raises(LimitError):
         m.set(50.0)
-    m.velocity.put(0.5)
+    m.velocity.put(0.1)  # slow enough to stop on the way on a loaded machine
     m.set(-5.0)
     time.sleep(0.1)
     m.stop()

@@ -31,7 +31,7 @@ def test_serve_prints_what_a_client_needs(twin: Any) -> None:
 def test_faults_on_cue_from_python(twin: Any, ca: CA) -> None:
     twin.fault("dump", value=100.0)
     assert ca.get("BT:beam:Current-RB") == 0.0
-    ca.put("BT:m1.VELO", 0.5)
+    ca.put("BT:m1.VELO", 0.1)  # slow: the fault lands mid-move even on a loaded machine
     moving = ca.put_async("BT:m1", 5.0)
     ca.wait_for("BT:m1.RBV", lambda v: v > 0.5)
     twin.fault("stall", "motor", "On")

@@ -76,7 +76,7 @@ def test_put_beyond_limits_sets_lvio_and_does_not_move(ca: CA) -> None:
 
 
 def test_stop_brakes_and_val_follows_rbv(ca: CA) -> None:
-    ca.put(f"{M}.VELO", 0.5)  # 10 mm at 0.5 mm/s: 20 s simulated, 0.4 s wall
+    ca.put(f"{M}.VELO", 0.1)  # 10 mm at 0.1 mm/s: 100 s simulated, 2 s wall
     done = ca.put_async(M, -9.0)
     ca.wait_for(f"{M}.RBV", lambda v: v < -1.0)
     ca.put(f"{M}.STOP", 1)
@@ -131,7 +131,7 @@ def test_limit_switch_halts_the_move_with_a_major_alarm(ca: CA) -> None:
 
 
 def test_stall_fault_stops_the_motor_and_raises_an_alarm(ca: CA) -> None:
-    ca.put(f"{M}.VELO", 0.5)
+    ca.put(f"{M}.VELO", 0.1)  # slow: the fault lands mid-move even on a loaded machine
     done = ca.put_async(M, 5.0)
     ca.wait_for(f"{M}.RBV", lambda v: v > 1.0)
     ca.put("BT:twin:motor:Stall-Cmd", "On")
@@ -144,7 +144,7 @@ def test_stall_fault_stops_the_motor_and_raises_an_alarm(ca: CA) -> None:
 
 
 def test_spmg_pause_then_go_resumes_and_stop_cancels(ca: CA) -> None:
-    ca.put(f"{M}.VELO", 0.5)
+    ca.put(f"{M}.VELO", 0.1)  # slow: the fault lands mid-move even on a loaded machine
     done = ca.put_async(M, 6.0)
     ca.wait_for(f"{M}.RBV", lambda v: v > 1.0)
     ca.put(f"{M}.SPMG", "Pause")

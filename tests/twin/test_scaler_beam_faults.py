@@ -108,7 +108,7 @@ def test_autocount_updates_without_a_trigger(ca: CA, at_peak: float) -> None:
 
 def test_limit_switch_fault_halts_a_move(ca: CA) -> None:
     ca.put("BT:m1", -4.0, timeout=30)
-    ca.put("BT:m1.VELO", 0.5)
+    ca.put("BT:m1.VELO", 0.1)  # slow: the fault lands mid-move even on a loaded machine
     done = ca.put_async("BT:m1", 4.0)
     ca.wait_for("BT:m1.RBV", lambda v: v > -3.0)
     ca.put("BT:twin:motor:LimitHit-Cmd", "High")
