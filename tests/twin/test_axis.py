@@ -44,3 +44,18 @@ def test_a_stalled_axis_goes_nowhere() -> None:
     ax.clear_stall()
     ax.start_move(0.0, 20.0)
     assert ax.position(30.0) == 0.0
+
+
+def test_backlash_leaves_the_load_behind_by_the_play() -> None:
+    ax = Axis(position=0.0, velocity=1.0, accel_time=0.0, backlash=0.1)
+    ax.start_move(5.0, 0.0)
+    assert ax.load_position(0.02) == 0.0  # the play is being taken up: the load has not moved
+    ax.settle(10.0)
+    assert ax.position(10.0) == 5.0 and ax.load_position(10.0) == pytest.approx(4.95)
+    ax.start_move(3.0, 10.0)
+    assert ax.load_position(10.05) == pytest.approx(4.95)  # reversing: the play again first
+    ax.settle(20.0)
+    assert ax.load_position(20.0) == pytest.approx(3.05)
+    ax.start_move(2.0, 20.0)  # onwards in the same direction: no new play
+    ax.settle(30.0)
+    assert ax.load_position(30.0) == pytest.approx(2.05)

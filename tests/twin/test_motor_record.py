@@ -175,3 +175,16 @@ def test_home_forward_finds_the_home_switch(ca: CA) -> None:
     ca.put(f"{M}.HOMF", 1, timeout=30)
     assert ca.get(f"{M}.RBV") == pytest.approx(0.0, abs=1e-3)
     assert ca.get(f"{M}.HOMF") == 0 and ca.get(f"{M}.MSTA") & (1 << 14)
+
+
+def test_backlash_takeout_approaches_in_the_bdst_direction(ca: CA) -> None:
+    ca.put(M, 3.0, timeout=10)
+    ca.put(f"{M}.BDST", 0.5)
+    ca.put(f"{M}.BVEL", 1.0)
+    rbv, stop = ca.monitor(f"{M}.RBV")
+    ca.put(M, 1.0, timeout=30)
+    stop()
+    ca.put(f"{M}.BDST", 0.0)
+    values = [v for _, v in rbv]
+    assert min(values) == pytest.approx(0.5, abs=1e-3) and values[-1] == pytest.approx(1.0)
+    assert ca.get(f"{M}.VELO") == 5.0

@@ -300,7 +300,20 @@ class MotorRecord(PVGroup):
                 await self._pulse_dmov()
                 await self._publish_state(self.clock.now())
             else:
-                await self._run(lambda t: self.axis.start_move(dial, t))
+                bdst = float(f.bl_distance.value)
+                if bdst != 0 and abs(dial - here) > abs(bdst):
+                    # backlash takeout: go to DVAL − BDST, then approach in the BDST direction at BVEL
+                    await self._run(lambda t: self.axis.start_move(dial - bdst, t))
+                    if self.axis.halt_reason == "":
+                        velo = float(f.velocity.value)
+                        bvel = float(f.bl_velocity.value) or velo
+                        await f.velocity.write(bvel, verify_value=False)
+                        try:
+                            await self._run(lambda t: self.axis.start_move(dial, t))
+                        finally:
+                            await f.velocity.write(velo, verify_value=False)
+                else:
+                    await self._run(lambda t: self.axis.start_move(dial, t))
             if self._spmg() == SPMG_MOVE:
                 await f.stop_pause_move_go.write("Pause", verify_value=False)
         return user_target

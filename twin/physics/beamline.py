@@ -23,7 +23,7 @@ def number(spec: dict[str, Any], key: str, default: float, where: str) -> float:
 
 
 _AXIS_KEYS = {"position", "velocity", "accel_time", "low_limit", "high_limit", "low_switch", "high_switch",
-              "home", "egu", "precision", "description"}
+              "home", "backlash", "egu", "precision", "description"}
 
 
 def make_axis(spec: Any, where: str) -> Axis:
@@ -42,6 +42,7 @@ def make_axis(spec: Any, where: str) -> Axis:
         low_switch=number(spec, "low_switch", -math.inf, where),
         high_switch=number(spec, "high_switch", math.inf, where),
         home=number(spec, "home", 0.0, where),
+        backlash=number(spec, "backlash", 0.0, where),
     )
     if axis.velocity <= 0:
         raise ValueError(f"{where}.velocity must be > 0, got {axis.velocity}")
@@ -156,8 +157,8 @@ class BeamlineModel:
         return self.detectors[channel]
 
     def positions(self, t: float) -> dict[str, float]:
-        """Every axis position at simulated time ``t``."""
-        return {name: axis.position(t) for name, axis in self.axes.items()}
+        """Every axis position at simulated time ``t`` as the beam sees it (the load, after backlash)."""
+        return {name: axis.load_position(t) for name, axis in self.axes.items()}
 
     def energy(self, positions: dict[str, float]) -> float:
         """Photon energy (keV): from the DCM's Bragg angle, else the fixed ``physics.energy``."""

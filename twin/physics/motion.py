@@ -175,7 +175,9 @@ class Axis:
         low_switch: float = -math.inf,
         high_switch: float = math.inf,
         home: float = 0.0,
+        backlash: float = 0.0,
     ) -> None:
+        self.backlash = abs(backlash)
         self.velocity = velocity
         self.accel_time = accel_time
         self.low_limit = low_limit
@@ -186,6 +188,7 @@ class Axis:
         self.stalled = False
         self._switches = (low_switch, high_switch)
         self._rest = position
+        self._load_rest = position
         self._traj: Trajectory | None = None
         self._halt: tuple[float, float, str] | None = None
         self.halt_reason = ""
@@ -220,7 +223,18 @@ class Axis:
         """Whether the axis is in motion at simulated time ``t``."""
         return self._traj is not None and t < self.end_time()
 
+    def load_position(self, t: float) -> float:
+        """Where the load (what the beam sees) is at ``t``: with mechanical backlash (a play of
+        ``b``) the load stays put until the motor has taken up the play, then trails it by ``b/2``."""
+        motor = self.position(t)
+        if self.backlash == 0:
+            return motor
+        half = self.backlash / 2
+        return min(max(self._load_rest, motor - half), motor + half)
+
     def _begin(self, traj: Trajectory) -> None:
+        if self._traj is not None:
+            self._load_rest = self.load_position(traj.t0)
         self._traj = traj
         self._halt = None
         self.halt_reason = ""
@@ -297,6 +311,7 @@ class Axis:
     def settle(self, t: float) -> None:
         """Forget a finished move once simulated time ``t`` is past it (the halt reason stays)."""
         if self._traj is not None and not self.moving(t):
+            self._load_rest = self.load_position(t)
             reason = self._halt[2] if self._halt is not None else ""
             self._rest = self.position(t)
             self._traj = None
@@ -306,6 +321,7 @@ class Axis:
     def redefine(self, position: float, t: float) -> None:
         """Declare the current (resting) position to be ``position`` without moving (SET, homing)."""
         self.settle(t)
+        self._load_rest += position - self._rest
         self._rest = position
 
     def on_high_switch(self, t: float) -> bool:
