@@ -33,11 +33,16 @@ class TwinProcess:
     """``with TwinProcess(scenario_ref, seed=…, speed=…) as twin:`` serves until the block ends.
 
     ``twin.env`` holds the ``EPICS_CA_*`` settings a client needs; ``twin.pvs`` the served PVs.
+    ``beamline=`` serves another beamline file than the scenario's; ``autosave=True`` keeps the
+    settings across ``restart()`` (an IOC reboot on the same port).
     """
 
     def __init__(self, scenario: str = "demo", *, seed: int = 0, speed: float = 20.0,
-                 port: int | None = None, ready_timeout: float = 60.0) -> None:
+                 port: int | None = None, ready_timeout: float = 60.0, beamline: str | None = None,
+                 autosave: bool = False) -> None:
         self.scenario = scenario
+        self.autosave = autosave
+        self.beamline = beamline
         self.seed = seed
         self.speed = speed
         self.port = port or free_port()
@@ -57,7 +62,12 @@ class TwinProcess:
         """Launch ``beamtwin serve`` and wait until every PV answers."""
         cmd = [sys.executable, "-m", "scenarios", "serve", self.scenario, "--port", str(self.port),
                "--ready-file", str(self.ready_file), "--seed", str(self.seed), "--speed", str(self.speed)]
-        with self.log_path.open("wb") as log:
+        if self.beamline:
+            cmd += ["--beamline", self.beamline]
+        if self.autosave:
+            cmd += ["--autosave-dir", self._tmp.name]
+        self.ready_file.unlink(missing_ok=True)
+        with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
         deadline = time.monotonic() + self.ready_timeout
         while not self.ready_file.exists():
@@ -80,6 +90,50 @@ class TwinProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def fault(self, kind: str, target: str = "", value: float | str = 1.0) -> None:
+        """A fault on cue, through the twin's fault PVs: ``dump`` (value: simulated seconds),
+        ``stall`` (target: axis; value On/Off), ``limit`` (target: axis; value High/Low/Off),
+        ``saturate`` and ``noise`` (target: detector channel; value: simulated seconds),
+        ``drop_frames`` (target: camera; value: frames). For an IOC restart, ``restart()``."""
+        from caproto.sync.client import write
+
+        suffix = {"dump": "Dump-Cmd", "stall": "Stall-Cmd", "limit": "LimitHit-Cmd", "saturate": "Saturate-Cmd",
+                  "noise": "NoiseBurst-Cmd", "drop_frames": "DropFrames-Cmd"}.get(kind)
+        if suffix is None:
+            raise ValueError(f"unknown fault {kind!r} (known: dump, stall, limit, saturate, noise, drop_frames)")
+        if kind != "dump" and not target:
+            raise ValueError(f"fault {kind!r} needs a target (an axis, a detector channel or a camera)")
+        prefix = self._physics_prefix()
+        name = f"{prefix}{target + ':' if kind != 'dump' else ''}{suffix}"
+        saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        try:
+            write(name, value, notify=True, timeout=10)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def _physics_prefix(self) -> str:
+        import beamlines
+        from scenarios import scenario as scenarios
+
+        beamline = beamlines.load(self.beamline) if self.beamline else scenarios.load(self.scenario).beamline
+        prefix = (beamline.get("physics") or {}).get("prefix")
+        if not prefix:
+            raise ValueError("this beamline has no physics.prefix: no twin-only fault PVs")
+        return str(prefix)
+
+    def restart(self) -> TwinProcess:
+        """Kill the IOC process and start it again on the same port (an IOC reboot)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        return self.start()
 
     def __enter__(self) -> TwinProcess:
         return self.start()

@@ -20,25 +20,41 @@ def register(sub: Any) -> None:
                        help="once every PV answers, write the served PV names here, one per line")
     serve.add_argument("--speed", type=float, default=None, help="simulation speed factor")
     serve.add_argument("--seed", type=int, default=None, help="twin seed")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="interface to serve on (default 127.0.0.1; others need --allow-network)")
+    serve.add_argument("--allow-network", action="store_true",
+                       help="allow serving on an interface other than loopback")
+    serve.add_argument("--autosave-dir", type=Path, default=None,
+                       help="restore settings saved here by an earlier run, and save them here as they change")
+    serve.add_argument("--beamline", default=None,
+                       help="serve this beamline (shipped name or YAML file) instead of the scenario's")
     serve.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     """Serve until interrupted; print what a client needs first."""
+    import beamlines
     from scenarios import scenario as scenarios
     from twin.iocs.server import client_environment, serve_async
 
     sc = scenarios.load(args.scenario)
+    if getattr(args, "beamline", None):
+        sc.beamline = beamlines.load(args.beamline)
     port = args.port or int(os.environ.get("EPICS_CA_SERVER_PORT", "5064"))
     seed = sc.seed if args.seed is None else args.seed
     speed = sc.speed if args.speed is None else args.speed
+    if args.host != "127.0.0.1" and not args.allow_network:
+        raise ValueError(f"refusing to serve on {args.host}: the twin binds 127.0.0.1 unless --allow-network")
+    where = "bound to 127.0.0.1 only" if args.host == "127.0.0.1" else f"bound to {args.host} (network allowed)"
     print(f"beamtwin serve: scenario {sc.name}, beamline {sc.beamline.get('name')}, seed {seed}, "
-          f"speed ×{speed:g}, bound to 127.0.0.1 only", flush=True)
+          f"speed ×{speed:g}, {where}", flush=True)
     print("clients need:", flush=True)
-    for key, value in client_environment(port).items():
+    for key, value in client_environment(port, args.host).items():
         print(f"  export {key}={value}", flush=True)
     try:
-        asyncio.run(serve_async(sc.beamline, port=port, seed=seed, speed=speed, ready_file=args.ready_file))
+        asyncio.run(serve_async(sc.beamline, port=port, seed=seed, speed=speed, ready_file=args.ready_file,
+                                 autosave_dir=getattr(args, "autosave_dir", None), host=args.host,
+                                 allow_network=args.allow_network))
     except KeyboardInterrupt:
         pass
     return 0

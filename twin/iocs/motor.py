@@ -1,10 +1,17 @@
-"""A motor record (EPICS ``motor``) served by caproto and driven by a physics ``Axis``."""
+"""A motor record (EPICS ``motor``) served by caproto and driven by a physics ``Axis``.
+
+The axis works in dial coordinates; the record maps them to user coordinates as the real
+record does: ``user = dial·(DIR Pos: +1, Neg: −1) + OFF``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from caproto import AlarmSeverity, AlarmStatus
 from caproto.server import PVGroup, pvproperty
 from caproto.server.server import PvpropertyDouble
 
@@ -12,6 +19,34 @@ from twin.physics import Axis, SimClock
 
 #: Wall seconds between readback updates while a motor moves.
 TICK = 0.02
+
+# MSTA bits (motor record, drvMotor.h)
+MSTA_DIRECTION = 1 << 0
+MSTA_DONE = 1 << 1
+MSTA_PLUS_LS = 1 << 2
+MSTA_HOMELS = 1 << 3
+MSTA_POSITION = 1 << 5
+MSTA_SLIP_STALL = 1 << 6
+MSTA_HOME = 1 << 7
+MSTA_PRESENT = 1 << 8
+MSTA_PROBLEM = 1 << 9
+MSTA_MOVING = 1 << 10
+MSTA_GAIN_SUPPORT = 1 << 11
+MSTA_MINUS_LS = 1 << 13
+MSTA_HOMED = 1 << 14
+
+SPMG_STOP, SPMG_PAUSE, SPMG_MOVE, SPMG_GO = range(4)
+
+MoveHook = Callable[[float, float], Awaitable[None]]
+
+
+async def flush_monitors() -> None:
+    """Let caproto's subscription queue send the updates posted so far before a put completes,
+    so that (as on an IOC) a client sees the final readbacks before the put's completion.
+
+    caproto batches monitor updates for up to ``HIGH_LOAD_TIMEOUT`` (``serve_async`` lowers it
+    to 1 ms), while put completions go out at once; waiting a little longer keeps the order."""
+    await asyncio.sleep(0.003)
 
 
 class _MotorValue(PvpropertyDouble):
@@ -23,6 +58,12 @@ class _MotorValue(PvpropertyDouble):
         return value
 
 
+def _enum_index(value: Any, strings: tuple[str, ...]) -> int:
+    if isinstance(value, str):
+        return strings.index(value)
+    return int(value)
+
+
 class MotorRecord(PVGroup):
     """One motor record at ``prefix``: ``prefix`` is VAL, ``prefix.RBV`` the readback, etc."""
 
@@ -30,131 +71,474 @@ class MotorRecord(PVGroup):
         value=0.0, name="", record="motor", precision=3, dtype=_MotorValue, doc="motor"
     )
 
-    def __init__(self, *args: Any, axis: Axis, clock: SimClock, egu: str = "mm", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, axis: Axis, clock: SimClock, egu: str = "mm", precision: int = 3,
+                 description: str = "", on_move: MoveHook | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.axis = axis
         self.clock = clock
         self.egu = egu
-        self._stop = asyncio.Event()
+        self.precision = precision
+        self.description = description
+        self.on_move = on_move
+        self._wake = asyncio.Event()
         self._move_lock = asyncio.Lock()
+        self._homed = False
+        self._moving_task: asyncio.Task[Any] | None = None
 
     @property
     def fields(self) -> Any:
         """The record's field PVs (caproto ``MotorFields``)."""
         return self.motor.field_inst
 
+    # -- coordinates -------------------------------------------------------------------------
+    @property
+    def sign(self) -> float:
+        """+1 when DIR is Pos, −1 when Neg."""
+        return -1.0 if _enum_index(self.fields.user_direction.value, ("Pos", "Neg")) else 1.0
+
+    @property
+    def offset(self) -> float:
+        """OFF, the user offset."""
+        return float(self.fields.user_offset.value)
+
+    def to_user(self, dial: float) -> float:
+        """User coordinate of dial position ``dial``."""
+        return self.sign * dial + self.offset
+
+    def to_dial(self, user: float) -> float:
+        """Dial coordinate of user position ``user``."""
+        return (user - self.offset) * self.sign
+
+    def _mres(self) -> float:
+        return abs(float(self.fields.motor_step_size.value)) or 1e-4
+
+    def _spmg(self) -> int:
+        return _enum_index(self.fields.stop_pause_move_go.value, ("Stop", "Pause", "Move", "Go"))
+
+    # -- publishing ---------------------------------------------------------------------------
     @motor.startup
     async def motor(self, instance: Any, async_lib: Any) -> None:
         """Publish the initial state of the axis."""
         f = self.fields
-        pos = self.axis.position(self.clock.now())
-        await f.engineering_units.write(self.egu)
-        await f.velocity.write(self.axis.velocity)
-        await f.max_velocity.write(self.axis.velocity * 10)
-        await f.seconds_to_velocity.write(self.axis.accel_time)
-        await f.motor_step_size.write(1e-4)
-        await f.retry_deadband.write(1e-4)
-        await self._write_limits(self.axis.low_limit, self.axis.high_limit)
-        await self._publish_position(pos)
+        await f.engineering_units.write(self.egu, verify_value=False)
+        await f.description.write(self.description, verify_value=False)
+        await f.velocity.write(self.axis.velocity, verify_value=False)
+        await f.max_velocity.write(self.axis.velocity * 10, verify_value=False)
+        await f.base_velocity.write(0.0, verify_value=False)
+        await f.seconds_to_velocity.write(self.axis.accel_time, verify_value=False)
+        await f.motor_step_size.write(1e-4, verify_value=False)
+        await f.retry_deadband.write(1e-4, verify_value=False)
+        await f.stop_pause_move_go.write("Go", verify_value=False)
+        await f.enable_control.write("Enable", verify_value=False)
+        await f.display_precision.write(self.precision, verify_value=False)
+        await self._apply_precision(self.precision)
+        await self._publish_limits()
+        pos = self.to_user(self.axis.position(self.clock.now()))
         await instance.write(pos, verify_value=False)
-        await f.done_moving_to_value.write(1)
-        await f.motor_is_moving.write(0)
+        await f.dial_desired_value.write(self.to_dial(pos), verify_value=False)
+        await self._publish_state(self.clock.now())
 
-    async def _write_limits(self, low: float, high: float) -> None:
+    async def _apply_precision(self, prec: int) -> None:
         f = self.fields
-        await f.user_low_limit.write(low, verify_value=False)
-        await f.user_high_limit.write(high, verify_value=False)
-        await f.dial_low_limit.write(low, verify_value=False)
-        await f.dial_high_limit.write(high, verify_value=False)
+        for pv in (self.motor, f.user_readback_value, f.dial_readback_value, f.dial_desired_value,
+                   f.user_offset, f.user_high_limit, f.user_low_limit, f.dial_high_limit, f.dial_low_limit,
+                   f.velocity, f.max_velocity, f.base_velocity, f.retry_deadband, f.difference_dval_drbv):
+            await pv.write_metadata(precision=prec, units=self.egu if pv is not f.velocity else f"{self.egu}/s")
+
+    async def _publish_limits(self) -> None:
+        """Write DHLM/DLLM from the axis and HLM/LLM in user coordinates; set VAL/RBV ctrl limits."""
+        f = self.fields
+        dlo, dhi = self.axis.low_limit, self.axis.high_limit
+        ulo, uhi = sorted((self.to_user(dlo), self.to_user(dhi)))
+        await f.dial_low_limit.write(dlo, verify_value=False)
+        await f.dial_high_limit.write(dhi, verify_value=False)
+        await f.user_low_limit.write(ulo, verify_value=False)
+        await f.user_high_limit.write(uhi, verify_value=False)
         for pv in (self.motor, f.user_readback_value):
-            await pv.write_metadata(lower_ctrl_limit=low, upper_ctrl_limit=high,
-                                    lower_disp_limit=low, upper_disp_limit=high)
+            await pv.write_metadata(lower_ctrl_limit=ulo, upper_ctrl_limit=uhi,
+                                    lower_disp_limit=ulo, upper_disp_limit=uhi)
 
-    async def _publish_position(self, pos: float) -> None:
-        f = self.fields
-        await f.user_readback_value.write(pos)
-        await f.dial_readback_value.write(pos)
-        await f.raw_readback_value.write(round(pos / (f.motor_step_size.value or 1e-4)))
+    async def _set_alarm(self, status: AlarmStatus, severity: AlarmSeverity) -> None:
+        """The record's alarm: on VAL and every field (as EPICS reports it), and in STAT/SEVR.
 
-    @motor.putter
-    async def motor(self, instance: Any, value: float) -> float:
-        """A put to VAL: move in simulated time; the put completes when the move ends."""
+        Field writes skip caproto's verification, which would reset the shared field alarm.
+        """
         f = self.fields
-        target = float(value)
-        old = float(instance.value)
-        if not self.axis.within_limits(target):
-            await f.limit_violation.write(1)
-            await f.done_moving_to_value.write(0)
-            await f.done_moving_to_value.write(1)
-            return old
-        await f.limit_violation.write(0)
-        async with self._move_lock:
-            return await self._move(instance, target)
+        if f.user_readback_value.alarm.severity == severity and f.user_readback_value.alarm.status == status:
+            return
+        await self.motor.alarm.write(status=status, severity=severity)  # STAT/SEVR follow this one
+        await f.user_readback_value.alarm.write(status=status, severity=severity)
 
-    async def _move(self, instance: Any, target: float) -> float:
+    def _msta(self, t: float, moving: bool) -> int:
+        ax = self.axis
+        bits = MSTA_PRESENT | MSTA_GAIN_SUPPORT
+        if self.fields.direction_of_travel.value:
+            bits |= MSTA_DIRECTION
+        bits |= MSTA_MOVING if moving else MSTA_DONE
+        if ax.on_high_switch(t):
+            bits |= MSTA_PLUS_LS
+        if ax.on_low_switch(t):
+            bits |= MSTA_MINUS_LS
+        if abs(ax.position(t) - ax.home) < self._mres():
+            bits |= MSTA_HOMELS
+        if self._homed:
+            bits |= MSTA_HOMED
+        if ax.stalled or ax.halt_reason == "stall":
+            bits |= MSTA_SLIP_STALL | MSTA_PROBLEM
+        return bits
+
+    async def _publish_position(self, t: float) -> None:
         f = self.fields
-        self._stop.clear()
-        await instance.write(target, verify_value=False)
-        await f.dial_desired_value.write(target)
-        self.axis.velocity = float(f.velocity.value) or self.axis.velocity
-        self.axis.accel_time = float(f.seconds_to_velocity.value)
-        now = self.clock.now()
-        profile = self.axis.start_move(target, now)
-        await f.direction_of_travel.write(1 if target >= profile.start else 0)
-        await f.done_moving_to_value.write(0)
-        end = profile.t0 + profile.duration
-        if profile.duration > 0:
-            await f.motor_is_moving.write(1)
+        dial = self.axis.position(t)
+        await f.user_readback_value.write(self.to_user(dial), verify_value=False)
+        await f.dial_readback_value.write(dial, verify_value=False)
+        await f.raw_readback_value.write(round(dial / self._mres()), verify_value=False)
+        await f.difference_dval_drbv.write(float(f.dial_desired_value.value) - dial, verify_value=False)
+
+    async def _publish_state(self, t: float) -> None:
+        """Positions, switches, MSTA and alarms at rest."""
+        f = self.fields
+        await self._publish_position(t)
+        hls, lls = self.axis.on_high_switch(t), self.axis.on_low_switch(t)
+        # the record's HLS/LLS are in user direction
+        if self.sign < 0:
+            hls, lls = lls, hls
+        await f.user_high_limit_switch.write(int(hls), verify_value=False)
+        await f.user_low_limit_switch.write(int(lls), verify_value=False)
+        await f.motor_status.write(self._msta(t, moving=False), verify_value=False)
+        if self.axis.halt_reason == "stall":
+            await self._set_alarm(AlarmStatus.STATE, AlarmSeverity.MAJOR_ALARM)
+        elif hls or lls:
+            await self._set_alarm(AlarmStatus.HWLIMIT, AlarmSeverity.MAJOR_ALARM)
+        else:
+            await self._set_alarm(AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM)
+
+    async def _pulse_dmov(self) -> None:
+        f = self.fields
+        await f.done_moving_to_value.write(0, verify_value=False)
+        await f.done_moving_to_value.write(1, verify_value=False)
+
+    # -- motion -------------------------------------------------------------------------------
+    async def _run(self, start: Callable[[float], object]) -> None:
+        """Start motion with ``start(now)`` and follow it in simulated time until it ends."""
+        f = self.fields
+        self._wake.clear()
+        t_start = self.clock.now()
+        velo = float(f.velocity.value) or self.axis.velocity
+        vmax, vbas = float(f.max_velocity.value), float(f.base_velocity.value)
+        if vmax > 0:
+            velo = min(velo, vmax)
+        self.axis.velocity = max(velo, vbas)
+        self.axis.accel_time = max(float(f.seconds_to_velocity.value), 0.0)
+        start(t_start)
+        await self._set_alarm(AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM)
+        await f.done_moving_to_value.write(0, verify_value=False)
+        end_dial = self.axis.position(self.axis.end_time()) if self.axis.moving(t_start) else None
+        if end_dial is not None:
+            # TDIR is the raw (dial) direction, as in the record
+            await f.direction_of_travel.write(int(end_dial >= self.axis.position(t_start)), verify_value=False)
+            await f.motor_is_moving.write(1, verify_value=False)
+            await f.motor_status.write(self._msta(t_start, moving=True), verify_value=False)
             while True:
-                remaining = self.clock.wall_duration(end - self.clock.now())
+                now = self.clock.now()
+                remaining = self.clock.wall_duration(self.axis.end_time() - now)
                 if remaining <= 0:
                     break
                 try:
-                    await asyncio.wait_for(self._stop.wait(), min(TICK, remaining))
+                    await asyncio.wait_for(self._wake.wait(), min(TICK, remaining))
+                    self._wake.clear()
                 except TimeoutError:
-                    await f.user_readback_value.write(self.axis.position(self.clock.now()))
-                    continue
-                here = self.axis.stop(self.clock.now())
-                await self._publish_position(here)
-                await instance.write(here, verify_value=False)
-                await f.motor_is_moving.write(0)
-                await f.done_moving_to_value.write(1)
-                return here
-        self.axis.settle(self.clock.now())
-        await self._publish_position(self.axis.position(self.clock.now()))
-        await f.motor_is_moving.write(0)
-        await f.done_moving_to_value.write(1)
-        return target
+                    pass
+                await self._publish_position(self.clock.now())
+        t_now = self.clock.now()
+        # the simulated moment the axis came to rest (DMOV reports it a scheduling delay later)
+        t_rest = min(self.axis.end_time(), t_now) if end_dial is not None else t_start
+        self.axis.settle(t_now)
+        await f.motor_is_moving.write(0, verify_value=False)
+        await self._publish_state(t_now)
+        await f.done_moving_to_value.write(1, verify_value=False)
+        if self.on_move is not None:
+            await self.on_move(t_start, t_rest)
+        await flush_monitors()
+
+    async def _halted_at_val(self) -> None:
+        """After a stop, VAL and DVAL follow the position where the motor came to rest."""
+        here = self.axis.position(self.clock.now())
+        await self.motor.write(self.to_user(here), verify_value=False)
+        await self.fields.dial_desired_value.write(here, verify_value=False)
+
+    async def request(self, user_target: float) -> float:
+        """A new user target (VAL, DVAL or a resumed move); returns what VAL becomes."""
+        f = self.fields
+        old = float(self.motor.value)
+        set_mode = _enum_index(f.set_use_switch.value, ("Use", "Set")) == 1
+        if set_mode:
+            return await self._calibrate(user_target)
+        spmg = self._spmg()
+        if spmg == SPMG_STOP:
+            await self._pulse_dmov()
+            return old
+        dial = self.to_dial(user_target)
+        mres = self._mres()
+        dial = round(dial / mres) * mres
+        if not self.axis.within_limits(dial):
+            await f.limit_violation.write(1, verify_value=False)
+            await self._pulse_dmov()
+            return old
+        await f.limit_violation.write(0, verify_value=False)
+        await f.dial_desired_value.write(dial, verify_value=False)
+        if spmg == SPMG_PAUSE:
+            await self._pulse_dmov()
+            return user_target
+        if self.axis.moving(self.clock.now()):
+            self.axis.stop(self.clock.now())
+            self._wake.set()
+        async with self._move_lock:
+            await self.motor.write(user_target, verify_value=False)
+            here = self.axis.position(self.clock.now())
+            if abs(dial - here) <= max(float(f.retry_deadband.value), 0.5 * mres):
+                await self._pulse_dmov()
+                await self._publish_state(self.clock.now())
+            else:
+                bdst = float(f.bl_distance.value)
+                if bdst != 0 and abs(dial - here) > abs(bdst):
+                    # backlash takeout: go to DVAL − BDST, then approach in the BDST direction at BVEL
+                    await self._run(lambda t: self.axis.start_move(dial - bdst, t))
+                    if self.axis.halt_reason == "":
+                        velo = float(f.velocity.value)
+                        bvel = float(f.bl_velocity.value) or velo
+                        await f.velocity.write(bvel, verify_value=False)
+                        try:
+                            await self._run(lambda t: self.axis.start_move(dial, t))
+                        finally:
+                            await f.velocity.write(velo, verify_value=False)
+                else:
+                    await self._run(lambda t: self.axis.start_move(dial, t))
+            if self._spmg() == SPMG_MOVE:
+                await f.stop_pause_move_go.write("Pause", verify_value=False)
+        return user_target
+
+    async def _calibrate(self, user_target: float) -> float:
+        """SET mode: a new VAL redefines the position (OFF if FOFF is Variable, else the dial)."""
+        f = self.fields
+        now = self.clock.now()
+        dial = self.axis.position(now)
+        frozen = _enum_index(f.offset_freeze_switch.value, ("Variable", "Frozen")) == 1
+        if frozen:
+            new_dial = self.to_dial(user_target)
+            shift = new_dial - dial
+            self.axis.redefine(new_dial, now)
+            self.axis.low_limit += shift
+            self.axis.high_limit += shift
+            await f.dial_desired_value.write(new_dial, verify_value=False)
+        else:
+            await f.user_offset.write(user_target - self.sign * dial, verify_value=False)
+        await self._publish_limits()
+        await self._pulse_dmov()
+        await self._publish_state(now)
+        return user_target
+
+    async def _user_frame_changed(self) -> None:
+        """OFF or DIR changed: VAL, RBV and HLM/LLM follow (the dial stays)."""
+        f = self.fields
+        await self._publish_limits()
+        await self.motor.write(self.to_user(float(f.dial_desired_value.value)), verify_value=False)
+        await self._publish_state(self.clock.now())
+
+    async def resync(self) -> None:
+        """After a restore: limits, VAL and the readbacks follow the axis and the frame fields."""
+        await self._publish_limits()
+        here = self.axis.position(self.clock.now())
+        await self.motor.write(self.to_user(here), verify_value=False)
+        await self.fields.dial_desired_value.write(here, verify_value=False)
+        await self._publish_state(self.clock.now())
+
+    async def refresh(self) -> None:
+        """Something outside the record (a fault) changed the axis: wake the move, or republish."""
+        if self.axis.moving(self.clock.now()) or self._move_lock.locked():
+            self._wake.set()
+        else:
+            await self._publish_state(self.clock.now())
+
+    async def halt(self) -> None:
+        """STOP: brake now; VAL becomes the position the motor stops at."""
+        now = self.clock.now()
+        if self.axis.moving(now):
+            self.axis.stop(now)
+            self._wake.set()
+            async with self._move_lock:
+                pass
+        await self._halted_at_val()
+
+    async def home(self, forward: bool) -> None:
+        """HOMF/HOMR: move to the home switch, then declare it the home position."""
+        f = self.fields
+        now = self.clock.now()
+        target = self.axis.home
+        here = self.axis.position(now)
+        if (target > here) != forward and abs(target - here) > self._mres():
+            # searching away from the switch: run to the soft limit in that direction first
+            target = self.axis.high_limit if forward else self.axis.low_limit
+        async with self._move_lock:
+            await self._run(lambda t: self.axis.start_move(target, t))
+            off_home = abs(self.axis.position(self.clock.now()) - self.axis.home) > self._mres()
+            if self.axis.halt_reason == "" and off_home:
+                await self._run(lambda t: self.axis.start_move(self.axis.home, t))
+            if self.axis.halt_reason == "":
+                self._homed = True
+            await self._halted_at_val()
+            await self._publish_state(self.clock.now())
+        await f.home_forward.write(0, verify_value=False)
+        await f.home_reverse.write(0, verify_value=False)
+
+    # -- puts ---------------------------------------------------------------------------------
+    @motor.putter
+    async def motor(self, instance: Any, value: float) -> float:
+        """A put to VAL: move in simulated time; the put completes when the move ends."""
+        return await self.request(float(value))
+
+    @motor.fields.dial_desired_value.putter
+    async def motor(fields: Any, instance: Any, value: float) -> float:
+        """DVAL: the target in dial coordinates; moves like VAL."""
+        ioc: MotorRecord = fields.parent.group
+        await ioc.request(ioc.to_user(float(value)))
+        return float(ioc.fields.dial_desired_value.value)
 
     @motor.fields.stop.putter
     async def motor(fields: Any, instance: Any, value: int) -> int:
-        """STOP=1 halts the motion where it is; the field reads back 0."""
+        """STOP=1 brakes the motion; the field reads back 0."""
         ioc: MotorRecord = fields.parent.group
         if value:
-            ioc._stop.set()
+            await ioc.halt()
+        return 0
+
+    @motor.fields.stop_pause_move_go.putter
+    async def motor(fields: Any, instance: Any, value: Any) -> Any:
+        """SPMG: Stop brakes and VAL := RBV; Pause brakes and keeps VAL; Move/Go resume to VAL."""
+        ioc: MotorRecord = fields.parent.group
+        mode = _enum_index(value, ("Stop", "Pause", "Move", "Go"))
+        if mode == SPMG_STOP:
+            await ioc.halt()
+        elif mode == SPMG_PAUSE:
+            now = ioc.clock.now()
+            if ioc.axis.moving(now):
+                ioc.axis.stop(now)
+                ioc._wake.set()
+        else:
+            target = float(ioc.motor.value)
+            here = ioc.to_user(ioc.axis.position(ioc.clock.now()))
+            if abs(target - here) > max(float(ioc.fields.retry_deadband.value), ioc._mres()):
+                await instance.write(value, verify_value=False)
+                ioc._moving_task = asyncio.create_task(ioc.request(target))
+        return value
+
+    @motor.fields.home_forward.putter
+    async def motor(fields: Any, instance: Any, value: int) -> int:
+        """HOMF=1: home search forward; the put completes when homed."""
+        ioc: MotorRecord = fields.parent.group
+        if value:
+            await ioc.home(forward=True)
+        return 0
+
+    @motor.fields.home_reverse.putter
+    async def motor(fields: Any, instance: Any, value: int) -> int:
+        """HOMR=1: home search in reverse; the put completes when homed."""
+        ioc: MotorRecord = fields.parent.group
+        if value:
+            await ioc.home(forward=False)
         return 0
 
     @motor.fields.velocity.putter
     async def motor(fields: Any, instance: Any, value: float) -> float:
-        """VELO must be positive; it applies to the next move."""
+        """VELO must be positive; clipped to [VBAS, VMAX]; it applies to the next move."""
+        ioc: MotorRecord = fields.parent.group
         if not value > 0:
             raise ValueError(f"VELO must be > 0, got {value}")
+        vmax, vbas = float(ioc.fields.max_velocity.value), float(ioc.fields.base_velocity.value)
+        if vmax > 0:
+            value = min(value, vmax)
+        return max(value, vbas)
+
+    @motor.fields.base_velocity.putter
+    async def motor(fields: Any, instance: Any, value: float) -> float:
+        """VBAS: the base speed, ≥ 0."""
+        if value < 0:
+            raise ValueError(f"VBAS must be ≥ 0, got {value}")
+        return value
+
+    @motor.fields.seconds_to_velocity.putter
+    async def motor(fields: Any, instance: Any, value: float) -> float:
+        """ACCL: seconds to reach VELO, ≥ 0."""
+        if value < 0:
+            raise ValueError(f"ACCL must be ≥ 0, got {value}")
+        return value
+
+    @motor.fields.motor_step_size.putter
+    async def motor(fields: Any, instance: Any, value: float) -> float:
+        """MRES: the step size; targets are rounded to it."""
+        if value == 0 or not math.isfinite(value):
+            raise ValueError(f"MRES must be non-zero, got {value}")
+        return value
+
+    @motor.fields.display_precision.putter
+    async def motor(fields: Any, instance: Any, value: int) -> int:
+        """PREC: the display precision of VAL, RBV and the other position fields."""
+        ioc: MotorRecord = fields.parent.group
+        await ioc._apply_precision(int(value))
+        return value
+
+    @motor.fields.user_offset.putter
+    async def motor(fields: Any, instance: Any, value: float) -> float:
+        """OFF: user = dial·DIR + OFF; VAL, RBV, HLM and LLM follow."""
+        ioc: MotorRecord = fields.parent.group
+        await instance.write(value, verify_value=False)
+        await ioc._user_frame_changed()
+        return value
+
+    @motor.fields.user_direction.putter
+    async def motor(fields: Any, instance: Any, value: Any) -> Any:
+        """DIR Pos/Neg: the sign between dial and user; VAL, RBV, HLM and LLM follow."""
+        ioc: MotorRecord = fields.parent.group
+        await instance.write(value, verify_value=False)
+        await ioc._user_frame_changed()
         return value
 
     @motor.fields.user_high_limit.putter
     async def motor(fields: Any, instance: Any, value: float) -> float:
-        """HLM: the soft high limit, also the ctrl limit of VAL and RBV."""
+        """HLM: the soft high limit in user units (DHLM or DLLM follows with DIR)."""
         ioc: MotorRecord = fields.parent.group
-        ioc.axis.high_limit = float(value)
-        await ioc._write_limits(ioc.axis.low_limit, float(value))
+        if ioc.sign > 0:
+            ioc.axis.high_limit = ioc.to_dial(float(value))
+        else:
+            ioc.axis.low_limit = ioc.to_dial(float(value))
+        await ioc._publish_limits()
         return value
 
     @motor.fields.user_low_limit.putter
     async def motor(fields: Any, instance: Any, value: float) -> float:
-        """LLM: the soft low limit, also the ctrl limit of VAL and RBV."""
+        """LLM: the soft low limit in user units (DLLM or DHLM follows with DIR)."""
+        ioc: MotorRecord = fields.parent.group
+        if ioc.sign > 0:
+            ioc.axis.low_limit = ioc.to_dial(float(value))
+        else:
+            ioc.axis.high_limit = ioc.to_dial(float(value))
+        await ioc._publish_limits()
+        return value
+
+    @motor.fields.dial_high_limit.putter
+    async def motor(fields: Any, instance: Any, value: float) -> float:
+        """DHLM: the soft high limit in dial units."""
+        ioc: MotorRecord = fields.parent.group
+        ioc.axis.high_limit = float(value)
+        await ioc._publish_limits()
+        return value
+
+    @motor.fields.dial_low_limit.putter
+    async def motor(fields: Any, instance: Any, value: float) -> float:
+        """DLLM: the soft low limit in dial units."""
         ioc: MotorRecord = fields.parent.group
         ioc.axis.low_limit = float(value)
-        await ioc._write_limits(float(value), ioc.axis.high_limit)
+        await ioc._publish_limits()
         return value
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from caproto import ChannelType
+from caproto import AlarmSeverity, AlarmStatus, ChannelType
 from caproto.server import PVGroup, SubGroup, pvproperty
 
+from twin.iocs.motor import flush_monitors
 from twin.physics import BeamlineModel
 
-#: The number of channels the record serves (S1 is the clock).
-NCH = 8
+#: The number of channels the record serves (S1 is the clock), as many as clients expect.
+NCH = 32
 #: The time-base frequency of channel 1, Hz.
 FREQ = 1e7
+#: Wall seconds between count updates while counting (the record's display rate, 10 Hz).
+UPDATE = 0.1
 
 
 def _channel_group(n: int) -> type[PVGroup]:
@@ -28,6 +31,15 @@ def _channel_group(n: int) -> type[PVGroup]:
         g = pvproperty(name=f".G{n}", value=0, dtype=ChannelType.ENUM, enum_strings=["N", "Y"],
                        doc=f"gate of channel {n}")
 
+        @pr.putter
+        async def pr(self, instance: Any, value: int) -> int:
+            """PR1 is the preset in time-base counts (TP follows it); other presets are stored."""
+            if n == 1:
+                if not value > 0:
+                    raise ValueError(f"PR1 must be > 0, got {value}")
+                await self.parent.tp.write(value / float(self.parent.freq.value), verify_value=False)
+            return value
+
     Channel.__name__ = f"ScalerChannel{n}"
     return Channel
 
@@ -41,6 +53,11 @@ class ScalerRecord(PVGroup):
     cont = pvproperty(name=".CONT", value=0, dtype=ChannelType.ENUM,
                       enum_strings=["OneShot", "AutoCount"], doc="count mode")
     tp = pvproperty(name=".TP", value=1.0, precision=3, doc="preset time, s")
+    tp1 = pvproperty(name=".TP1", value=1.0, precision=3, doc="auto-count time, s")
+    dly1 = pvproperty(name=".DLY1", value=0.0, precision=3, doc="auto-count delay, s")
+    dly = pvproperty(name=".DLY", value=0.0, precision=3, doc="delay before counting, s (not simulated)")
+    rate = pvproperty(name=".RATE", value=10.0, precision=1, doc="display update rate, Hz")
+    rat1 = pvproperty(name=".RAT1", value=10.0, precision=1, doc="auto-count display update rate, Hz")
     t = pvproperty(name=".T", value=0.0, precision=3, read_only=True, doc="elapsed time, s")
     freq = pvproperty(name=".FREQ", value=FREQ, doc="time-base frequency, Hz")
     nch = pvproperty(name=".NCH", value=NCH, dtype=ChannelType.LONG, read_only=True,
@@ -48,14 +65,9 @@ class ScalerRecord(PVGroup):
     egu = pvproperty(name=".EGU", value="cts", dtype=ChannelType.STRING, doc="units")
     desc = pvproperty(name=".DESC", value="twin scaler", dtype=ChannelType.STRING, doc="description")
 
-    ch1 = SubGroup(_channel_group(1), prefix="")
-    ch2 = SubGroup(_channel_group(2), prefix="")
-    ch3 = SubGroup(_channel_group(3), prefix="")
-    ch4 = SubGroup(_channel_group(4), prefix="")
-    ch5 = SubGroup(_channel_group(5), prefix="")
-    ch6 = SubGroup(_channel_group(6), prefix="")
-    ch7 = SubGroup(_channel_group(7), prefix="")
-    ch8 = SubGroup(_channel_group(8), prefix="")
+    for _n in range(1, NCH + 1):  # S1…S32, NM1…NM32, PR1…PR32, G1…G32
+        locals()[f"ch{_n}"] = SubGroup(_channel_group(_n), prefix="")
+    del _n
 
     def __init__(self, *args: Any, model: BeamlineModel, channels: dict[int, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,6 +77,7 @@ class ScalerRecord(PVGroup):
         if bad:
             raise ValueError(f"scaler channels must be 2…{NCH}, got {bad}")
         self._abort = asyncio.Event()
+        self._busy = asyncio.Lock()
 
     def _ch(self, n: int) -> Any:
         return getattr(self, f"ch{n}")
@@ -76,6 +89,35 @@ class ScalerRecord(PVGroup):
         for n, name in self.channels.items():
             await self._ch(n).nm.write(name)
 
+    async def _count(self, preset: float, final: bool = True) -> None:
+        """Count ``preset`` simulated seconds (less if aborted), updating S1…Sn as it goes."""
+        clock = self.model.clock
+        t0 = clock.now()
+        for n in range(1, NCH + 1):
+            await self._ch(n).s.write(0, verify_value=False)
+        while True:
+            remaining = clock.wall_duration(t0 + preset - clock.now())
+            if remaining <= 0:
+                break
+            try:
+                await asyncio.wait_for(self._abort.wait(), min(UPDATE, remaining))
+                break
+            except TimeoutError:
+                await self._publish(t0, min(clock.now(), t0 + preset))
+        await self._publish(t0, min(clock.now(), t0 + preset))
+
+    async def _publish(self, t0: float, t1: float) -> None:
+        elapsed = t1 - t0
+        saturated = False
+        await self._ch(1).s.write(round(elapsed * float(self.freq.value)), verify_value=False)
+        for n, name in self.channels.items():
+            await self._ch(n).s.write(self.model.count(name, t0, t1), verify_value=False)
+            saturated = saturated or self.model.saturated(name, t1)
+        await self.t.write(elapsed, verify_value=False)
+        status, severity = ((AlarmStatus.HIHI, AlarmSeverity.MAJOR_ALARM) if saturated
+                            else (AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM))
+        await self.val.write(elapsed, verify_value=False, status=status, severity=severity)
+
     @cnt.putter
     async def cnt(self, instance: Any, value: Any) -> str:
         """CNT=1 counts for TP simulated seconds; the put completes when counting ends."""
@@ -84,28 +126,35 @@ class ScalerRecord(PVGroup):
             return "Done"
         self._abort.clear()
         await instance.write("Count", verify_value=False)
-        preset = float(self.tp.value)
-        clock = self.model.clock
-        t0 = clock.now()
-        for n in range(1, NCH + 1):
-            await self._ch(n).s.write(0)
-        try:
-            await asyncio.wait_for(self._abort.wait(), clock.wall_duration(preset))
-        except TimeoutError:
-            pass
-        t1 = min(clock.now(), t0 + preset)
-        elapsed = t1 - t0
-        await self._ch(1).s.write(round(elapsed * float(self.freq.value)))
-        for n, name in self.channels.items():
-            await self._ch(n).s.write(self.model.count(name, t0, t1))
-        await self.t.write(elapsed)
-        await self.val.write(elapsed)
+        async with self._busy:
+            await self._count(float(self.tp.value))
+        await flush_monitors()
         return "Done"
+
+    @cont.startup
+    async def cont(self, instance: Any, async_lib: Any) -> None:
+        """AutoCount: while not counting on demand, count TP1 s repeatedly (after DLY1 s)."""
+        while True:
+            auto = instance.value in (1, "AutoCount")
+            if auto and not self._busy.locked():
+                async with self._busy:
+                    await self._count(float(self.tp1.value))
+                await asyncio.sleep(self.model.clock.wall_duration(float(self.dly1.value)) + 0.01)
+            else:
+                await asyncio.sleep(0.05)
 
     @tp.putter
     async def tp(self, instance: Any, value: float) -> float:
         """TP must be positive; PR1 follows it (in time-base counts)."""
         if not value > 0:
             raise ValueError(f"TP must be > 0, got {value}")
-        await self._ch(1).pr.write(round(value * float(self.freq.value)))
+        await self._ch(1).pr.write(round(value * float(self.freq.value)), verify_value=False)
+        return value
+
+    @freq.putter
+    async def freq(self, instance: Any, value: float) -> float:
+        """FREQ: the time base (Hz); PR1 follows TP."""
+        if not value > 0:
+            raise ValueError(f"FREQ must be > 0, got {value}")
+        await self._ch(1).pr.write(round(float(self.tp.value) * value), verify_value=False)
         return value

@@ -11,10 +11,15 @@ from typing import Any
 
 from caproto.server import PVGroup
 
+from twin.iocs.autosave import Autosave
+from twin.iocs.beam import BeamStatus, Faults, detector_faults
+from twin.iocs.camera import CameraTwin, camera_class
 from twin.iocs.motor import MotorRecord
 from twin.iocs.scaler import ScalerRecord
-from twin.iocs.simstatus import SimStatus
+from twin.iocs.simstatus import AxisTwin, SimStatus
+from twin.iocs.triggerbox import TriggerBox
 from twin.physics import BeamlineModel, SimClock
+from twin.physics.camera import CameraModel
 
 LOOPBACK = "127.0.0.1"
 
@@ -26,6 +31,9 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
         raise ValueError("beamline file: 'physics' section missing: a facility profile cannot be simulated")
     model = BeamlineModel(physics, seed=seed, clock=SimClock(speed))
     groups: list[PVGroup] = []
+    boxes: list[tuple[str, dict[str, Any]]] = []
+    cameras: dict[str, Any] = {}
+    sim_prefix = physics.get("prefix")
     for name, spec in (beamline.get("devices") or {}).items():
         kind, prefix = spec.get("kind"), spec.get("prefix")
         if not prefix:
@@ -33,17 +41,77 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
         if kind == "motor":
             if name not in model.axes:
                 raise ValueError(f"devices.{name}: no physics.axes.{name} to drive this motor")
-            egu = str(physics["axes"][name].get("egu", "mm"))
-            groups.append(MotorRecord(prefix=prefix, axis=model.axes[name], clock=model.clock, egu=egu))
+            axis_spec = physics["axes"][name]
+            hook = None
+            if sim_prefix:
+                twin_pvs = AxisTwin(prefix=f"{sim_prefix}{name}:", axis=model.axes[name], clock=model.clock)
+                groups.append(twin_pvs)
+                hook = twin_pvs.record_move
+            record = MotorRecord(prefix=prefix, axis=model.axes[name], clock=model.clock,
+                                 egu=str(axis_spec.get("egu", "mm")), precision=int(axis_spec.get("precision", 3)),
+                                 description=str(axis_spec.get("description", name)), on_move=hook)
+            if sim_prefix:
+                twin_pvs.on_fault = record.refresh
+            groups.append(record)
         elif kind == "scaler":
             channels = {int(n): str(ch) for ch, n in (spec.get("channels") or {}).items()}
             groups.append(ScalerRecord(prefix=prefix, model=model, channels=channels))
+            if sim_prefix:
+                groups.extend(detector_faults(ch)(prefix=f"{sim_prefix}{ch}:", model=model) for ch in channels.values())
+        elif kind == "trigger_box":
+            boxes.append((name, spec))
+        elif kind == "area_detector":
+            cam = make_camera(spec, f"devices.{name}")
+            ioc = camera_class(cam.width, cam.height)(prefix=prefix, model=model, camera=cam, channel=name)
+            groups.append(ioc)
+            cameras[name] = ioc
+            if sim_prefix:
+                groups.append(CameraTwin(prefix=f"{sim_prefix}{name}:", camera=ioc))
         else:
-            raise ValueError(f"devices.{name}.kind: the twin cannot simulate kind {kind!r} (known: motor, scaler)")
-    sim_prefix = physics.get("prefix")
+            raise ValueError(f"devices.{name}.kind: the twin cannot simulate kind {kind!r} "
+                             "(known: area_detector, motor, scaler, trigger_box)")
+    for name, spec in boxes:
+        axes = spec.get("axes") or []
+        missing = [a for a in axes if a not in model.axes]
+        if not axes or missing:
+            raise ValueError(f"devices.{name}.axes: need a list of axes from physics.axes, unknown: {missing}")
+        wired = spec.get("cameras") or []
+        unknown = [c for c in wired if c not in cameras]
+        if unknown:
+            raise ValueError(f"devices.{name}.cameras: no area_detector device named {unknown}")
+        groups.append(TriggerBox(prefix=spec["prefix"], axes={a: model.axes[a] for a in axes}, clock=model.clock,
+                                 cameras=[cameras[c] for c in wired]))
+    beam = physics.get("beam_status")
+    status: BeamStatus | None = None
+    if beam is not None:
+        if not isinstance(beam, dict) or not beam.get("prefix"):
+            raise ValueError("physics.beam_status.prefix: missing (the PV prefix of the beam status)")
+        status = BeamStatus(prefix=str(beam["prefix"]), model=model)
+        groups.append(status)
     if sim_prefix:
         groups.append(SimStatus(prefix=str(sim_prefix), clock=model.clock, seed_value=seed))
+        faults = Faults(prefix=str(sim_prefix), model=model)
+        faults.on_change = status.update if status is not None else None
+        groups.append(faults)
     return model, groups
+
+
+def make_camera(spec: dict[str, Any], where: str) -> CameraModel:
+    """The camera model of an ``area_detector`` device (its optional ``sensor`` mapping)."""
+    sensor = spec.get("sensor") or {}
+    if not isinstance(sensor, dict):
+        raise ValueError(f"{where}.sensor must be a mapping")
+    known = {"width", "height", "pixel", "efficiency", "background", "bits"}
+    unknown = set(sensor) - known
+    if unknown:
+        raise ValueError(f"{where}.sensor: unknown field(s) {sorted(unknown)} (known: {sorted(known)})")
+    try:
+        cam = CameraModel(**sensor)
+    except TypeError as exc:
+        raise ValueError(f"{where}.sensor: {exc}") from exc
+    if not 1 <= cam.bits <= 15 or cam.width < 1 or cam.height < 1:
+        raise ValueError(f"{where}.sensor: need 1 ≤ bits ≤ 15 and a positive width and height")
+    return cam
 
 
 def pvdb_of(groups: list[PVGroup]) -> dict[str, Any]:
@@ -54,6 +122,12 @@ def pvdb_of(groups: list[PVGroup]) -> dict[str, Any]:
         if clash:
             raise ValueError(f"PV names served twice: {sorted(clash)[:5]}")
         pvdb.update(group.pvdb)
+        for name, pv in group.pvdb.items():
+            # a record's VAL is reachable as NAME and NAME.VAL, as on a real IOC
+            record = getattr(pv, "field_inst", None) is not None or (isinstance(group, ScalerRecord)
+                                                                     and name == group.prefix)
+            if record and "." not in name:
+                pvdb[f"{name}.VAL"] = pv
     return pvdb
 
 
@@ -63,7 +137,7 @@ def served_names(pvdb: dict[str, Any]) -> list[str]:
     for name, pv in pvdb.items():
         names.append(name)
         fields = getattr(pv, "fields", None) or {}
-        names.extend(f"{name}.{field}" for field in fields if "." not in name)
+        names.extend(f"{name}.{field}" for field in fields if "." not in name and f"{name}.{field}" not in pvdb)
     return names
 
 
@@ -73,6 +147,16 @@ def client_environment(port: int, host: str = LOOPBACK) -> dict[str, str]:
         "EPICS_CA_ADDR_LIST": f"{host}:{port}",
         "EPICS_CA_AUTO_ADDR_LIST": "NO",
         "EPICS_CA_SERVER_PORT": str(port),
+        "EPICS_CA_MAX_ARRAY_BYTES": str(64 * 1024 * 1024),
+    }
+
+
+def cluster_environment(ports: list[int], host: str = LOOPBACK) -> dict[str, str]:
+    """The ``EPICS_CA_*`` settings a client needs to reach several twin IOC processes at once,
+    one port each (a client searches every ``host:port`` of the address list)."""
+    return {
+        "EPICS_CA_ADDR_LIST": " ".join(f"{host}:{p}" for p in ports),
+        "EPICS_CA_AUTO_ADDR_LIST": "NO",
         "EPICS_CA_MAX_ARRAY_BYTES": str(64 * 1024 * 1024),
     }
 
@@ -112,8 +196,12 @@ async def serve_async(
     speed: float = 1.0,
     ready_file: Path | None = None,
     allow_network: bool = False,
+    autosave_dir: Path | None = None,
 ) -> None:
-    """Serve the twin until cancelled; write the PV names to ``ready_file`` once all answer."""
+    """Serve the twin until cancelled; write the PV names to ``ready_file`` once all answer.
+
+    With ``autosave_dir``, settings saved there by an earlier run are restored first, and the
+    current ones are saved there as they change."""
     if host != LOOPBACK and not allow_network:
         raise ValueError(f"refusing to serve on {host}: the twin binds {LOOPBACK} unless told otherwise")
     if ready_file is not None and ready_file.exists():
@@ -121,13 +209,27 @@ async def serve_async(
     os.environ.update(server_environment(port, host))
     # With no CA repeater on loopback every beacon is refused; that is harmless noise.
     logging.getLogger("caproto").setLevel(logging.CRITICAL)
+    import caproto.server.common as cas
     from caproto.asyncio.server import Context
+
+    # monitor updates wait at most this long in caproto's batch (default 10 ms), so that they reach
+    # clients before the put completion that follows them (see motor.flush_monitors)
+    cas.HIGH_LOAD_TIMEOUT = 0.001
 
     _, groups = build_iocs(beamline, seed=seed, speed=speed)
     pvdb = pvdb_of(groups)
     names = served_names(pvdb)
 
+    autosave = Autosave(autosave_dir, groups, pvdb) if autosave_dir is not None else None
+    tasks: list[asyncio.Task[None]] = []
+
     async def announce(async_lib: Any) -> None:
+        if autosave is not None:
+            await asyncio.sleep(0.2)  # the records' own startup hooks first
+            restored = await autosave.restore()
+            if restored:
+                print(f"twin: restored {restored} settings from {autosave.path}", file=sys.stderr, flush=True)
+            tasks.append(asyncio.create_task(autosave.run()))
         await _check_every_pv(names, timeout=10.0)
         if ready_file is not None:
             tmp = ready_file.with_name(ready_file.name + ".tmp")

@@ -1,9 +1,32 @@
-"""Motion of one axis: trapezoidal velocity profiles in simulated time, limits, stops."""
+"""Motion of one axis: trapezoidal velocity profiles in simulated time, limits, switches, stops."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class Trajectory(Protocol):
+    """A motion segment in simulated time: where and how fast at ``t``, and when it ends."""
+
+    @property
+    def t0(self) -> float:
+        """Simulated start time."""
+        ...
+
+    @property
+    def duration(self) -> float:
+        """Simulated seconds the segment lasts."""
+        ...
+
+    def position(self, t: float) -> float:
+        """Position at simulated time ``t``."""
+        ...
+
+    def velocity_at(self, t: float) -> float:
+        """Signed speed at simulated time ``t``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -88,8 +111,59 @@ class MoveProfile:
         return sign * vpeak
 
 
+@dataclass(frozen=True)
+class Deceleration:
+    """Braking from signed speed ``v0`` at ``start`` with constant deceleration ``accel`` (EGU/s²)."""
+
+    start: float
+    v0: float
+    accel: float
+    t0: float
+
+    @property
+    def duration(self) -> float:
+        """Simulated seconds until standstill."""
+        return 0.0 if math.isinf(self.accel) else abs(self.v0) / self.accel
+
+    def position(self, t: float) -> float:
+        """Position at simulated time ``t``."""
+        dt = min(max(t - self.t0, 0.0), self.duration)
+        sign = 1.0 if self.v0 >= 0 else -1.0
+        return self.start + sign * (abs(self.v0) * dt - 0.5 * (0.0 if math.isinf(self.accel) else self.accel) * dt * dt)
+
+    def velocity_at(self, t: float) -> float:
+        """Signed speed at simulated time ``t``."""
+        dt = t - self.t0
+        if dt <= 0.0 or dt >= self.duration:
+            return 0.0
+        sign = 1.0 if self.v0 >= 0 else -1.0
+        return sign * (abs(self.v0) - self.accel * dt)
+
+
+def _crossing(traj: Trajectory, level: float, rising: bool) -> float | None:
+    """Earliest simulated time at which the monotonic ``traj`` reaches ``level``, if it does."""
+    t_end = traj.t0 + traj.duration
+    end = traj.position(t_end)
+    if (rising and end < level) or (not rising and end > level):
+        return None
+    lo, hi = traj.t0, t_end
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        here = traj.position(mid)
+        if (here >= level) if rising else (here <= level):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 class Axis:
-    """One motor axis in simulated time: a position, an optional move, limits."""
+    """One motor axis in simulated (dial) coordinates: a position, a trajectory, limits, switches.
+
+    ``low_limit``/``high_limit`` are the soft limits (a target beyond them is refused);
+    ``low_switch``/``high_switch`` the hardware limit switches (motion halts on them);
+    a stalled axis stops where it is and goes nowhere until ``clear_stall``.
+    """
 
     def __init__(
         self,
@@ -98,27 +172,82 @@ class Axis:
         accel_time: float = 0.2,
         low_limit: float = -math.inf,
         high_limit: float = math.inf,
+        low_switch: float = -math.inf,
+        high_switch: float = math.inf,
+        home: float = 0.0,
+        backlash: float = 0.0,
     ) -> None:
+        self.backlash = abs(backlash)
         self.velocity = velocity
         self.accel_time = accel_time
         self.low_limit = low_limit
         self.high_limit = high_limit
+        self.low_switch = low_switch
+        self.high_switch = high_switch
+        self.home = home
+        self.stalled = False
+        self._switches = (low_switch, high_switch)
         self._rest = position
-        self._move: MoveProfile | None = None
+        self._load_rest = position
+        self._traj: Trajectory | None = None
+        self._halt: tuple[float, float, str] | None = None
+        self.halt_reason = ""
 
     def within_limits(self, target: float) -> bool:
         """Whether ``target`` lies inside the soft limits."""
         return self.low_limit <= target <= self.high_limit
 
+    def end_time(self) -> float:
+        """Simulated time at which the current motion ends (−inf at rest)."""
+        if self._traj is None:
+            return -math.inf
+        if self._halt is not None:
+            return self._halt[0]
+        return self._traj.t0 + self._traj.duration
+
     def position(self, t: float) -> float:
         """Position at simulated time ``t``."""
-        if self._move is None:
+        if self._traj is None:
             return self._rest
-        return self._move.position(t)
+        if self._halt is not None and t >= self._halt[0]:
+            return self._halt[1]
+        return self._traj.position(t)
+
+    def velocity_at(self, t: float) -> float:
+        """Signed speed at simulated time ``t``."""
+        if self._traj is None or t >= self.end_time():
+            return 0.0
+        return self._traj.velocity_at(t)
 
     def moving(self, t: float) -> bool:
         """Whether the axis is in motion at simulated time ``t``."""
-        return self._move is not None and t < self._move.t0 + self._move.duration
+        return self._traj is not None and t < self.end_time()
+
+    def load_position(self, t: float) -> float:
+        """Where the load (what the beam sees) is at ``t``: with mechanical backlash (a play of
+        ``b``) the load stays put until the motor has taken up the play, then trails it by ``b/2``."""
+        motor = self.position(t)
+        if self.backlash == 0:
+            return motor
+        half = self.backlash / 2
+        return min(max(self._load_rest, motor - half), motor + half)
+
+    def _begin(self, traj: Trajectory) -> None:
+        if self._traj is not None:
+            self._load_rest = self.load_position(traj.t0)
+        self._traj = traj
+        self._halt = None
+        self.halt_reason = ""
+        end = traj.position(traj.t0 + traj.duration)
+        start = traj.position(traj.t0)
+        if end > start and end >= self.high_switch:
+            hit = _crossing(traj, self.high_switch, rising=True)
+            if hit is not None:
+                self._halt = (hit, self.high_switch, "high_switch")
+        elif end < start and end <= self.low_switch:
+            hit = _crossing(traj, self.low_switch, rising=False)
+            if hit is not None:
+                self._halt = (hit, self.low_switch, "low_switch")
 
     def start_move(self, target: float, t: float) -> MoveProfile:
         """Begin a move to ``target`` at simulated time ``t`` and return its profile."""
@@ -129,18 +258,76 @@ class Axis:
         if self.velocity <= 0:
             raise ValueError(f"velocity must be > 0, got {self.velocity}")
         start = self.position(t)
-        self._move = MoveProfile(start, target, self.velocity, self.accel_time, t)
-        return self._move
+        profile = MoveProfile(start, target, self.velocity, self.accel_time, t)
+        self._begin(profile)
+        if self.stalled:
+            self._halt = (t, start, "stall")
+            self.halt_reason = "stall"
+        return profile
 
     def stop(self, t: float) -> float:
-        """Halt at simulated time ``t`` where the axis is (no deceleration yet); return it."""
+        """Brake from simulated time ``t`` with the axis' acceleration; return the simulated end time."""
+        v = self.velocity_at(t)
         here = self.position(t)
-        self._rest = here
-        self._move = None
-        return here
+        if v == 0.0:
+            self.settle(t)
+            self._rest = here
+            self._traj = None
+            return t
+        accel = math.inf if self.accel_time <= 0 else self.velocity / self.accel_time
+        self._begin(Deceleration(here, v, accel, t))
+        return self.end_time()
+
+    def stall(self, t: float) -> None:
+        """A stall fault: halt at once where the axis is; later moves go nowhere until cleared."""
+        self.stalled = True
+        here = self.position(t)
+        if self.moving(t) and self._traj is not None:
+            self._halt = (t, here, "stall")
+        self.halt_reason = "stall"
+
+    def trip_switch(self, which: str, t: float) -> None:
+        """A limit-switch fault: the ``high`` or ``low`` switch trips where the axis is now;
+        motion towards it halts at once. ``restore_switches`` undoes it."""
+        if which not in ("high", "low"):
+            raise ValueError(f"which switch: 'high' or 'low', not {which!r}")
+        here = self.position(t)
+        v = self.velocity_at(t)
+        if which == "high":
+            self.high_switch = here
+        else:
+            self.low_switch = here
+        if self.moving(t) and ((which == "high" and v > 0) or (which == "low" and v < 0)):
+            self._halt = (t, here, f"{which}_switch")
+
+    def restore_switches(self) -> None:
+        """Put the limit switches back where the beamline file has them."""
+        self.low_switch, self.high_switch = self._switches
+
+    def clear_stall(self) -> None:
+        """End a stall fault."""
+        self.stalled = False
 
     def settle(self, t: float) -> None:
-        """Forget a finished move once simulated time ``t`` is past it."""
-        if self._move is not None and not self.moving(t):
-            self._rest = self._move.target
-            self._move = None
+        """Forget a finished move once simulated time ``t`` is past it (the halt reason stays)."""
+        if self._traj is not None and not self.moving(t):
+            self._load_rest = self.load_position(t)
+            reason = self._halt[2] if self._halt is not None else ""
+            self._rest = self.position(t)
+            self._traj = None
+            self._halt = None
+            self.halt_reason = reason
+
+    def redefine(self, position: float, t: float) -> None:
+        """Declare the current (resting) position to be ``position`` without moving (SET, homing)."""
+        self.settle(t)
+        self._load_rest += position - self._rest
+        self._rest = position
+
+    def on_high_switch(self, t: float) -> bool:
+        """Whether the high limit switch is active at ``t``."""
+        return self.position(t) >= self.high_switch
+
+    def on_low_switch(self, t: float) -> bool:
+        """Whether the low limit switch is active at ``t``."""
+        return self.position(t) <= self.low_switch

@@ -1,0 +1,129 @@
+"""Client cases that ``test_clients`` runs in a fresh process each: libca (pyepics, aioca) reads
+the CA environment once per process, so every case gets the environment of the twin it drives.
+
+``python -m tests.twin.peer_clients CASE [DIR]`` exits 0 when the case passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pytest import approx, raises
+
+
+def ophyd_motor(_: Path) -> None:
+    from ophyd import EpicsMotor
+    from ophyd.utils.errors import LimitError
+
+    m = EpicsMotor("BT:m1", name="m")
+    m.wait_for_connection(all_signals=True, timeout=10)
+    m.set(2.5).wait(timeout=30)
+    assert m.position == approx(2.5) and m.user_readback.get() == approx(2.5)
+    assert m.limits == (-10.0, 10.0) and m.egu == "mm" and m.precision == 4
+    with raises(LimitError):
+        m.set(50.0)
+    m.velocity.put(0.1)  # slow enough to stop on the way on a loaded machine
+    m.set(-5.0)
+    time.sleep(0.1)
+    m.stop()
+    deadline = time.monotonic() + 10
+    while not (m.motor_done_move.get() and not m.moving) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert -4.9 < m.position < 2.4, "STOP halted the move on the way"
+    m.velocity.put(5.0)
+    m.set(0.0).wait(timeout=30)
+    m.high_limit_travel.put(15.0)
+    st = m.set(14.0)  # runs onto the limit switch at 12: ophyd fails the move (alarm on RBV)
+    with raises(Exception):  # noqa: B017
+        st.wait(timeout=30)
+    assert m.high_limit_switch.get() == 1
+    m.user_setpoint.put(0.0, wait=True, timeout=30)  # back off the switch
+    assert m.user_readback.get(use_monitor=False) == approx(0.0)
+    assert m.high_limit_switch.get(use_monitor=False) == 0
+    m.high_limit_travel.put(10.0)
+
+
+def ophyd_scaler(_: Path) -> None:
+    from ophyd import EpicsScaler
+
+    sc = EpicsScaler("BT:sc1", name="sc")
+    sc.wait_for_connection(all_signals=True, timeout=10)
+    sc.preset_time.put(0.4)
+    sc.trigger().wait(timeout=30)
+    assert sc.read()["sc_channels_chan2"]["value"] > 0
+    assert sc.time.get(use_monitor=False) == approx(0.4, rel=0.02)
+    assert sc.names.name2.get() == "det"
+
+
+def pyepics(_: Path) -> None:
+    import epics
+
+    pv = epics.PV("BT:m1.RBV", form="ctrl")
+    assert pv.wait_for_connection(5)
+    assert pv.get_ctrlvars()["precision"] == 4
+    assert epics.caput("BT:m1", 1.5, wait=True, timeout=30) == 1
+    assert epics.caget("BT:m1.RBV") == approx(1.5) and epics.caget("BT:m1.DMOV") == 1
+    assert epics.caget("BT:m1.SPMG", as_string=True) == "Go"
+    assert epics.caput("BT:sc1.TP", 0.5, wait=True) == 1
+    assert epics.caput("BT:sc1.CNT", 1, wait=True, timeout=30) == 1
+    assert epics.caget("BT:sc1.S2") > 0 and epics.caget("BT:sc1.NM2") == "det"
+    epics.caput("BT:m1", 0.0, wait=True, timeout=30)
+
+
+def ophyd_async_motor(_: Path) -> None:
+    from ophyd_async.core import init_devices
+    from ophyd_async.epics.motor import Motor
+
+    async def go() -> None:
+        async with init_devices():
+            m = Motor("BT:m1", name="m")
+        await m.set(-1.25)
+        assert (await m.user_readback.get_value()) == approx(-1.25)
+        assert (await m.read())["m"]["value"] == approx(-1.25)
+        desc = await m.describe()
+        assert desc["m"]["units"] == "mm" and desc["m"]["precision"] == 4
+        await m.set(0.0)
+
+    asyncio.run(go())
+
+
+def sim_detector(tmp: Path) -> None:
+    import h5py
+    from bluesky import RunEngine
+    from bluesky import plans as bp
+    from ophyd_async.core import StaticPathProvider, UUIDFilenameProvider, init_devices
+    from ophyd_async.epics.adcore import ADWriterFactory
+    from ophyd_async.epics.adsimdetector import SimDetector
+
+    RE = RunEngine({}, call_returns_result=True)
+    docs: list[tuple[str, dict[str, Any]]] = []
+    RE.subscribe(lambda name, doc: docs.append((name, doc)))
+    provider = StaticPathProvider(UUIDFilenameProvider(), tmp)
+
+    async def make() -> SimDetector:
+        async with init_devices():
+            det = SimDetector("BTM:cam:", ADWriterFactory.hdf(provider), name="cam")
+        return det
+
+    det = asyncio.run_coroutine_threadsafe(make(), RE.loop).result(60)
+    RE(bp.count([det], num=3))
+    names = [n for n, _ in docs]
+    assert names.count("stream_resource") == 1 and names.count("stream_datum") >= 1, names
+    resource = next(d for n, d in docs if n == "stream_resource")
+    path = resource["uri"].split("://", 1)[1]
+    path = path[path.index("/"):]
+    with h5py.File(path, "r") as f:
+        assert f["/entry/data/data"].shape == (3, 96, 128), f["/entry/data/data"].shape
+
+
+CASES: dict[str, Callable[[Path], None]] = {f.__name__: f for f in (ophyd_motor, ophyd_scaler, pyepics,
+                                                                      ophyd_async_motor, sim_detector)}
+
+if __name__ == "__main__":
+    CASES[sys.argv[1]](Path(sys.argv[2]) if len(sys.argv) > 2 else Path("."))
+    print(f"{sys.argv[1]}: ok")

@@ -1,0 +1,69 @@
+"""IOC restarts through the launcher: same port, settings and positions restored by autosave;
+several IOC processes, each on its own port, all reachable through one EPICS_CA_ADDR_LIST."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from scenarios.twin_process import TwinProcess
+from tests.twin.ca import CA
+from tests.twin.conftest import CA_KEYS
+from twin.iocs.server import cluster_environment
+
+
+def test_a_restarted_ioc_keeps_its_port_and_its_settings() -> None:
+    saved = {k: os.environ.get(k) for k in CA_KEYS}
+    with TwinProcess("demo", seed=2, speed=50.0, autosave=True) as twin:
+        os.environ.update(twin.env)
+        ca = CA()
+        try:
+            ca.put("BT:m1.OFF", 0.5)
+            ca.put("BT:m1.VELO", 2.5)
+            ca.put("BT:m1.DHLM", 8.0)
+            ca.put("BT:m1", 3.5, timeout=30)  # dial 3.0
+            ca.put("BT:sc1.TP", 0.7)
+            time.sleep(1.2)  # past an autosave period
+            port, pid = twin.port, twin.proc.pid if twin.proc else None
+            twin.restart()
+            assert twin.port == port and twin.proc is not None and twin.proc.pid != pid
+            ca.wait_for("BT:m1.RBV", lambda v: True, timeout=20)  # the client reconnects by itself
+            assert ca.get("BT:m1.OFF") == 0.5 and ca.get("BT:m1.VELO") == 2.5
+            assert ca.get("BT:m1.DHLM") == 8.0 and ca.get("BT:m1.HLM") == 8.5
+            assert ca.get("BT:m1.DRBV") == pytest.approx(3.0) and ca.get("BT:m1.RBV") == pytest.approx(3.5)
+            assert ca.get("BT:m1") == pytest.approx(3.5) and ca.get("BT:sc1.TP") == pytest.approx(0.7)
+            ca.put("BT:m1", 0.5, timeout=30)  # and it still moves
+            assert ca.get("BT:m1.DRBV") == pytest.approx(0.0)
+        finally:
+            ca.close()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def test_several_ioc_processes_on_their_own_ports() -> None:
+    saved = {k: os.environ.get(k) for k in CA_KEYS}
+    with TwinProcess("demo", seed=1, speed=50.0) as a, TwinProcess("demo", seed=1, speed=50.0,
+                                                                    beamline="xafs") as b:
+        assert a.port != b.port
+        env = cluster_environment([a.port, b.port])
+        assert env["EPICS_CA_ADDR_LIST"] == f"127.0.0.1:{a.port} 127.0.0.1:{b.port}"
+        os.environ.update(env)
+        os.environ.pop("EPICS_CA_SERVER_PORT", None)
+        ca = CA()
+        try:
+            assert ca.get("BT:m1.DMOV") == 1 and ca.get("BTX:dcm:theta.DMOV") == 1
+            b.restart()
+            ca.put("BTX:dcm:theta", 13.0, timeout=30)
+            assert ca.get("BTX:dcm:theta.RBV") == pytest.approx(13.0) and ca.get("BT:m1.DMOV") == 1
+        finally:
+            ca.close()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
