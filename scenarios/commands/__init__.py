@@ -12,4 +12,5 @@ MODULES = [
     "scenarios.commands.check",
     "scenarios.commands.runs",
     "scenarios.commands.replay",
+    "scenarios.commands.evaluate",
 ]

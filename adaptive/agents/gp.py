@@ -1,0 +1,265 @@
+"""A Gaussian-process surrogate with gpytorch: ARD Matérn-5/2, inputs in the unit cube, outputs standardised.
+
+Hyperparameters are fitted by maximum a posteriori with L-BFGS-B (scipy) from a fixed start,
+in float64 on one thread, so that the same data always give the same model. The lengthscale
+prior scales with the dimension (log-normal, Hvarfner et al. 2024), which keeps a 6-D problem
+from being modelled as noise. Conditioning on extra points with fixed hyperparameters gives
+the "believer" fantasies used for batches and pending points.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, cast
+
+import gpytorch
+import numpy as np
+import torch
+from scipy.optimize import minimize
+
+from adaptive.protocol import Array
+
+DTYPE = torch.float64
+LENGTHSCALE_MAX = float(__import__("os").environ.get("BT_LSMAX", "2.0"))
+PRIOR = __import__("os").environ.get("BT_PRIOR", "dsp")
+
+
+def one_thread() -> None:
+    """One torch thread per process, so that parallel workers do not fight for the cores."""
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+class _ExactGP(gpytorch.models.ExactGP):  # type: ignore[misc]
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, likelihood: Any, dim: int) -> None:
+        super().__init__(x, y, likelihood)
+        self.mean_module = gpytorch.means.ConstantMean()
+        if PRIOR == "gamma":
+            self.covar_module = gpytorch.kernels.ScaleKernel(gpytorch.kernels.MaternKernel(
+                nu=2.5, ard_num_dims=dim, lengthscale_prior=gpytorch.priors.GammaPrior(3.0, 6.0),
+                lengthscale_constraint=gpytorch.constraints.Interval(2.5e-2, LENGTHSCALE_MAX)),
+                outputscale_prior=gpytorch.priors.GammaPrior(2.0, 0.15))
+        else:
+            loc = math.sqrt(2.0) + 0.5 * math.log(dim)
+            self.covar_module = gpytorch.kernels.MaternKernel(
+                nu=2.5, ard_num_dims=dim,
+                lengthscale_prior=gpytorch.priors.LogNormalPrior(loc, math.sqrt(3.0)),
+                lengthscale_constraint=gpytorch.constraints.Interval(2.5e-2, LENGTHSCALE_MAX))
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
+
+
+class GP:
+    """A fitted GP on points ``x`` (n, d) in [0, 1]^d and values ``y`` (n,).
+
+    ``noise`` fixes the observation noise variance (in standardised units) instead of fitting it;
+    ``sigma`` gives per-point standard deviations (raw units), added to the fitted noise.
+    """
+
+    def __init__(self, x: Array, y: Array, *, noise: float | None = None, sigma: Array | None = None,
+                 hypers: dict[str, Any] | None = None) -> None:
+        one_thread()
+        if len(x) < 1:
+            raise ValueError("a GP needs at least one measured point")
+        self.dim = x.shape[1]
+        self.y_mean = float(np.mean(y))
+        self.y_std = float(np.std(y)) if len(y) > 1 and np.std(y) > 0 else 1.0
+        self.x = torch.as_tensor(x, dtype=DTYPE)
+        self.y = torch.as_tensor((y - self.y_mean) / self.y_std, dtype=DTYPE)
+        self.fixed_noise = noise
+        if sigma is not None:
+            extra = torch.as_tensor((np.asarray(sigma, dtype=float) / self.y_std) ** 2, dtype=DTYPE)
+            self.likelihood: Any = gpytorch.likelihoods.FixedNoiseGaussianLikelihood(
+                noise=extra.clamp_min(1e-6), learn_additional_noise=noise is None)
+        else:
+            self.likelihood = gpytorch.likelihoods.GaussianLikelihood(
+                noise_prior=gpytorch.priors.LogNormalPrior(-4.0, 1.0),
+                noise_constraint=gpytorch.constraints.GreaterThan(1e-6))
+            if noise is not None:
+                self.likelihood.noise = max(noise, 1e-6)
+                self.likelihood.raw_noise.requires_grad_(False)
+        self.model = _ExactGP(self.x, self.y, self.likelihood, self.dim).to(DTYPE)
+        self.likelihood.to(DTYPE)
+        if hypers is None:
+            self._init_hypers()
+            self._fit()
+        else:
+            self.set_hypers(hypers)
+        self.model.eval()
+        self.likelihood.eval()
+
+    # -- hyperparameters -----------------------------------------------------------------
+    def _init_hypers(self) -> None:
+        loc = math.sqrt(2.0) + 0.5 * math.log(self.dim)
+        kernel = self._base_kernel()
+        kernel.lengthscale = (0.5 if PRIOR == "gamma" else math.exp(loc - 3.0)) * torch.ones(self.dim, dtype=DTYPE)
+        if PRIOR == "gamma":
+            self.model.covar_module.outputscale = 1.0
+        self.model.mean_module.constant.data.fill_(0.0)
+        if self.fixed_noise is None and isinstance(self.likelihood, gpytorch.likelihoods.GaussianLikelihood):
+            self.likelihood.noise = 1e-3
+
+    def _base_kernel(self) -> Any:
+        k = self.model.covar_module
+        return k.base_kernel if hasattr(k, "base_kernel") else k
+
+    def _prior_var(self) -> torch.Tensor:
+        k = self.model.covar_module
+        return k.outputscale.detach() if hasattr(k, "outputscale") else torch.ones((), dtype=DTYPE)
+
+    def _params(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def _fit(self, maxiter: int = 100) -> None:
+        params = self._params()
+        shapes = [p.shape for p in params]
+        sizes = [p.numel() for p in params]
+
+        def assign(vec: np.ndarray[Any, Any]) -> None:
+            i = 0
+            for p, s, k in zip(params, shapes, sizes, strict=True):
+                p.data.copy_(torch.as_tensor(vec[i:i + k], dtype=DTYPE).reshape(s))
+                i += k
+
+        def neg_log_posterior() -> torch.Tensor:
+            n = len(self.x)
+            k = self.model.covar_module(self.x).to_dense()
+            noise = self.likelihood.noise_covar.noise.reshape(-1)
+            k = k + torch.diag(noise.expand(n) if noise.numel() == 1 else noise)
+            chol = torch.linalg.cholesky(k + 1e-9 * torch.eye(n, dtype=DTYPE))
+            resid = (self.y - self.model.mean_module.constant).unsqueeze(-1)
+            alpha = torch.cholesky_solve(resid, chol)
+            nll = 0.5 * (resid * alpha).sum() + torch.log(torch.diagonal(chol)).sum()
+            for _, module, prior, closure, _ in self.model.named_priors():
+                nll = nll - prior.log_prob(closure(module)).sum()
+            for _, module, prior, closure, _ in self.likelihood.named_priors():
+                nll = nll - prior.log_prob(closure(module)).sum()
+            return cast(torch.Tensor, nll / n)
+
+        def loss_and_grad(vec: np.ndarray[Any, Any]) -> tuple[float, np.ndarray[Any, Any]]:
+            assign(vec)
+            for p in params:
+                p.grad = None
+            try:
+                loss = neg_log_posterior()
+            except Exception:  # not positive definite: steer the optimiser away
+                return 1e10, np.zeros(sum(sizes))
+            loss.backward()  # type: ignore[no-untyped-call]
+            grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+            value = float(loss.item())
+            if not math.isfinite(value):
+                return 1e10, np.zeros(sum(sizes))
+            return value, grad.detach().numpy().astype(float)
+
+        x0 = torch.cat([p.detach().reshape(-1) for p in params]).numpy().astype(float)
+        bounds = [(-10.0, 10.0)] * len(x0)
+        try:
+            res = minimize(loss_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                           options={"maxiter": maxiter})
+            assign(res.x)
+        except Exception:  # a numerically hopeless fit keeps the prior-mode start
+            assign(x0)
+
+    def hypers(self) -> dict[str, Any]:
+        """The fitted hyperparameters (to build a believer model on more data)."""
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()} | {
+            f"likelihood.{k}": v.detach().clone() for k, v in self.likelihood.state_dict().items()}
+
+    def set_hypers(self, hypers: dict[str, Any]) -> None:
+        """Use given hyperparameters (from :meth:`hypers`)."""
+        model_part = {k: v for k, v in hypers.items() if not k.startswith("likelihood.")}
+        self.model.load_state_dict(model_part, strict=False)
+        if isinstance(self.likelihood, gpytorch.likelihoods.GaussianLikelihood):
+            lik = {k[len("likelihood."):]: v for k, v in hypers.items() if k.startswith("likelihood.")}
+            self.likelihood.load_state_dict(lik, strict=False)
+
+    def lengthscales(self) -> list[float]:
+        """The ARD lengthscales in unit-cube coordinates."""
+        return [float(v) for v in self._base_kernel().lengthscale.detach().reshape(-1)]
+
+    def condition(self, x_new: Array, y_new: Array) -> GP:
+        """The same hyperparameters on the data plus ``(x_new, y_new)`` (raw units): a believer model."""
+        x = np.concatenate([self.x.numpy(), x_new])
+        y = np.concatenate([self.y.numpy() * self.y_std + self.y_mean, y_new])
+        gp = GP.__new__(GP)
+        gp.dim, gp.y_mean, gp.y_std, gp.fixed_noise = self.dim, self.y_mean, self.y_std, self.fixed_noise
+        gp.x = torch.as_tensor(x, dtype=DTYPE)
+        gp.y = torch.as_tensor((y - self.y_mean) / self.y_std, dtype=DTYPE)
+        if isinstance(self.likelihood, gpytorch.likelihoods.FixedNoiseGaussianLikelihood):
+            base = self.likelihood.noise_covar.noise.detach()
+            noise = torch.cat([base, base.min().expand(len(x_new))])
+            gp.likelihood = gpytorch.likelihoods.FixedNoiseGaussianLikelihood(noise=noise).to(DTYPE)
+            gp.model = _ExactGP(gp.x, gp.y, gp.likelihood, self.dim).to(DTYPE)
+            gp.model.load_state_dict(self.model.state_dict(), strict=False)
+        else:
+            gp.likelihood = gpytorch.likelihoods.GaussianLikelihood(
+                noise_constraint=gpytorch.constraints.GreaterThan(1e-6)).to(DTYPE)
+            gp.likelihood.noise = self.likelihood.noise.detach()
+            gp.model = _ExactGP(gp.x, gp.y, gp.likelihood, self.dim).to(DTYPE)
+            gp.model.load_state_dict(self.model.state_dict(), strict=False)
+        gp.model.eval()
+        gp.likelihood.eval()
+        return gp
+
+    # -- prediction ----------------------------------------------------------------------
+    def _cache(self) -> tuple[torch.Tensor, torch.Tensor]:
+        cached: tuple[torch.Tensor, torch.Tensor] | None = getattr(self, "_chol", None)
+        if cached is None:
+            with torch.no_grad():
+                k = self.model.covar_module(self.x).to_dense()
+                noise = self.likelihood.noise_covar.noise.detach().reshape(-1)
+                k = k + torch.diag(noise.expand(len(self.x)) if noise.numel() == 1 else noise)
+                chol = torch.linalg.cholesky(k + 1e-9 * torch.eye(len(self.x), dtype=DTYPE))
+                resid = (self.y - self.model.mean_module.constant.detach()).unsqueeze(-1)
+                alpha = torch.cholesky_solve(resid, chol).squeeze(-1)
+            cached = (chol, alpha)
+            self._chol = cached
+        return cached
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of the latent function, in standardised units (differentiable in ``x``)."""
+        chol, alpha = self._cache()
+        kx = self.model.covar_module(x, self.x).to_dense()
+        mean = self.model.mean_module.constant.detach() + kx @ alpha
+        v = torch.linalg.solve_triangular(chol, kx.T, upper=False)
+        var = (self._prior_var() - (v * v).sum(0)).clamp_min(1e-12)
+        return mean, var.sqrt()
+
+    def predict(self, x: Array) -> tuple[Array, Array]:
+        """Mean and standard deviation at ``x`` (unit cube), in raw units."""
+        out_m, out_s = [], []
+        with torch.no_grad():
+            for chunk in np.array_split(x, max(1, len(x) // 4096 + 1)):
+                if not len(chunk):
+                    continue
+                m, s = self.posterior(torch.as_tensor(chunk, dtype=DTYPE))
+                out_m.append(m.numpy() * self.y_std + self.y_mean)
+                out_s.append(s.numpy() * self.y_std)
+        return np.concatenate(out_m), np.concatenate(out_s)
+
+    def best_standardised(self) -> float:
+        """The largest standardised value observed."""
+        return float(self.y.max())
+
+
+def log_ei(mean: torch.Tensor, std: torch.Tensor, best: float) -> torch.Tensor:
+    """log expected improvement over ``best`` (maximisation), stable far into the tail."""
+    z = (mean - best) / std
+    # log(z Φ(z) + φ(z)), with the asymptotic form for very negative z
+    big = z > -5.0
+    zb = torch.where(big, z, torch.zeros_like(z))
+    val_big = torch.log((zb * torch.special.ndtr(zb) + torch.exp(_log_phi(zb))).clamp_min(1e-300))
+    zs = torch.where(big, -5.0 * torch.ones_like(z), z)
+    val_small = _log_phi(zs) - 2.0 * torch.log(-zs) + torch.log1p(-3.0 / zs**2)
+    return torch.where(big, val_big, val_small) + torch.log(std)
+
+
+def _log_phi(z: torch.Tensor) -> torch.Tensor:
+    """log of the standard normal density."""
+    return -0.5 * z**2 - 0.5 * math.log(2 * math.pi)
+
+
+def ucb(mean: torch.Tensor, std: torch.Tensor, beta: float) -> torch.Tensor:
+    """Upper confidence bound μ + √β σ."""
+    return mean + math.sqrt(beta) * std

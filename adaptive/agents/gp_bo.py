@@ -1,0 +1,206 @@
+"""Bayesian optimisation with a gpytorch GP: log expected improvement or UCB, batches by believers.
+
+The first ``n_init`` points come from a seeded scrambled Sobol design. Then each point
+maximises the acquisition over the unit cube: many space-filling and local candidates
+(perturbations of the best points) are scored, the best few are polished with L-BFGS-B on
+the acquisition's gradient. For a batch (or while points are pending, or after failed
+points) the model is conditioned on the chosen points at its predicted mean ("kriging
+believer"), so the next choice goes elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import minimize
+
+from adaptive.agents.baselines import sobol_points
+from adaptive.agents.gp import DTYPE, GP, log_ei, ucb
+from adaptive.protocol import Agent, Array
+
+EXPLORE_MARGIN = float(__import__("os").environ.get("BT_XI", "1.0"))  # standardised units
+EXPLORE_RADIUS = float(__import__("os").environ.get("BT_RAD", "0.15"))  # unit-cube distance / √d
+
+
+class GPBOAgent(Agent):
+    """Maximise (or ``minimize``) the objective channel with GP Bayesian optimisation.
+
+    ``acquisition`` is "ei" (log expected improvement) or "ucb" (with ``beta``); ``n_init``
+    Sobol points start the design; ``noise`` fixes the noise variance (standardised units),
+    e.g. ``1e-6`` for noise-free objectives, instead of fitting it.
+    """
+
+    name: ClassVar[str] = "gp-bo"
+
+    def __init__(self, bounds: ArrayLike, *, acquisition: str = "ei", beta: float = 4.0, n_init: int = 10,
+                 noise: float | None = None, n_candidates: int = 2048, n_polish: int = 6, patience: int = 5,
+                 stall_tolerance: float = 0.01, **kwargs: Any) -> None:
+        super().__init__(bounds, **kwargs)
+        if acquisition not in ("ei", "ucb"):
+            raise ValueError(f"acquisition must be 'ei' or 'ucb', got {acquisition!r}")
+        if n_init < 1:
+            raise ValueError(f"n_init must be at least 1, got {n_init}")
+        self.acquisition = acquisition
+        self.beta = float(beta)
+        self.n_init = int(n_init)
+        self.noise = noise
+        self.n_candidates = int(n_candidates)
+        self.n_polish = int(n_polish)
+        self.patience = int(patience)
+        self.stall_tolerance = float(stall_tolerance)
+        self.n_init_drawn = 0
+        self.last_model: dict[str, Any] = {}
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments."""
+        return {**super().config(), "acquisition": self.acquisition, "beta": self.beta, "n_init": self.n_init,
+                "noise": self.noise, "n_candidates": self.n_candidates, "n_polish": self.n_polish,
+                "patience": self.patience,
+                "stall_tolerance": self.stall_tolerance}
+
+    def state(self) -> dict[str, Any]:
+        """Observations plus how much of the initial design was used."""
+        return {**super().state(), "n_init_drawn": self.n_init_drawn}
+
+    def restore(self, state: dict[str, Any]) -> None:  # type: ignore[override]
+        """Restore observations and the initial-design position."""
+        super().restore(state)
+        self.n_init_drawn = int(state["n_init_drawn"])
+
+    def report(self) -> dict[str, Any]:
+        """Counts, best point, and the last model's lengthscales."""
+        return {**super().report(), "model": self.last_model}
+
+    # -- suggestions ---------------------------------------------------------------------
+    def _suggest(self, n: int) -> Array:
+        out: list[Array] = []
+        n_sobol = min(n, max(0, self.n_init - len(self.obs) - len(self.pending)))
+        if n_sobol:
+            out.append(sobol_points(self.space, self.seed, self.n_init_drawn, n_sobol))
+            self.n_init_drawn += n_sobol
+        n_model = n - n_sobol
+        if n_model:
+            x_ok = self.obs.X()
+            if len(x_ok) < 2:  # nothing to model yet: keep filling space
+                out.append(sobol_points(self.space, self.seed, self.n_init_drawn, n_model))
+                self.n_init_drawn += n_model
+            else:
+                out.append(self._model_points(n_model, extra=[p for p in out]))
+        return np.concatenate(out) if out else np.zeros((0, self.space.dim))
+
+    def _signed(self, y: Array) -> Array:
+        return -y if self.minimize else y
+
+    def _model_points(self, n: int, extra: list[Array]) -> Array:
+        space = self.space
+        xu = space.to_unit(self.obs.X())
+        y = self._signed(self.objective_values())
+        sig = self._sigma()
+        gp = GP(xu, y, noise=self.noise, sigma=sig)
+        self.last_model = {"lengthscales": gp.lengthscales(), "n_fit": len(xu)}
+        best = gp.best_standardised()
+        rng = self.rng(1)
+        # points in flight (pending, failed, already chosen in this call) become believers
+        believers = [space.to_unit(p) for p in (self.pending_points(), self.failed_points(), *extra) if len(p)]
+        if believers:
+            xb = np.concatenate(believers)
+            gp = gp.condition(xb, gp.predict(xb)[0])
+        explore = self._stalled(y)
+        self.last_model["explore"] = explore
+        chosen: list[Array] = []
+        for _ in range(n):
+            u = self._maximise(gp, best, rng, xu, explore=explore)
+            chosen.append(u)
+            gp = gp.condition(u[None, :], gp.predict(u[None, :])[0])
+        return space.from_unit(np.asarray(chosen))
+
+    def _stalled(self, y: Array) -> bool:
+        """No real improvement over the last ``patience`` points: then every other point explores away
+        from the incumbent's basin (the search has converged locally)."""
+        k = self.patience
+        if not k or len(y) < self.n_init + k:
+            return False
+        span = float(np.ptp(y)) or 1.0
+        before, recent = float(np.max(y[:-k])), float(np.max(y[-k:]))
+        stalled = recent - before < self.stall_tolerance * span
+        return bool(stalled and (len(y) - self.n_init) % 2 == 0)
+
+    def _sigma(self) -> Array | None:
+        rows = [s for s, st in zip(self.obs.sigma, self.obs.status, strict=True) if st == "ok"]
+        if not rows or any(r is None for r in rows):
+            return None
+        c = self.channel_index()
+        return np.array([r[c] for r in rows if r is not None], dtype=float)
+
+    def _acq(self, gp: GP, u: torch.Tensor, best: float, explore: bool = False) -> torch.Tensor:
+        mean, std = gp.posterior(u)
+        if explore:  # improvement by a margin: worthwhile only where the model is unsure
+            return log_ei(mean, std, best + EXPLORE_MARGIN)
+        return log_ei(mean, std, best) if self.acquisition == "ei" else ucb(mean, std, self.beta)
+
+    def _away(self, u: Array, xu: Array, gp: GP) -> NDArray[np.bool_]:
+        """Interior points outside the incumbent's neighbourhood (for exploration)."""
+        incumbent = xu[int(np.argmax(gp.y.numpy()[: len(xu)]))]
+        far = np.linalg.norm(u - incumbent, axis=1) / np.sqrt(u.shape[1]) > EXPLORE_RADIUS
+        inside = np.all((u > 0.05) & (u < 0.95), axis=1)
+        return np.asarray(far & inside, dtype=bool)
+
+    def _candidates(self, rng: np.random.Generator, xu: Array, gp: GP) -> Array:
+        d = self.space.dim
+        k = self.n_candidates
+        uniform = rng.random((k // 2, d))
+        ys = gp.y.numpy()[: len(xu)]
+        top = xu[np.argsort(-ys)[: min(5, len(xu))]]
+        scales = np.array([0.01, 0.03, 0.1, 0.2])
+        centres = top[rng.integers(0, len(top), size=k - k // 2)]
+        step = rng.normal(size=centres.shape) * scales[rng.integers(0, len(scales), size=(len(centres), 1))]
+        # perturb a random subset of coordinates (as in TuRBO/Ax), so local moves stay local
+        mask = rng.random(centres.shape) < max(0.2, min(1.0, 3.0 / d))
+        local = np.clip(centres + step * mask, 0.0, 1.0)
+        return np.concatenate([uniform, local])
+
+    def _maximise(self, gp: GP, best: float, rng: np.random.Generator, xu: Array, explore: bool = False) -> Array:
+        cand = self._candidates(rng, xu, gp)
+        n_uniform = self.n_candidates // 2
+        allowed = self.space.allowed(self.space.from_unit(cand))
+        with torch.no_grad():
+            scores = self._acq(gp, torch.as_tensor(cand, dtype=DTYPE), best, explore).numpy()
+        if explore:
+            allowed &= self._away(cand, xu, gp)
+        scores = np.where(allowed, scores, -np.inf)
+        # polish the best global and the best local candidates alike
+        half = max(1, self.n_polish // 2)
+        glob = np.argsort(-scores[:n_uniform])[:half]
+        loc = n_uniform + np.argsort(-scores[n_uniform:])[: self.n_polish - half]
+        order = np.concatenate([glob, loc])
+        order = order[np.isfinite(scores[order])]
+        starts = cand[order]
+        d = self.space.dim
+        top = int(np.argmax(scores))
+        best_u, best_score = cand[top], float(scores[top])
+
+        def neg(vec: np.ndarray[Any, Any]) -> tuple[float, np.ndarray[Any, Any]]:
+            t = torch.as_tensor(vec.reshape(-1, d), dtype=DTYPE).requires_grad_(True)
+            total = self._acq(gp, t, best, explore).sum()
+            (grad,) = torch.autograd.grad(total, t)
+            return -float(total.detach()), -grad.numpy().reshape(-1).astype(float)
+
+        try:
+            res = minimize(neg, starts.reshape(-1), jac=True, method="L-BFGS-B",
+                           bounds=[(0.0, 1.0)] * starts.size, options={"maxiter": 60})
+            polished = np.clip(res.x.reshape(-1, d), 0.0, 1.0)
+            with torch.no_grad():
+                ps = self._acq(gp, torch.as_tensor(polished, dtype=DTYPE), best, explore).numpy()
+            ok = self.space.allowed(self.space.from_unit(polished)) & np.isfinite(ps)
+            if explore:
+                ok &= self._away(polished, xu, gp)
+            if ok.any():
+                i = int(np.argmax(np.where(ok, ps, -np.inf)))
+                if ps[i] >= best_score:
+                    best_u, best_score = polished[i], float(ps[i])
+        except Exception:  # keep the best unpolished candidate
+            pass
+        return np.asarray(best_u, dtype=float)

@@ -1,0 +1,289 @@
+"""Environments an episode runs against: what to evaluate, and how far from the goal the data are.
+
+An :class:`Environment` gives the box (``bounds``), a ``budget`` of evaluations, ``evaluate(x)``
+(the measurement), ``error(X, Y)`` (the regret-like distance from the goal after the data
+``X``, ``Y``: simple regret, reconstruction error, edge-position error, 1 − ARI) and the
+``target`` error that counts as reached. ``agent_options(name)`` gives an agent the task's
+settings (e.g. ``minimize``). The analytic tasks here need no twin; twin-backed
+environments come from ``scenarios/`` (a factory ``seed -> Environment``) by injection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.interpolate import griddata
+from scipy.ndimage import gaussian_filter1d
+from sklearn.metrics import adjusted_rand_score
+
+from adaptive.harness.functions import (
+    HARTMANN6_MIN,
+    edge_truth,
+    hartmann6,
+    map2d_truth,
+    phase_labels,
+    phase_patterns,
+)
+from adaptive.protocol import Array
+
+
+@dataclass
+class Environment:
+    """Base class: a seeded task; subclasses set the fields and implement evaluate/error."""
+
+    seed: int = 0
+    name: str = "environment"
+    bounds: list[list[float]] = field(default_factory=list)
+    budget: int = 0
+    target: float = 0.0
+    error_every: int = 1
+
+    def evaluate(self, x: Array) -> Any:
+        """Measure at ``x`` (d,)."""
+        raise NotImplementedError
+
+    def error(self, X: Array, Y: Array) -> float:
+        """Distance from the goal given the measured points ``X`` (n, d) and values ``Y`` (n, …)."""
+        raise NotImplementedError
+
+    def agent_options(self, agent: str) -> dict[str, Any]:
+        """Constructor options for the agent called ``agent`` on this task."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready description for reports."""
+        return {"name": self.name, "bounds": self.bounds, "budget": self.budget, "target": self.target}
+
+
+@dataclass
+class Hartmann6(Environment):
+    """The noise-free 6-D Hartmann function; error = simple regret; target regret < 0.1."""
+
+    name: str = "hartmann6"
+    bounds: list[list[float]] = field(default_factory=lambda: [[0.0, 1.0]] * 6)
+    budget: int = 60
+    target: float = 0.1
+
+    def evaluate(self, x: Array) -> float:
+        """f(x)."""
+        return float(hartmann6(x)[0])
+
+    def error(self, X: Array, Y: Array) -> float:
+        """Best value so far minus the global minimum."""
+        return float(np.min(Y) - HARTMANN6_MIN) if len(Y) else float("inf")
+
+    def agent_options(self, agent: str) -> dict[str, Any]:
+        """Minimise; noise-free GP; 10 Sobol points first; grid budget."""
+        opts: dict[str, Any] = {"minimize": True}
+        if agent == "gp-bo":
+            opts.update(n_init=10, noise=1e-6)
+        if agent == "grid":
+            opts.update(budget=self.budget)
+        return opts
+
+
+@dataclass
+class Map2D(Environment):
+    """A 2-D map with a sharp boundary; error = RMSE of the linear-interpolated map against the
+    noise-free truth on a 100×100 grid, divided by the truth's range. Target: a 30×30 raster's error."""
+
+    name: str = "map2d"
+    bounds: list[list[float]] = field(default_factory=lambda: [[0.0, 1.0], [0.0, 1.0]])
+    budget: int = 225
+    noise: float = 0.01
+    error_every: int = 25
+    target: float = float("nan")
+
+    def __post_init__(self) -> None:
+        if np.isnan(self.target):
+            self.target = self.raster_error(30)
+
+    @cached_property
+    def grid(self) -> Array:
+        """The 100×100 evaluation grid."""
+        g = np.linspace(0, 1, 100)
+        return np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+
+    @cached_property
+    def truth(self) -> Array:
+        """The noise-free map on the grid."""
+        return map2d_truth(self.grid, self.seed)
+
+    def evaluate(self, x: Array) -> float:
+        """The map at ``x`` with Gaussian noise keyed by (seed, x)."""
+        key = [self.seed, *np.round(np.asarray(x) * 1e9).astype(np.int64).tolist()]
+        rng = np.random.default_rng(np.abs(np.asarray(key, dtype=np.int64)))
+        return float(map2d_truth(x, self.seed)[0] + self.noise * rng.normal())
+
+    def reconstruct(self, X: Array, Y: Array) -> Array:
+        """Linear interpolation of the data on the grid (nearest neighbour outside their hull)."""
+        y = np.asarray(Y, dtype=float).reshape(len(X), -1)[:, 0]
+        lin = griddata(X, y, self.grid, method="linear")
+        near = griddata(X, y, self.grid, method="nearest")
+        return np.asarray(np.where(np.isnan(lin), near, lin), dtype=float)
+
+    def error(self, X: Array, Y: Array) -> float:
+        """Normalised RMSE of the reconstruction."""
+        if len(X) < 4:
+            return float("inf")
+        rec = self.reconstruct(X, Y)
+        return float(np.sqrt(np.mean((rec - self.truth) ** 2)) / np.ptp(self.truth))
+
+    def raster_error(self, n: int) -> float:
+        """The error of an n×n raster measured on this map."""
+        g = np.linspace(0, 1, n)
+        pts = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+        return self.error(pts, np.array([self.evaluate(p) for p in pts]))
+
+    def agent_options(self, agent: str) -> dict[str, Any]:
+        """GP mapping starts from 20 Sobol points; the grid spreads the budget."""
+        if agent == "gp-map":
+            return {"n_init": 20}
+        if agent == "grid":
+            return {"budget": self.budget}
+        return {}
+
+
+@dataclass
+class Edge1D(Environment):
+    """An absorption edge in [8900, 9100] eV; error = |E0 found − E0 true| (eV), E0 = maximum of the
+    derivative of the smoothed, interpolated data. Target: the error of a 0.5 eV fixed-step scan."""
+
+    name: str = "edge"
+    bounds: list[list[float]] = field(default_factory=lambda: [[8900.0, 9100.0]])
+    budget: int = 200
+    noise: float = 0.004
+    error_every: int = 10
+    target: float = float("nan")
+
+    def __post_init__(self) -> None:
+        self.e0 = float(8960.0 + 80.0 * np.random.default_rng([self.seed, 404]).random())
+        fine = np.arange(8900.0, 9100.0, 0.01)
+        self.true_e0 = float(fine[np.argmax(np.gradient(edge_truth(fine, self.e0), fine))])
+        if np.isnan(self.target):
+            pts = np.arange(8900.0, 9100.0 + 1e-9, 0.5)
+            self.target = self.error(pts[:, None], np.array([self.evaluate(np.array([p])) for p in pts]))
+
+    def evaluate(self, x: Array) -> float:
+        """μ(E) with Gaussian noise keyed by (seed, E)."""
+        e = float(np.asarray(x).ravel()[0])
+        rng = np.random.default_rng([self.seed, round(e * 1e6)])
+        return float(edge_truth(e, self.e0) + self.noise * rng.normal())
+
+    def edge_position(self, X: Array, Y: Array) -> float:
+        """E0 from data: PCHIP-free linear interpolation on 0.05 eV, Gaussian-smoothed (0.4 eV), max derivative."""
+        x = np.asarray(X, dtype=float).ravel()
+        y = np.asarray(Y, dtype=float).reshape(len(x), -1)[:, 0]
+        order = np.argsort(x)
+        x, y = x[order], y[order]
+        fine = np.arange(x[0], x[-1], 0.05)
+        if len(fine) < 8:
+            return float("nan")
+        smooth = gaussian_filter1d(np.interp(fine, x, y), 0.4 / 0.05)
+        deriv = np.gradient(smooth, fine)
+        i = int(np.argmax(deriv))
+        if 0 < i < len(fine) - 1:  # parabolic refinement of the maximum
+            a, b, c = deriv[i - 1], deriv[i], deriv[i + 1]
+            denom = a - 2 * b + c
+            shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
+            return float(fine[i] + np.clip(shift, -1, 1) * 0.05)
+        return float(fine[i])
+
+    def error(self, X: Array, Y: Array) -> float:
+        """|E0 found − E0 true| in eV (inf before there is enough data)."""
+        if len(X) < 4:
+            return float("inf")
+        found = self.edge_position(X, Y)
+        return float(abs(found - self.true_e0)) if np.isfinite(found) else float("inf")
+
+    def agent_options(self, agent: str) -> dict[str, Any]:
+        """Slope stepping tuned to an edge of unit height; the grid spreads the budget."""
+        if agent == "slope":
+            return {"target_delta": 0.02, "min_step": 0.25, "max_step": 6.0}
+        if agent == "grid":
+            return {"budget": self.budget}
+        if agent == "gp-map":
+            return {"n_init": 10}
+        return {}
+
+
+@dataclass
+class Phases(Environment):
+    """A sample library on a 20×20 grid of positions with three phases; each measurement is a
+    noisy pattern. Error = 1 − ARI of the recovered labels over the whole library; target 0.1."""
+
+    name: str = "phases"
+    bounds: list[list[float]] = field(default_factory=lambda: [[0.0, 1.0], [0.0, 1.0]])
+    budget: int = 120
+    target: float = 0.1
+    error_every: int = 10
+    counts: float = 2000.0
+
+    @cached_property
+    def library(self) -> Array:
+        """Positions of the library's samples."""
+        g = np.linspace(0.025, 0.975, 20)
+        return np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+
+    @cached_property
+    def patterns(self) -> Array:
+        """The phases' reference patterns."""
+        return phase_patterns(seed=self.seed)
+
+    def evaluate(self, x: Array) -> Array:
+        """A Poisson-noisy pattern of the phase at ``x``."""
+        label = int(phase_labels(x, self.seed)[0])
+        key = np.abs(np.round(np.asarray(x) * 1e9).astype(np.int64)).tolist()
+        rng = np.random.default_rng([self.seed, *key])
+        expected = self.counts * self.patterns[label] / self.patterns[label].sum()
+        return np.asarray(rng.poisson(expected), dtype=float)
+
+    def error(self, X: Array, Y: Array) -> float:
+        """1 − adjusted Rand index of labels predicted over the library (clustering + nearest neighbours)."""
+        from adaptive.agents.cluster import ClusterAgent
+
+        if len(X) < 6:
+            return 1.0
+        judge = ClusterAgent(self.bounds, candidates=self.library, seed=self.seed)
+        judge.tell_many(X, list(Y))
+        labels = judge.predict_labels(self.library)
+        return float(1.0 - adjusted_rand_score(phase_labels(self.library, self.seed), labels))
+
+    def agent_options(self, agent: str) -> dict[str, Any]:
+        """The cluster agent chooses among the library's positions."""
+        if agent == "cluster":
+            return {"candidates": self.library, "n_clusters": 3}
+        if agent == "grid":
+            return {"budget": self.budget}
+        return {}
+
+
+TASKS: dict[str, type[Environment]] = {"hartmann6": Hartmann6, "map2d": Map2D, "edge": Edge1D, "phases": Phases}
+
+
+def task_factory(name: str, **options: Any) -> Any:
+    """A picklable factory ``seed -> Environment`` for the built-in task ``name``."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; known: {sorted(TASKS)}")
+    return TaskFactory(name, options)
+
+
+@dataclass(frozen=True)
+class TaskFactory:
+    """``TaskFactory(name, options)(seed)`` builds a built-in task (picklable, for dask workers)."""
+
+    name: str
+    options: dict[str, Any]
+
+    def __call__(self, seed: int) -> Environment:
+        """The task for ``seed``."""
+        return TASKS[self.name](seed=seed, **self.options)
+
+
+def as_points(x: ArrayLike) -> Array:
+    """Points as a float (n, d) array."""
+    return np.atleast_2d(np.asarray(x, dtype=float))

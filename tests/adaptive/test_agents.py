@@ -1,0 +1,151 @@
+"""What each agent is for, on small analytic problems: optimising, mapping, edges, phases, batches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adaptive.agents import ClusterAgent, GPBOAgent, GPMapAgent, GridAgent, SlopeAgent, SobolAgent
+from adaptive.harness.episode import run_episode
+from adaptive.harness.functions import map2d_truth
+from adaptive.harness.tasks import Edge1D, Map2D, Phases, task_factory
+
+
+def branin_like(x: np.ndarray) -> float:
+    """A smooth 2-D bump with its maximum 1.0 at (0.3, 0.7)."""
+    return float(np.exp(-8 * ((x[0] - 0.3) ** 2 + (x[1] - 0.7) ** 2)))
+
+
+def optimise(agent: object, n: int) -> float:
+    best = -np.inf
+    for _ in range(n):
+        x = agent.ask(1)[0]  # type: ignore[attr-defined]
+        y = branin_like(x)
+        agent.tell(x, y)  # type: ignore[attr-defined]
+        best = max(best, y)
+    return best
+
+
+def test_gp_bo_finds_a_maximum_that_sobol_does_not_in_the_same_budget() -> None:
+    gp = [optimise(GPBOAgent([[0, 1], [0, 1]], seed=s, n_init=5, n_candidates=512), 14) for s in (0, 1)]
+    sobol = [optimise(SobolAgent([[0, 1], [0, 1]], seed=s), 14) for s in (0, 1)]
+    assert min(gp) > 0.999, gp
+    assert np.median(1 - np.array(gp)) < 0.1 * np.median(1 - np.array(sobol)), (gp, sobol)
+
+
+def test_gp_bo_minimises_with_ucb_too() -> None:
+    agent = GPBOAgent([[0, 1], [0, 1]], seed=2, n_init=5, acquisition="ucb", beta=1.0, minimize=True,
+                      n_candidates=512)
+    for _ in range(14):
+        x = agent.ask(1)[0]
+        agent.tell(x, -branin_like(x))
+    assert agent.report()["best_y"] < -0.99
+
+
+def test_gp_bo_batches_and_pending_points_are_distinct() -> None:
+    agent = GPBOAgent([[0, 1], [0, 1]], seed=0, n_init=4, n_candidates=512)
+    for x in agent.ask(4):
+        agent.tell(x, branin_like(x))
+    batch = agent.ask(3)
+    later = agent.ask(2)  # the batch is still pending: these must go elsewhere
+    pts = np.concatenate([batch, later])
+    dists = np.linalg.norm(pts[:, None] - pts[None], axis=-1) + np.eye(len(pts))
+    assert batch.shape == (3, 2) and later.shape == (2, 2)
+    assert dists.min() > 0.02, dists.min()
+    assert agent.report()["n_pending"] == 5
+
+
+def test_failed_points_are_not_asked_again() -> None:
+    agent = GPBOAgent([[0, 1]], seed=0, n_init=3, n_candidates=256)
+    for x in agent.ask(3):
+        agent.tell(x, -abs(float(x[0]) - 0.5))
+    trap = agent.ask(1)[0]
+    agent.tell(trap, None, status="failed")
+    again = agent.ask(1)[0]
+    assert abs(float(again[0]) - float(trap[0])) > 1e-3
+
+
+def test_gp_map_puts_more_points_near_the_boundary_than_sobol_and_maps_better() -> None:
+    env = Map2D(seed=1, budget=70)
+
+    def boundary(p: np.ndarray) -> np.ndarray:
+        """Within about 0.03 of the domain's edge."""
+        shifts = [[0.03, 0], [-0.03, 0], [0, 0.03], [0, -0.03]]
+        values = np.stack([map2d_truth(p + s) for s in shifts])
+        return np.ptp(values, axis=0) > 0.5
+
+    results = {}
+    for agent in (GPMapAgent(env.bounds, seed=1, n_init=20, n_candidates=1024), SobolAgent(env.bounds, seed=1)):
+        xs, ys = [], []
+        for _ in range(70):
+            x = agent.ask(1)[0]
+            xs.append(x)
+            ys.append(env.evaluate(x))
+            agent.tell(x, ys[-1])
+        pts = np.array(xs)
+        results[agent.name] = (float(np.mean(boundary(pts))), env.error(pts, np.array(ys)))
+    assert results["gp-map"][0] > 1.5 * results["sobol"][0], results
+    assert results["gp-map"][1] < results["sobol"][1], results
+
+
+def test_slope_stepping_finds_the_edge_with_half_the_points_of_a_fixed_scan() -> None:
+    for seed in (0, 1, 2):
+        env = Edge1D(seed=seed)
+        result = run_episode("slope", task_factory("edge"), seed)
+        assert result.error is None, result.error
+        assert result.n_evals <= 200, result.n_evals  # ≤ 50% of the 401-point 0.5 eV scan
+        assert result.final_error <= max(env.target, 0.1) * 1.5, (result.final_error, env.target)
+
+
+def test_slope_agent_refines_a_jump_and_stops_at_the_end() -> None:
+    agent = SlopeAgent([[0.0, 10.0]], target_delta=0.05, min_step=0.05, max_step=2.0)
+    xs = []
+    while len(pts := agent.ask(1)):
+        x = float(pts[0][0])
+        xs.append(x)
+        agent.tell([x], float(x > 4.33))
+        assert len(xs) < 200
+    xs_sorted = np.sort(xs)
+    gaps = np.diff(xs_sorted)
+    near = (xs_sorted[:-1] < 4.33) & (xs_sorted[1:] > 4.33)
+    assert gaps[near].max() <= 0.1, "the step was bisected down to the minimum step"
+    assert xs_sorted[-1] == 10.0 and gaps.max() <= 2.0 + 1e-9
+
+
+def test_clustering_recovers_the_phases() -> None:
+    env = Phases(seed=0)
+    for method in ("kmeans", "gmm", "nmf"):
+        agent = ClusterAgent(env.bounds, candidates=env.library, n_clusters=3, method=method, seed=0)
+        xs, ys = [], []
+        for _ in range(10):  # batches of 8, as a library scan would take them
+            for x in agent.ask(8):
+                xs.append(x)
+                ys.append(env.evaluate(x))
+                agent.tell(x, ys[-1])
+        assert 1 - env.error(np.array(xs), np.array(ys)) >= 0.9, method
+
+
+def test_cluster_agent_measures_where_labels_are_uncertain() -> None:
+    env = Phases(seed=0)
+    agent = ClusterAgent(env.bounds, candidates=env.library, n_clusters=3, seed=0)
+    for _ in range(8):
+        for x in agent.ask(5):
+            agent.tell(x, env.evaluate(x))
+    later = agent.ask(10)
+    from adaptive.harness.functions import phase_labels
+
+    # a point is near a boundary when a library neighbour (one grid step away) has another phase
+    step = env.library[1, 1] - env.library[0, 1]
+    def near_boundary(p: np.ndarray) -> bool:
+        around = p + np.array([[step, 0], [-step, 0], [0, step], [0, -step]])
+        return len(set(phase_labels(np.vstack([p, around]), 0).tolist())) > 1
+    share_later = np.mean([near_boundary(p) for p in later])
+    share_library = np.mean([near_boundary(p) for p in env.library])
+    assert share_later > share_library, (share_later, share_library)
+
+
+def test_grid_covers_its_raster_then_stops() -> None:
+    agent = GridAgent([[0, 1], [0, 2]], shape=[3, 4])
+    pts = agent.ask(100)
+    assert pts.shape == (12, 2)
+    assert sorted(set(pts[:, 0].tolist())) == [0.0, 0.5, 1.0]
+    assert len(agent.ask(1)) == 0
