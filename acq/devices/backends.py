@@ -188,6 +188,11 @@ class CABackend:
     def connected(self) -> bool:
         return self._up
 
+    @property
+    def circuit(self) -> Any:
+        """The CA virtual circuit (one TCP connection to one IOC) this PV uses, or None."""
+        return None if self._pv is None else self._pv.circuit_manager
+
     async def _on_state(self, pv: Any, state: str) -> None:  # caproto runs async callbacks on the loop
         self._up = state == "connected"
         if not self._up:
