@@ -18,9 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(PIP) install -e '.[dev,peer]' 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import pytest, event_model, importlinter, mypy"
-	$(PIP) install -e '.[peer]' 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import ophyd, ophyd_async, epics"
+	$(BIN)/python -c "import pytest, event_model, importlinter, mypy, bluesky, ophyd, ophyd_async, epics, xopt"
 	touch $@
 
 install: $(VENV)/.installed
