@@ -67,3 +67,28 @@ def test_several_ioc_processes_on_their_own_ports() -> None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+def test_restart_on_cue_from_a_pv_through_the_launcher() -> None:
+    saved = {k: os.environ.get(k) for k in CA_KEYS}
+    with TwinProcess("demo", seed=2, speed=50.0, autosave=True, supervise=True) as twin:
+        os.environ.update(twin.env)
+        ca = CA()
+        try:
+            ca.put("BT:m1.VELO", 3.5)
+            time.sleep(1.2)  # past an autosave period
+            pid = twin.proc.pid if twin.proc else None
+            ca.put("BT:twin:Restart-Cmd", 1)
+            deadline = time.monotonic() + 60
+            while twin.restarts == 0 or twin.proc is None or twin.proc.pid == pid or not twin.ready_file.exists():
+                assert time.monotonic() < deadline, "the launcher did not start the IOC again"
+                time.sleep(0.05)
+            ca.wait_for("BT:m1.VELO", lambda v: v == 3.5, timeout=20)
+            assert twin.restarts == 1
+        finally:
+            ca.close()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
