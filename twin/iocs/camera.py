@@ -307,7 +307,8 @@ class _CameraLogic:
             if not external and done < n and await self._sleep(period - exposure):
                 aborted = True
                 break
-        await self.set("cam1:DetectorState_RBV", "Aborted" if aborted else "Idle")
+        # stopping a Continuous acquisition is its normal end; stopping a counted one aborts it
+        await self.set("cam1:DetectorState_RBV", "Aborted" if aborted and n != math.inf else "Idle")
 
     async def _sleep(self, sim_seconds: float) -> bool:
         """Wait ``sim_seconds`` of simulated time; True if Acquire was stopped meanwhile."""
