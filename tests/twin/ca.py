@@ -111,4 +111,4 @@ class CA:
 
     def close(self) -> None:
         """Disconnect."""
-        self.ctx.disconnect()
+        self.ctx.disconnect(wait=False)
