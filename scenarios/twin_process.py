@@ -7,11 +7,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
 
-from twin.iocs.server import LOOPBACK, client_environment
+from twin.iocs.server import LOOPBACK, RESTART_EXIT_CODE, client_environment
 
 
 def free_port() -> int:
@@ -34,13 +35,18 @@ class TwinProcess:
 
     ``twin.env`` holds the ``EPICS_CA_*`` settings a client needs; ``twin.pvs`` the served PVs.
     ``beamline=`` serves another beamline file than the scenario's; ``autosave=True`` keeps the
-    settings across ``restart()`` (an IOC reboot on the same port).
+    settings across ``restart()`` (an IOC reboot on the same port); ``supervise=True`` starts
+    the IOC again whenever it exits asking for it (the ``Restart-Cmd`` fault PV).
     """
 
     def __init__(self, scenario: str = "demo", *, seed: int = 0, speed: float = 20.0,
                  port: int | None = None, ready_timeout: float = 60.0, beamline: str | None = None,
-                 autosave: bool = False) -> None:
+                 autosave: bool = False, supervise: bool = False) -> None:
         self.scenario = scenario
+        self.supervise = supervise
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
         self.autosave = autosave
         self.beamline = beamline
         self.seed = seed
@@ -78,10 +84,28 @@ class TwinProcess:
                 raise TimeoutError(f"the twin was not ready within {self.ready_timeout} s")
             time.sleep(0.05)
         self.pvs = self.ready_file.read_text().split()
+        if self.supervise and (self._watcher is None or not self._watcher.is_alive()):
+            self._stopping.clear()
+            self._watcher = threading.Thread(target=self._watch, name="twin-supervisor", daemon=True)
+            self._watcher.start()
         return self
+
+    def _watch(self) -> None:
+        """Start the IOC again (same port) each time it exits with the restart code."""
+        while not self._stopping.is_set():
+            proc = self.proc
+            if proc is not None and proc.poll() == RESTART_EXIT_CODE and not self._stopping.is_set():
+                self.restarts += 1
+                self.proc = None
+                self.start()
+            time.sleep(0.05)
 
     def stop(self) -> None:
         """Terminate the twin process."""
+        self._stopping.set()
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(timeout=self.ready_timeout)
+            self._watcher = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -133,6 +157,7 @@ class TwinProcess:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+        self.restarts += 1
         return self.start()
 
     def __enter__(self) -> TwinProcess:

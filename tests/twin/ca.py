@@ -94,16 +94,21 @@ class CA:
         return got, stop
 
     def wait_for(self, name: str, pred: Callable[[Any], bool], timeout: float = 10.0) -> Any:
-        """Poll ``name`` until ``pred(value)`` holds; return the value."""
+        """Poll ``name`` until ``pred(value)`` holds (riding out a reconnection); return the value."""
         deadline = time.monotonic() + timeout
+        v: Any = None
         while True:
-            v = self.get(name)
-            if pred(v):
-                return v
+            try:
+                v = self.get(name)
+            except Exception:  # the IOC may be restarting: keep polling
+                v = None
+            else:
+                if pred(v):
+                    return v
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{name} stayed at {v!r}")
             time.sleep(0.02)
 
     def close(self) -> None:
         """Disconnect."""
-        self.ctx.disconnect()
+        self.ctx.disconnect(wait=False)

@@ -24,18 +24,28 @@ def ca(twin: Any) -> Iterator[CA]:
 
 
 @contextmanager
+def ca_environment(env: dict[str, str]) -> Iterator[None]:
+    """The ``EPICS_CA_*`` environment ``env`` inside the block, the previous one after it."""
+    saved = {k: os.environ.get(k) for k in CA_KEYS}
+    for k in CA_KEYS:
+        os.environ.pop(k, None)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
 def serving(beamline: str, *, seed: int = 3, speed: float = 50.0) -> Iterator[tuple[TwinProcess, CA]]:
     """A twin of ``beamline`` in a subprocess and a CA client for it (environment restored after)."""
-    saved = {k: os.environ.get(k) for k in CA_KEYS}
-    with TwinProcess("demo", seed=seed, speed=speed, beamline=beamline) as proc:
-        os.environ.update(proc.env)
+    with TwinProcess("demo", seed=seed, speed=speed, beamline=beamline) as proc, ca_environment(proc.env):
         client = CA()
         try:
             yield proc, client
         finally:
             client.close()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v

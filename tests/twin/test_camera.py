@@ -128,3 +128,19 @@ def test_trigger_box_fires_the_camera_at_each_position(cam: CA, tmp_path: Path) 
         assert f["/entry/data/data"].shape[0] == 9
     cam.put(f"{C}TriggerMode", "Internal")
     cam.put("BTM:x.VELO", 2.0)
+
+
+def test_continuous_acquisition_runs_until_stopped(cam: CA) -> None:
+    cam.put(f"{C}TriggerMode", "Internal")
+    cam.put(f"{C}ImageMode", "Continuous")
+    cam.put(f"{C}AcquireTime", 0.05)
+    cam.put(f"{C}AcquirePeriod", 0.1)
+    before = cam.get(f"{C}ArrayCounter_RBV")
+    running = cam.put_async(f"{C}Acquire", 1)
+    cam.wait_for(f"{C}ArrayCounter_RBV", lambda v: v >= before + 5, timeout=10)
+    assert cam.string(f"{C}DetectorState_RBV") == "Acquire" and not running.is_set()
+    cam.put(f"{C}Acquire", 0)
+    assert running.wait(5)
+    cam.wait_for(f"{C}DetectorState_RBV", lambda v: v == 0)  # Idle
+    assert cam.get(f"{C}Acquire_RBV") == 0
+    cam.put(f"{C}ImageMode", "Single")

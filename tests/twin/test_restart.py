@@ -3,21 +3,18 @@ several IOC processes, each on its own port, all reachable through one EPICS_CA_
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
 from scenarios.twin_process import TwinProcess
 from tests.twin.ca import CA
-from tests.twin.conftest import CA_KEYS
+from tests.twin.conftest import ca_environment
 from twin.iocs.server import cluster_environment
 
 
 def test_a_restarted_ioc_keeps_its_port_and_its_settings() -> None:
-    saved = {k: os.environ.get(k) for k in CA_KEYS}
-    with TwinProcess("demo", seed=2, speed=50.0, autosave=True) as twin:
-        os.environ.update(twin.env)
+    with TwinProcess("demo", seed=2, speed=50.0, autosave=True) as twin, ca_environment(twin.env):
         ca = CA()
         try:
             ca.put("BT:m1.OFF", 0.5)
@@ -38,32 +35,39 @@ def test_a_restarted_ioc_keeps_its_port_and_its_settings() -> None:
             assert ca.get("BT:m1.DRBV") == pytest.approx(0.0)
         finally:
             ca.close()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 def test_several_ioc_processes_on_their_own_ports() -> None:
-    saved = {k: os.environ.get(k) for k in CA_KEYS}
     with TwinProcess("demo", seed=1, speed=50.0) as a, TwinProcess("demo", seed=1, speed=50.0,
                                                                     beamline="xafs") as b:
         assert a.port != b.port
         env = cluster_environment([a.port, b.port])
         assert env["EPICS_CA_ADDR_LIST"] == f"127.0.0.1:{a.port} 127.0.0.1:{b.port}"
-        os.environ.update(env)
-        os.environ.pop("EPICS_CA_SERVER_PORT", None)
+        with ca_environment(env):
+            ca = CA()
+            try:
+                assert ca.get("BT:m1.DMOV") == 1 and ca.get("BTX:dcm:theta.DMOV") == 1
+                b.restart()
+                ca.put("BTX:dcm:theta", 13.0, timeout=30)
+                assert ca.get("BTX:dcm:theta.RBV") == pytest.approx(13.0) and ca.get("BT:m1.DMOV") == 1
+            finally:
+                ca.close()
+
+
+def test_restart_on_cue_from_a_pv_through_the_launcher() -> None:
+    with TwinProcess("demo", seed=2, speed=50.0, autosave=True, supervise=True) as twin, ca_environment(twin.env):
         ca = CA()
         try:
-            assert ca.get("BT:m1.DMOV") == 1 and ca.get("BTX:dcm:theta.DMOV") == 1
-            b.restart()
-            ca.put("BTX:dcm:theta", 13.0, timeout=30)
-            assert ca.get("BTX:dcm:theta.RBV") == pytest.approx(13.0) and ca.get("BT:m1.DMOV") == 1
+            ca.put("BT:m1.VELO", 3.5)
+            time.sleep(1.2)  # past an autosave period
+            pid = twin.proc.pid if twin.proc else None
+            ca.put("BT:twin:Restart-Cmd", 1)
+            deadline = time.monotonic() + 60
+            while twin.restarts == 0 or twin.proc is None or twin.proc.pid == pid or not twin.ready_file.exists():
+                assert time.monotonic() < deadline, "the launcher did not start the IOC again"
+                time.sleep(0.05)
+            ca.close()
+            ca = CA()  # a fresh client: no reconnection back-off to wait out
+            assert ca.get("BT:m1.VELO") == 3.5 and twin.restarts == 1
         finally:
             ca.close()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v

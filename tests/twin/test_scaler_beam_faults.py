@@ -120,3 +120,16 @@ def test_limit_switch_fault_halts_a_move(ca: CA) -> None:
     ca.put("BT:m1.VELO", 5.0)
     ca.put("BT:m1", 0.0, timeout=30)
     assert ca.get("BT:m1.HLS") == 0 and ca.read("BT:m1.RBV").metadata.severity == AlarmSeverity.NO_ALARM
+
+
+def test_a_gated_preset_count_stops_the_count(ca: CA, at_peak: float) -> None:
+    rate = _count(ca, 1.0)  # counts per simulated second on the peak
+    ca.put(f"{S}.PR2", 5000)
+    ca.put(f"{S}.G2", "Y")
+    try:
+        ca.put(f"{S}.TP", 100.0)
+        ca.put(f"{S}.CNT", 1, timeout=30)
+        assert ca.get(f"{S}.S2") == 5000
+        assert ca.get(f"{S}.T") == pytest.approx(5000 / rate, rel=0.05)
+    finally:
+        ca.put(f"{S}.G2", "N")

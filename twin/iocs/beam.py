@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,6 +13,8 @@ from caproto.server import PVGroup, pvproperty
 
 from twin.physics import BeamlineModel
 
+#: The exit code with which an IOC process asks its launcher to start it again (``Restart-Cmd``).
+RESTART_EXIT_CODE = 75
 #: Wall seconds between beam-status updates.
 PERIOD = 0.2
 
@@ -63,8 +67,6 @@ class BeamStatus(PVGroup):
     @shutter_cmd.putter
     async def shutter_cmd(self, instance: Any, value: Any) -> Any:
         """Open/Close the shutter: it takes ``shutter_time`` simulated seconds."""
-        import asyncio
-
         want = value in (1, "Open")
         if want != self.model.shutter_open:
             await asyncio.sleep(self.model.clock.wall_duration(self.shutter_time))
@@ -78,12 +80,21 @@ class Faults(PVGroup):
     s), ``{channel}:Saturate-Cmd`` and ``{channel}:NoiseBurst-Cmd`` (N s) for each detector channel."""
 
     dump = pvproperty(name="Dump-Cmd", value=0.0, precision=1, doc="put N: the beam dumps now for N simulated s")
+    restart = pvproperty(name="Restart-Cmd", value=0, dtype=ChannelType.LONG,
+                         doc="put 1: the IOC process exits at once, asking its launcher to start it again")
 
     def __init__(self, *args: Any, model: BeamlineModel, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.model = model
         #: called after a fault changes the beam (the beam status republishes)
         self.on_change: Callable[[], Awaitable[None]] | None = None
+
+    @restart.putter
+    async def restart(self, instance: Any, value: int) -> int:
+        """An IOC reboot: the process exits (code 75) just after the put completes."""
+        if value:
+            asyncio.get_running_loop().call_later(0.05, os._exit, RESTART_EXIT_CODE)
+        return value
 
     @dump.putter
     async def dump(self, instance: Any, value: float) -> float:

@@ -209,13 +209,18 @@ class _CameraLogic:
 
     async def on_startup(self) -> None:
         """Publish the array geometry before the first frame (clients read it when they prepare)."""
-        nx, ny = int(self.get("cam1:SizeX")), int(self.get("cam1:SizeY"))
+        await self._publish_geometry(int(self.get("cam1:SizeX")), int(self.get("cam1:SizeY")))
+
+    async def _publish_geometry(self, nx: int, ny: int) -> None:
+        """The array size PVs of the driver and the plugins."""
         for p in ("cam1:", "image1:", "HDF1:"):
             await self.set(f"{p}ArraySizeX_RBV", nx)
             await self.set(f"{p}ArraySizeY_RBV", ny)
             await self.set(f"{p}ArraySize0_RBV", nx)
             await self.set(f"{p}ArraySize1_RBV", ny)
             await self.set(f"{p}ArraySize_RBV", nx * ny * 2)
+        await self.set("HDF1:ArraySize0", nx)
+        await self.set("HDF1:ArraySize1", ny)
 
     def pv(self, name: str) -> Any:
         """The PV instance named ``name`` (relative to the prefix)."""
@@ -307,7 +312,8 @@ class _CameraLogic:
             if not external and done < n and await self._sleep(period - exposure):
                 aborted = True
                 break
-        await self.set("cam1:DetectorState_RBV", "Aborted" if aborted else "Idle")
+        # stopping a Continuous acquisition is its normal end; stopping a counted one aborts it
+        await self.set("cam1:DetectorState_RBV", "Aborted" if aborted and n != math.inf else "Idle")
 
     async def _sleep(self, sim_seconds: float) -> bool:
         """Wait ``sim_seconds`` of simulated time; True if Acquire was stopped meanwhile."""
@@ -336,14 +342,7 @@ class _CameraLogic:
         """The driver produced ``image``: count it and pass it to the plugins (unless dropped)."""
         ny, nx = image.shape
         counter = int(self.get("cam1:ArrayCounter_RBV")) + 1
-        for p in ("cam1:", "image1:", "HDF1:"):
-            await self.set(f"{p}ArraySizeX_RBV", nx)
-            await self.set(f"{p}ArraySizeY_RBV", ny)
-            await self.set(f"{p}ArraySize0_RBV", nx)
-            await self.set(f"{p}ArraySize1_RBV", ny)
-            await self.set(f"{p}ArraySize_RBV", nx * ny * 2)
-        await self.set("HDF1:ArraySize0", nx)
-        await self.set("HDF1:ArraySize1", ny)
+        await self._publish_geometry(nx, ny)
         await self.set("cam1:ArrayCounter", counter)
         await self.set("cam1:ArrayCounter_RBV", counter)
         await self.set("cam1:UniqueId_RBV", counter)

@@ -89,22 +89,61 @@ class ScalerRecord(PVGroup):
         for n, name in self.channels.items():
             await self._ch(n).nm.write(name)
 
-    async def _count(self, preset: float, final: bool = True) -> None:
-        """Count ``preset`` simulated seconds (less if aborted), updating S1…Sn as it goes."""
+    def _gates(self) -> dict[int, int]:
+        """Channels ≥ 2 gated (G=Y) with a preset count: counting stops when one reaches it."""
+        return {n: int(self._ch(n).pr.value) for n in self.channels
+                if self._ch(n).g.value in ("Y", 1) and int(self._ch(n).pr.value) > 0}
+
+    def _preset_hit(self, gates: dict[int, int], t0: float, t1: float) -> tuple[float, int] | None:
+        """The earliest (simulated time, channel) in (t0, t1] at which a gated channel reaches its preset."""
+        best: tuple[float, int] | None = None
+        for n, preset in gates.items():
+            name = self.channels[n]
+            if self.model.count(name, t0, t1) < preset:
+                continue
+            lo, hi = t0, t1
+            for _ in range(40):
+                mid = 0.5 * (lo + hi)
+                if self.model.count(name, t0, mid) >= preset:
+                    hi = mid
+                else:
+                    lo = mid
+            if best is None or hi < best[0]:
+                best = (hi, n)
+        return best
+
+    async def _count(self, preset: float) -> None:
+        """Count ``preset`` simulated seconds (less if aborted, or once a gated channel reaches its
+        preset), updating S1…Sn as it goes."""
         clock = self.model.clock
         t0 = clock.now()
+        gates = self._gates()
         for n in range(1, NCH + 1):
             await self._ch(n).s.write(0, verify_value=False)
+        t_stop, stopped_by = t0 + preset, 0
         while True:
-            remaining = clock.wall_duration(t0 + preset - clock.now())
-            if remaining <= 0:
+            now = min(clock.now(), t0 + preset)
+            hit = self._preset_hit(gates, t0, now) if gates else None
+            if hit is not None:
+                t_stop, stopped_by = hit
+                break
+            target = t0 + preset
+            for n, pr in gates.items():  # wake up near the expected preset crossing
+                r = self.model.rate(now, self.channels[n])
+                if r > 0:
+                    target = min(target, max(t0 + pr / r, now + 1e-3))
+            remaining = clock.wall_duration(target - clock.now())
+            if clock.now() >= t0 + preset:
                 break
             try:
-                await asyncio.wait_for(self._abort.wait(), min(UPDATE, remaining))
+                await asyncio.wait_for(self._abort.wait(), min(UPDATE, max(remaining, 0.001)))
+                t_stop = min(clock.now(), t0 + preset)
                 break
             except TimeoutError:
                 await self._publish(t0, min(clock.now(), t0 + preset))
-        await self._publish(t0, min(clock.now(), t0 + preset))
+        await self._publish(t0, t_stop)
+        if stopped_by:
+            await self._ch(stopped_by).s.write(gates[stopped_by], verify_value=False)
 
     async def _publish(self, t0: float, t1: float) -> None:
         elapsed = t1 - t0

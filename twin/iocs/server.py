@@ -12,7 +12,7 @@ from typing import Any
 from caproto.server import PVGroup
 
 from twin.iocs.autosave import Autosave
-from twin.iocs.beam import BeamStatus, Faults, detector_faults
+from twin.iocs.beam import RESTART_EXIT_CODE, BeamStatus, Faults, detector_faults
 from twin.iocs.camera import CameraTwin, camera_class
 from twin.iocs.motor import MotorRecord
 from twin.iocs.scaler import ScalerRecord
@@ -22,6 +22,10 @@ from twin.physics import BeamlineModel, SimClock
 from twin.physics.camera import CameraModel
 
 LOOPBACK = "127.0.0.1"
+
+
+__all__ = ["LOOPBACK", "RESTART_EXIT_CODE", "build_iocs", "client_environment", "cluster_environment",
+           "serve_async"]
 
 
 def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -> tuple[BeamlineModel, list[PVGroup]]:
