@@ -21,6 +21,7 @@ CAMERA_PVS = ("cam1:Acquire cam1:Acquire_RBV cam1:AcquireTime_RBV cam1:AcquirePe
               "HDF1:AutoIncrement HDF1:FileWriteMode HDF1:NumCapture HDF1:Capture HDF1:FullFileName_RBV "
               "HDF1:FilePathExists_RBV HDF1:LazyOpen HDF1:NumCaptured_RBV").split()
 
+BEAM_PVS = "Current-RB TopUpCountdown-RB BeamAvailable-RB Shutter-Cmd Shutter-RB".split()
 TRIGGER_BOX_PVS = "Axis-Sel Start-SP Step-SP Count-SP Arm-Cmd Armed-RB Captured-RB Positions-RB Times-RB".split()
 
 
@@ -29,7 +30,7 @@ def test_every_pv_the_profile_uses_is_served(name: str) -> None:
     profile = beamlines.load(name)
     _, groups = build_iocs(profile)
     served = set(served_names(pvdb_of(groups)))
-    known = {n: s for n, s in profile["devices"].items() if s["kind"] in ("motor", "scaler")}
+    known = {n: s for n, s in profile["devices"].items() if s["kind"] in ("motor", "scaler", "beam_status", "shutter")}
     devices = make_devices({"devices": known})
     used = {sig.source.removeprefix("ca://") for dev in devices.values() for sig in dev.signals()}
     assert used and used <= served, sorted(used - served)
@@ -37,7 +38,8 @@ def test_every_pv_the_profile_uses_is_served(name: str) -> None:
         p = spec["prefix"]
         want = {"motor": [p] + [f"{p}.{f}" for f in MOTOR_FIELDS], "scaler": [f"{p}.{f}" for f in SCALER_FIELDS],
                 "area_detector": [p + s for s in CAMERA_PVS],
-                "trigger_box": [p + s for s in TRIGGER_BOX_PVS]}[spec["kind"]]
+                "trigger_box": [p + s for s in TRIGGER_BOX_PVS],
+                "beam_status": [p + s for s in BEAM_PVS], "shutter": [p + s for s in BEAM_PVS]}[spec["kind"]]
         assert set(want) <= served, sorted(set(want) - served)
 
 
@@ -49,7 +51,8 @@ def test_every_pv_the_profile_uses_is_served(name: str) -> None:
     (lambda b: b["physics"]["axes"].pop("motor"), "physics.sample.axis"),
     (lambda b: b["physics"]["axes"].update(extra=b["physics"]["axes"].pop("motor"))
      or b["physics"]["sample"].update(axis="extra"), "devices.motor"),
-    (lambda b: b["physics"]["beam_status"].pop("prefix"), "physics.beam_status.prefix"),
+    (lambda b: b["physics"].update(beam_status={}), "physics.beam_status.prefix"),
+    (lambda b: b["devices"]["shutter"].update(prefix="BT:other:"), "beam_status and shutter are one IOC"),
 ])
 def test_bad_beamline_files_name_the_field(edit: object, field: str, tmp_path: Path) -> None:
     data = yaml.safe_load(beamlines.path("default").read_text())

@@ -28,6 +28,22 @@ __all__ = ["LOOPBACK", "RESTART_EXIT_CODE", "build_iocs", "client_environment", 
            "serve_async"]
 
 
+def _beam_status(physics: dict[str, Any], devices: dict[str, str], model: BeamlineModel) -> BeamStatus | None:
+    """The beam-status IOC (ring current, top-up, shutter, beam available), if anything asks for it.
+
+    A ``beam_status`` or ``shutter`` device names its prefix (both are served by this one IOC,
+    so they must share it); ``physics.beam_status.prefix`` serves it without a device.
+    """
+    beam = physics.get("beam_status")
+    if beam is not None and (not isinstance(beam, dict) or not beam.get("prefix")):
+        raise ValueError("physics.beam_status.prefix: missing (the PV prefix of the beam status)")
+    prefixes = set(devices.values()) | ({str(beam["prefix"])} if beam else set())
+    if len(prefixes) > 1:
+        raise ValueError("beam_status and shutter are one IOC in the twin: give them one prefix, "
+                         f"got {sorted(prefixes)}")
+    return BeamStatus(prefix=prefixes.pop(), model=model) if prefixes else None
+
+
 def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -> tuple[BeamlineModel, list[PVGroup]]:
     """The physics model and one PVGroup per device of ``beamline`` (the parsed YAML file)."""
     physics = beamline.get("physics")
@@ -37,6 +53,7 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
     groups: list[PVGroup] = []
     boxes: list[tuple[str, dict[str, Any]]] = []
     cameras: dict[str, Any] = {}
+    beam_prefixes: dict[str, str] = {}
     sim_prefix = physics.get("prefix")
     for name, spec in (beamline.get("devices") or {}).items():
         kind, prefix = spec.get("kind"), spec.get("prefix")
@@ -64,6 +81,8 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
                 groups.extend(detector_faults(ch)(prefix=f"{sim_prefix}{ch}:", model=model) for ch in channels.values())
         elif kind == "trigger_box":
             boxes.append((name, spec))
+        elif kind in ("beam_status", "shutter"):
+            beam_prefixes.setdefault(kind, str(prefix))
         elif kind == "area_detector":
             cam = make_camera(spec, f"devices.{name}")
             ioc = camera_class(cam.width, cam.height)(prefix=prefix, model=model, camera=cam, channel=name)
@@ -73,7 +92,7 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
                 groups.append(CameraTwin(prefix=f"{sim_prefix}{name}:", camera=ioc))
         else:
             raise ValueError(f"devices.{name}.kind: the twin cannot simulate kind {kind!r} "
-                             "(known: area_detector, motor, scaler, trigger_box)")
+                             "(known: area_detector, beam_status, motor, scaler, shutter, trigger_box)")
     for name, spec in boxes:
         axes = spec.get("axes") or []
         missing = [a for a in axes if a not in model.axes]
@@ -85,12 +104,8 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -
             raise ValueError(f"devices.{name}.cameras: no area_detector device named {unknown}")
         groups.append(TriggerBox(prefix=spec["prefix"], axes={a: model.axes[a] for a in axes}, clock=model.clock,
                                  cameras=[cameras[c] for c in wired]))
-    beam = physics.get("beam_status")
-    status: BeamStatus | None = None
-    if beam is not None:
-        if not isinstance(beam, dict) or not beam.get("prefix"):
-            raise ValueError("physics.beam_status.prefix: missing (the PV prefix of the beam status)")
-        status = BeamStatus(prefix=str(beam["prefix"]), model=model)
+    status = _beam_status(physics, beam_prefixes, model)
+    if status is not None:
         groups.append(status)
     if sim_prefix:
         groups.append(SimStatus(prefix=str(sim_prefix), clock=model.clock, seed_value=seed))
