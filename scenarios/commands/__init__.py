@@ -8,4 +8,5 @@ MODULES = [
     "scenarios.commands.run",
     "scenarios.commands.serve",
     "scenarios.commands.export",
+    "scenarios.commands.queue",
 ]
