@@ -160,7 +160,7 @@ def build_app(manager: QueueManager) -> FastAPI:
 
     @route("/api/queue/start")
     async def start(who: Principal, body: dict[str, Any]) -> Any:
-        return await manager.start(who)
+        return await manager.start(who, keep_alive=bool(body.get("keep_alive")))
 
     @route("/api/queue/stop")
     def stop(who: Principal, body: dict[str, Any]) -> Any:

@@ -118,7 +118,7 @@ def cmd_tail(c: Client, a: argparse.Namespace) -> int:
 
 
 SIMPLE: dict[str, Callable[[Client, argparse.Namespace], Any]] = {
-    "start": lambda c, a: c.start(),
+    "start": lambda c, a: c.start(keep_alive=a.keep_alive),
     "stop": lambda c, a: c.stop(cancel=a.cancel),
     "pause": lambda c, a: c.pause(immediate=a.immediate),
     "resume": lambda c, a: c.resume(),
@@ -170,7 +170,9 @@ def register(sub: Any) -> None:
     tail = sub.add_parser("tail", help="follow console lines (and documents with --docs)")
     tail.add_argument("--docs", action="store_true")
     tail.add_argument("--timeout", type=float, default=None, help="stop after this many seconds")
-    for name, helptext in (("start", "start the queue"), ("resume", "resume a paused plan"),
+    sub.add_parser("start", help="start the queue").add_argument(
+        "--keep-alive", action="store_true", help="wait for new items when the queue runs dry (agents)")
+    for name, helptext in (("resume", "resume a paused plan"),
                            ("abort", "abort the plan, stop the queue"), ("halt", "stop motors, abort, stop queue"),
                            ("open", "open the environment (start the worker)"), ("clear", "empty the queue")):
         sub.add_parser(name, help=helptext)

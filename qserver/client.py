@@ -154,9 +154,9 @@ class Client:
         self._post("/api/queue/clear", {"version": version})
 
     # -- control ----------------------------------------------------------------------------------
-    def start(self) -> dict[str, Any]:
-        """Start the queue."""
-        return dict(self._post("/api/queue/start"))
+    def start(self, keep_alive: bool = False) -> dict[str, Any]:
+        """Start the queue; with ``keep_alive`` it waits for new items when it runs dry."""
+        return dict(self._post("/api/queue/start", {"keep_alive": keep_alive}))
 
     def stop(self, cancel: bool = False) -> dict[str, Any]:
         """Stop after the current item (``cancel=True`` withdraws the request)."""

@@ -50,6 +50,7 @@ class QueueManager:
         self.queue_running = bool(self.db.get("queue_running", False))
         self.stop_pending = bool(self.db.get("stop_pending", False))
         self.loop_mode = bool(self.db.get("loop_mode", False))
+        self.keep_alive = bool(self.db.get("keep_alive", False))
         self.running: dict[str, Any] | None = self.db.get("running")
         self.env = "closed"
         self.worker_state = "closed"
@@ -89,6 +90,7 @@ class QueueManager:
         """The server's state in one small object."""
         est = [it.get("estimate") for it in self.db.items]
         return {"queue_running": self.queue_running, "stop_pending": self.stop_pending, "loop": self.loop_mode,
+                "keep_alive": self.keep_alive,
                 "environment": self.env, "worker": self.worker_state, "worker_pid": self.worker_pid,
                 "running": self.running, "items": len(self.db.items), "version": self.db.version,
                 "estimate_total": sum(e for e in est if e is not None),
@@ -218,18 +220,23 @@ class QueueManager:
     # -- control -----------------------------------------------------------------------------------
     def _set_flags(self, who: str, action: str, **flags: Any) -> None:
         for key, value in flags.items():
-            setattr(self, {"queue_running": "queue_running", "stop_pending": "stop_pending",
-                           "loop_mode": "loop_mode"}[key], value)
+            if key not in ("queue_running", "stop_pending", "loop_mode", "keep_alive"):
+                raise KeyError(key)
+            setattr(self, key, value)
             self.db._put(key, value)
         self.db.log(who, action, flags)
         self._changed()
 
-    async def start(self, who: Principal) -> dict[str, Any]:
-        """Start executing the queue (opening the environment first if it is closed)."""
+    async def start(self, who: Principal, keep_alive: bool = False) -> dict[str, Any]:
+        """Start executing the queue (opening the environment first if it is closed).
+
+        With ``keep_alive`` the queue waits for new items when it runs dry (for agents that add
+        one run at a time) instead of stopping.
+        """
         who.require("user")
         if self.env == "closed":
             await self.open_environment(who)
-        self._set_flags(who.user, "start", queue_running=True, stop_pending=False)
+        self._set_flags(who.user, "start", queue_running=True, stop_pending=False, keep_alive=bool(keep_alive))
         self._dispatch()
         return self.status()
 
@@ -239,7 +246,7 @@ class QueueManager:
         if cancel:
             self._set_flags(who.user, "stop_cancel", stop_pending=False)
         elif self.running is None:
-            self._set_flags(who.user, "stop", queue_running=False, stop_pending=False)
+            self._set_flags(who.user, "stop", queue_running=False, stop_pending=False, keep_alive=False)
         else:
             self._set_flags(who.user, "stop", stop_pending=True)
         return self.status()
@@ -295,9 +302,11 @@ class QueueManager:
             return
         if self.env != "open" or self._writer is None or self.worker_state != "idle":
             return
+        if not self.db.items and self.keep_alive and not self.stop_pending:
+            return
         if self.stop_pending or not self.db.items:
             self._set_flags("server", "queue_stopped" if self.stop_pending else "queue_empty",
-                            queue_running=False, stop_pending=False)
+                            queue_running=False, stop_pending=False, keep_alive=False)
             return
         self._run_item(self.db.items[0], "server", from_queue=True)
 
@@ -320,7 +329,7 @@ class QueueManager:
         self._send({"cmd": "ack", "exec_id": exec_id})
         self.broadcast({"type": "finished", **record})
         if self.stop_pending:
-            self._set_flags("server", "queue_stopped", queue_running=False, stop_pending=False)
+            self._set_flags("server", "queue_stopped", queue_running=False, stop_pending=False, keep_alive=False)
         self._changed()
 
     def _interrupt(self, exit_status: str, reason: str) -> None:

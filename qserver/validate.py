@@ -63,7 +63,8 @@ def _check_type(value: Any, hint: Any, where: str) -> None:
                 _check_type(value, alt, where)
                 return
             except ItemError as exc:
-                errors.append(str(exc))
+                if alt is not type(None):  # "or null" goes without saying
+                    errors.append(str(exc))
         raise ItemError(errors[0] if len(errors) == 1 else f"{where}: {value!r} fits none of {hint}")
     if hint is type(None):
         if value is not None:
