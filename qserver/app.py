@@ -36,12 +36,11 @@ def _key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or request.query_params.get("key")
 
 
-def _error(status: int, message: str, **extra: Any) -> Response:
-    return Response(dumps({"error": message, **extra}), status_code=status, media_type="application/json")
+def _error_body(message: str, **extra: Any) -> bytes:
+    return dumps({"error": message, **extra}).encode()
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+def _parse(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
@@ -54,39 +53,79 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 Endpoint = Callable[[Principal, dict[str, Any]], Awaitable[Any] | Any]
+# Requests that clients and dashboards send most, answered without FastAPI's routing layer.
+HOT = frozenset({("GET", "/api/status"), ("GET", "/api/queue"), ("POST", "/api/queue/add")})
 
 
-def build_app(manager: QueueManager) -> FastAPI:
+class _HotPaths:
+    """ASGI wrapper: the hot endpoints straight to their handlers, everything else to FastAPI."""
+
+    def __init__(self, app: FastAPI, handle: Callable[..., Awaitable[tuple[int, bytes]]],
+                 routes: dict[tuple[str, str], Endpoint]) -> None:
+        self.app = app
+        self.handle = handle
+        self.routes = routes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        key = (scope.get("method", ""), scope.get("path", ""))
+        if scope["type"] != "http" or key not in HOT:
+            await self.app(scope, receive, send)
+            return
+        raw = b""
+        more = key[0] == "POST"
+        while more:
+            message = await receive()
+            raw += message.get("body", b"")
+            more = message.get("more_body", False)
+        api_key = None
+        for name, value in scope["headers"]:
+            if name == b"authorization" and value[:7].lower() == b"bearer ":
+                api_key = value[7:].strip().decode()
+            elif name == b"x-api-key" and api_key is None:
+                api_key = value.decode()
+        status, payload = await self.handle(self.routes[key], api_key, key[0], raw, {})
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def build_app(manager: QueueManager) -> Any:
     """The ASGI application serving ``manager``."""
     app = FastAPI(title="beamtwin queue server", docs_url=None, redoc_url=None, openapi_url=None)
+    routes: dict[tuple[str, str], Endpoint] = {}
 
-    async def call(request: Request, fn: Endpoint) -> Response:
+    async def handle(fn: Endpoint, key: str | None, method: str, raw: bytes,
+                     query: dict[str, Any]) -> tuple[int, bytes]:
         try:
-            who = manager.users.authenticate(_key(request))
-            body = await _body(request) if request.method == "POST" else dict(request.query_params)
+            who = manager.users.authenticate(key)
+            body = _parse(raw) if method == "POST" else query
             result = fn(who, body)
             if asyncio.iscoroutine(result):
                 result = await result
-            return Response(dumps(result), media_type="application/json")
+            return 200, dumps(result).encode()
         except AuthError as exc:
-            return _error(exc.status, str(exc))
+            return exc.status, _error_body(str(exc))
         except ItemError as exc:
-            return _error(400, str(exc))
+            return 400, _error_body(str(exc))
         except KeyError as exc:
-            return _error(404, str(exc.args[0]) if exc.args else "not found")
+            return 404, _error_body(str(exc.args[0]) if exc.args else "not found")
         except Conflict as exc:
-            return _error(409, str(exc), state=exc.state)
+            return 409, _error_body(str(exc), state=exc.state)
         except (ValueError, TypeError) as exc:
-            return _error(400, str(exc))
+            return 400, _error_body(str(exc))
         except RuntimeError as exc:
-            return _error(503, str(exc))
+            return 503, _error_body(str(exc))
 
     def route(path: str, method: str = "POST") -> Callable[[Endpoint], Endpoint]:
         def deco(fn: Endpoint) -> Endpoint:
             async def endpoint(request: Request) -> Response:
-                return await call(request, fn)
+                raw = await request.body() if method == "POST" else b""
+                status, payload = await handle(fn, _key(request), method, raw, dict(request.query_params))
+                return Response(payload, status_code=status, media_type="application/json")
             endpoint.__name__ = fn.__name__
             app.add_api_route(path, endpoint, methods=[method])
+            routes[(method, path)] = fn
             return fn
         return deco
 
@@ -236,4 +275,4 @@ def build_app(manager: QueueManager) -> FastAPI:
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
 
-    return app
+    return _HotPaths(app, handle, routes)

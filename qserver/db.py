@@ -37,6 +37,22 @@ class QueueDB:
         rows = self.conn.execute("SELECT body FROM items ORDER BY pos").fetchall()
         self.items: list[Item] = [json.loads(r[0]) for r in rows]
         self.version = int(self.get("version", 0))
+        self._est = [0.0, 0]  # the queue's summed estimate and how many items have none, kept in step
+        self._account(self.items, +1)
+
+    def _account(self, items: list[Item], sign: int) -> None:
+        for it in items:
+            est = it.get("estimate")
+            if est is None:
+                self._est[1] += sign
+            else:
+                self._est[0] += sign * float(est)
+        if not self.items:
+            self._est = [0.0, 0]
+
+    def estimates(self) -> tuple[float, int]:
+        """The queue's total estimated duration (s) and the number of items without an estimate."""
+        return max(0.0, float(self._est[0])), int(self._est[1])
 
     # -- state -----------------------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:
@@ -84,6 +100,7 @@ class QueueDB:
         with self._tx():
             at = len(self.items) if pos is None else max(0, min(pos, len(self.items)))
             self.items[at:at] = items
+            self._account(items, +1)
             if at == len(self.items) - len(items):
                 self.conn.executemany("INSERT INTO items(uid, pos, body) VALUES (?, ?, ?)",
                                       [(it["uid"], at + k, json.dumps(it)) for k, it in enumerate(items)])
@@ -98,6 +115,7 @@ class QueueDB:
         with self._tx():
             i = self.index(uid)
             item = self.items.pop(i)
+            self._account([item], -1)
             self.conn.execute("DELETE FROM items WHERE uid=?", (uid,))
             self._rewrite_positions(i)
             return item, self._bump(who, action, {"uid": uid, "name": item["name"]})
@@ -118,6 +136,8 @@ class QueueDB:
             i = self.index(item["uid"])
             old = self.items[i]
             self.items[i] = item
+            self._account([old], -1)
+            self._account([item], +1)
             self.conn.execute("UPDATE items SET body=? WHERE uid=?", (json.dumps(item), item["uid"]))
             return self._bump(who, "edit", {"uid": item["uid"], "old": old, "new": item})
 
@@ -126,6 +146,7 @@ class QueueDB:
         with self._tx():
             n = len(self.items)
             self.items = []
+            self._account([], 0)
             self.conn.execute("DELETE FROM items")
             return self._bump(who, "clear", {"removed": n})
 
@@ -134,6 +155,7 @@ class QueueDB:
         with self._tx():
             if item is not None:
                 self.items.remove(item)
+                self._account([item], -1)
                 self.conn.execute("DELETE FROM items WHERE uid=?", (item["uid"],))
             self._put("running", running)
             return self._bump(who, "dispatch", {"uid": running["item"]["uid"], "exec_id": running["exec_id"]})
@@ -145,6 +167,7 @@ class QueueDB:
             self._put("running", None)
             if requeue is not None:
                 self.items.append(requeue)
+                self._account([requeue], +1)
                 self.conn.execute("INSERT INTO items(uid, pos, body) VALUES (?, ?, ?)",
                                   (requeue["uid"], len(self.items) - 1, json.dumps(requeue)))
             return self._bump("server", "finished", {"uid": record["item"]["uid"],

@@ -83,18 +83,18 @@ class QueueManager:
                 self._listeners.discard(q)  # its stream notices and ends
 
     def _changed(self) -> None:
-        self.broadcast({"type": "status", **self.status()})
+        if self._listeners:
+            self.broadcast({"type": "status", **self.status()})
 
     # -- reads -----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """The server's state in one small object."""
-        est = [it.get("estimate") for it in self.db.items]
+        est_total, est_unknown = self.db.estimates()
         return {"queue_running": self.queue_running, "stop_pending": self.stop_pending, "loop": self.loop_mode,
                 "keep_alive": self.keep_alive,
                 "environment": self.env, "worker": self.worker_state, "worker_pid": self.worker_pid,
                 "running": self.running, "items": len(self.db.items), "version": self.db.version,
-                "estimate_total": sum(e for e in est if e is not None),
-                "estimate_unknown": sum(1 for e in est if e is None), "last_error": self.last_error}
+                "estimate_total": est_total, "estimate_unknown": est_unknown, "last_error": self.last_error}
 
     def queue(self) -> dict[str, Any]:
         """The queue with its version and the running item."""
@@ -115,6 +115,8 @@ class QueueManager:
         return item
 
     def _position(self, pos: Any, before: Any, after: Any, exclude: str | None = None) -> int | None:
+        if pos is None and before is None and after is None:
+            return None
         given = [x for x in (pos, before, after) if x is not None]
         if len(given) > 1:
             raise ItemError("give at most one of pos, before_uid, after_uid")
@@ -213,7 +215,8 @@ class QueueManager:
         return {"version": new_version}
 
     def _after_edit(self) -> None:
-        self.broadcast({"type": "queue", "version": self.db.version})
+        if self._listeners:
+            self.broadcast({"type": "queue", "version": self.db.version})
         self._changed()
         self._dispatch()
 

@@ -12,6 +12,7 @@ step plans (count, scan, mv) itself.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import typing
 import uuid
@@ -34,11 +35,18 @@ class ItemError(ValueError):
     """An item that cannot be queued; the message names the bad part."""
 
 
+@functools.cache
 def plan_catalogue() -> dict[str, Callable[..., Any]]:
-    """The plans the queue offers, by name."""
+    """The plans the queue offers, by name (read once: the catalogue is fixed at import)."""
     names = getattr(plan_module, "__all__", [n for n in dir(plan_module) if not n.startswith("_")])
     return {n: getattr(plan_module, n) for n in names
             if n not in NOT_QUEUEABLE and inspect.isgeneratorfunction(getattr(plan_module, n, None))}
+
+
+@functools.cache
+def _signature(name: str) -> tuple[inspect.Signature, dict[str, Any]]:
+    fn = plan_catalogue()[name]
+    return inspect.signature(fn), typing.get_type_hints(fn)
 
 
 def describe_plans() -> dict[str, dict[str, Any]]:
@@ -127,7 +135,7 @@ def _check_limit(motor: Mapping[str, Any], name: str, value: Any, where: str) ->
 def basic_dry_run(name: str, args: list[Any], kwargs: dict[str, Any], snapshot: Snapshot) -> float | None:
     """Limits and an estimate (seconds of device time) for the step plans; None when unknown."""
     devices = snapshot.get("devices", {})
-    bound = inspect.signature(plan_catalogue()[name]).bind(*args, **kwargs)
+    bound = _signature(name)[0].bind(*args, **kwargs)
     bound.apply_defaults()
     a = bound.arguments
 
@@ -193,12 +201,11 @@ class Validator:
             raise ItemError(f"{name}: args must be a JSON list, got {args!r}")
         if not isinstance(kwargs, dict):
             raise ItemError(f"{name}: kwargs must be a JSON object, got {kwargs!r}")
-        sig = inspect.signature(catalogue[name])
+        sig, hints = _signature(name)
         try:
             bound = sig.bind(*args, **kwargs)
         except TypeError as exc:
             raise ItemError(f"{name}{sig}: {exc}") from None
-        hints = typing.get_type_hints(catalogue[name])
         devices = self.snapshot.get("devices")
         used: list[str] = []
         for pname, value in bound.arguments.items():
