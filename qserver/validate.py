@@ -5,9 +5,10 @@ opens (names, kinds, limits, speeds, count times), so a typo fails at the desk.
 
 The seam for the plans' own dry run: ``Validator(dry_run=fn)``. ``fn(plan_name, args,
 kwargs, snapshot)`` returns the estimated duration in seconds (or raises ``ValueError``
-naming the bad argument). When ``acq.plans`` offers a ``dry_run`` with that signature it is
-used by default; until then ``basic_dry_run`` below checks limits and estimates time for the
-step plans (count, scan, mv) itself.
+naming the bad argument). When ``acq.plans`` offers ``dry_run(plan, snapshot)`` (the
+devices-and-plans work), ``acq_dry_run`` is used by default: the plan is built on
+``StandIn`` devices made from the snapshot and walked in memory. Until then
+``basic_dry_run`` checks limits and estimates time for the step plans (count, scan, mv).
 """
 
 from __future__ import annotations
@@ -172,9 +173,82 @@ def basic_dry_run(name: str, args: list[Any], kwargs: dict[str, Any], snapshot: 
     return None
 
 
+class StandIn:
+    """A device made from its snapshot entry, for walking a plan without hardware.
+
+    It has the shape plans check for (``name``, ``read``, ``set``, ``trigger``, limits
+    through ``check_value``) and holds no connection.
+    """
+
+    def __init__(self, name: str, entry: Mapping[str, Any]) -> None:
+        self.name = name
+        self.parent = None
+        self.kind = entry.get("kind")
+        self.limits = tuple(entry.get("limits") or (0.0, 0.0))
+        self.hints = {"fields": list(entry.get("readings") or [name])}
+
+    def check_value(self, value: float) -> None:
+        """Raise ``ValueError`` if ``value`` lies outside the snapshot's limits."""
+        low, high = self.limits
+        if not low == high == 0.0 and not low <= float(value) <= high:
+            raise ValueError(f"{self.name}: position {value} is outside the limits [{low}, {high}]")
+
+    def read(self) -> dict[str, Any]:
+        """Nothing to read: the dry run answers reads itself."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        """Nothing to describe."""
+        return {}
+
+    def set(self, value: Any, **kwargs: Any) -> None:
+        """Refuse out-of-limit positions, as the motor would."""
+        if self.kind == "motor":
+            self.check_value(float(value))
+
+    def trigger(self) -> None:
+        """Nothing to trigger."""
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def acq_dry_run(name: str, args: list[Any], kwargs: dict[str, Any], snapshot: Snapshot) -> float | None:
+    """The plans' own ``acq.plans.dry_run(plan, snapshot)``, on stand-ins for the snapshot's devices.
+
+    Device names in the arguments become ``StandIn`` devices; the plan is built and walked
+    in memory, so the plan's own argument checks run; returns its estimated duration.
+    """
+    walk: Any = getattr(plan_module, "dry_run", None)
+    devices = snapshot.get("devices", {})
+    standins = {n: StandIn(n, e) for n, e in devices.items()}
+    sig, _ = _signature(name)
+    bound = sig.bind(*args, **kwargs)
+
+    def dev(value: Any) -> Any:
+        if isinstance(value, str) and value in standins:
+            return standins[value]
+        if isinstance(value, list):
+            return [dev(v) for v in value]
+        return value
+
+    for pname, value in list(bound.arguments.items()):
+        if pname in DEVICE_PARAMS or sig.parameters[pname].kind is inspect.Parameter.VAR_POSITIONAL:
+            bound.arguments[pname] = tuple(dev(v) for v in value) if isinstance(value, tuple) else dev(value)
+    plan = plan_catalogue()[name](*bound.args, **bound.kwargs)
+    walk_snapshot = {n: {k: v for k, v in e.items() if k in ("position", "velocity", "count_time")}
+                     for n, e in devices.items()}
+    result = walk(plan, walk_snapshot)
+    duration = getattr(result, "duration", None)
+    return None if duration is None else float(duration)
+
+
 def _default_dry_run() -> DryRun:
+    """The plans' own dry run once ``acq.plans`` has it (signature ``dry_run(plan, snapshot)``), else ours."""
     fn = getattr(plan_module, "dry_run", None)
-    return fn if callable(fn) else basic_dry_run
+    if callable(fn) and next(iter(inspect.signature(fn).parameters), None) == "plan":
+        return acq_dry_run
+    return basic_dry_run
 
 
 class Validator:

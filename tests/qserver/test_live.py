@@ -234,3 +234,20 @@ def test_cli_add_ls_json_and_history(qs: QueueServer, admin: Client) -> None:
     hist = json.loads(cli("history", "--json").stdout)
     assert hist[-1]["exit_status"] == "completed"
     assert json.loads(cli("status", "--json").stdout)["environment"] == "open"
+
+
+def test_halt_stops_the_plan_and_the_queue(qs: QueueServer, admin: Client) -> None:
+    item = admin.add(**_call(long_count(6.0)))
+    waiting = admin.add("count", [["det"]], {"num": 1})
+    with pytest.raises(QueueError, match="nothing is running to halt"):
+        admin.halt()
+    admin.start()
+    _wait_running(admin)
+    t0 = time.monotonic()
+    admin.halt()
+    admin.wait_idle(timeout=15)
+    assert time.monotonic() - t0 < 4.0                     # well before the 6 s plan would end
+    last = admin.history()[-1]
+    assert last["item"]["uid"] == item["uid"] and last["exit_status"] == "halted"
+    assert [it["uid"] for it in admin.items()] == [waiting["uid"]]
+    assert Catalog(qs.state_dir / "data")[last["run_uids"][0]].metadata["stop"]["exit_status"] == "abort"

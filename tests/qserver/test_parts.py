@@ -134,3 +134,28 @@ def test_pause_points_wrap_a_plan_without_changing_its_documents() -> None:
     assert [n for n, _ in docs] == ["start", "descriptor", "event", "event", "event", "stop"]
     assert sum(1 for m in seen if m.kwargs["deferred"]) == 3   # one after each checkpoint
     assert json.loads(json.dumps(docs[-1][1]))["exit_status"] == "success"
+
+
+def test_the_plans_dry_run_plugs_in_on_stand_in_devices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once acq.plans has ``dry_run(plan, snapshot)``, items are walked through it (here a small walker)."""
+    import acq.plans as plan_module
+    from qserver import validate
+
+    walked: list[list[str]] = []
+
+    class Result:
+        duration = 12.5
+
+    def dry_run(plan: object, snapshot: dict[str, object]) -> Result:
+        assert isinstance(snapshot, dict) and snapshot["motor"] == {"position": 0.0, "velocity": 5.0}
+        walked.append([m.command for m in plan])  # type: ignore[attr-defined]
+        return Result()
+
+    monkeypatch.setattr(plan_module, "dry_run", dry_run, raising=False)
+    v = Validator()
+    assert v.dry_run is validate.acq_dry_run
+    v.snapshot = SNAPSHOT
+    item = v.check({"name": "scan", "args": [["det"], "motor", -1, 1, 3]})
+    assert item["estimate"] == 12.5 and walked[0].count("set") == 3
+    with pytest.raises(ItemError, match=r"scan: motor: position 30.0 is outside the limits \[-10.0, 10.0\]"):
+        v.check({"name": "scan", "args": [["det"], "motor", -1, 30, 3]})  # the plan's own check, on a stand-in
