@@ -97,8 +97,12 @@ def cmd_status(c: Client, a: argparse.Namespace) -> int:
 
 def cmd_tail(c: Client, a: argparse.Namespace) -> int:
     t0 = time.monotonic()
+    following = False
     try:
         for ev in c.stream(timeout=a.timeout):
+            if not following:
+                print(f"-- following {c.url}", flush=True)
+                following = True
             if ev["type"] == "console":
                 print(ev["line"], flush=True)
             elif ev["type"] == "doc" and a.docs:

@@ -25,7 +25,6 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-from acq.callbacks import LiveTable
 from acq.devices import Motor, Scaler, load_profile
 from acq.engine import Msg, RunEngine
 from acq.loop import call_in_loop, get_loop
@@ -84,21 +83,36 @@ def resolve(name: str, args: list[Any], kwargs: dict[str, Any], devices: dict[st
 
 
 class _Console:
-    """A text stream whose complete lines become ``console`` messages."""
+    """Documents as console lines for the stream: one per run start and stop, one per event.
+
+    (Line-oriented rather than ``acq.callbacks.LiveTable``'s table, and without importing
+    the callbacks package, whose fitting pulls in scipy: the environment opens faster.)
+    """
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
-        self.buf = ""
+        self.streams: dict[str, str] = {}
 
-    def write(self, text: str) -> int:
-        self.buf += text
-        while "\n" in self.buf:
-            line, self.buf = self.buf.split("\n", 1)
-            self.worker.post({"t": "console", "line": line, "time": time.time()})
-        return len(text)
+    def _line(self, text: str) -> None:
+        self.worker.post({"t": "console", "line": text, "time": time.time()})
 
-    def flush(self) -> None:
-        return None
+    def __call__(self, name: str, doc: dict[str, Any]) -> None:
+        if name == "start":
+            self.streams = {}
+            self._line(f"Run {doc.get('scan_id')} ({doc['uid'][:8]}) {doc.get('plan_name', '')} started")
+        elif name == "descriptor":
+            self.streams[doc["uid"]] = doc.get("name", "primary")
+        elif name == "event":
+            values = " ".join(f"{k}={_fmt(v)}" for k, v in doc["data"].items())
+            self._line(f"  {self.streams.get(doc['descriptor'], '?')} {doc['seq_num']:>4}: {values}")
+        elif name == "stop":
+            reason = f" ({doc['reason']})" if doc.get("reason") else ""
+            self._line(f"Run {doc['run_start'][:8]} {doc.get('exit_status')}{reason}, "
+                       f"events: {doc.get('num_events', {})}")
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 class Worker:
@@ -161,7 +175,7 @@ class Worker:
         self.snapshot = {"profile": self.profile, "devices": snap, "time": time.time()}
         self.RE = RunEngine(md={"qserver": True, "profile": self.profile}, state_dir=self.data_dir)
         self.RE.subscribe(Writer(self.data_dir))
-        self.RE.subscribe(LiveTable(out=_Console(self)))  # type: ignore[arg-type]
+        self.RE.subscribe(_Console(self))
         self.RE.subscribe(lambda name, doc: self.post({"t": "doc", "name": name, "doc": doc}))
         self.RE.register_command(PAUSE_POINT, self._pause_point)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +40,15 @@ def test_serve_without_profile_runs_the_default_twin_and_cleans_up(tmp_path: Pat
         cli_env = {**env, "BEAMTWIN_QUEUE_URL": url, "BEAMTWIN_QUEUE_KEY": key}
         tail = subprocess.Popen([sys.executable, "-m", "scenarios", "queue", "tail", "--timeout", "60"],
                                 env=cli_env, stdout=subprocess.PIPE, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in tail.stdout or ()], daemon=True).start()
+
+        def wait_for(prefix: str) -> None:
+            deadline = time.monotonic() + 60
+            while not lines.get(timeout=max(0.01, deadline - time.monotonic())).startswith(prefix):
+                pass
+
+        wait_for("-- following")
         out = subprocess.run([sys.executable, "-m", "scenarios", "queue", "add", "scan",
                               "--args", '[["det"], "motor", -1, 1, 5]'], env=cli_env, capture_output=True,
                              text=True, timeout=60)
@@ -45,10 +56,7 @@ def test_serve_without_profile_runs_the_default_twin_and_cleans_up(tmp_path: Pat
         c = Client(url, key)
         assert set(c.devices()["devices"]) == {"det", "motor"}
         c.start()
-        assert tail.stdout is not None
-        for line in tail.stdout:                    # a client following the console …
-            if line.startswith("-- started"):
-                break
+        wait_for("-- started")                      # a client following the console …
         tail.send_signal(signal.SIGKILL)            # … crashes: the acquisition does not notice
         tail.wait(10)
         c.wait_idle(timeout=60)
