@@ -101,10 +101,12 @@ class Users:
         if self.path.exists():
             self.data = json.loads(self.path.read_text())
         self._by_hash: dict[str, str] = {}
+        self._principals: dict[str, Principal] = {}
         self._reindex()
 
     def _reindex(self) -> None:
         self._by_hash = {u["key_sha256"]: name for name, u in self.data["users"].items()}
+        self._principals = {}
 
     def save(self) -> None:
         """Write the users file (owner-only)."""
@@ -133,6 +135,7 @@ class Users:
                 raise ValueError(f"{label} must be '*' or a list of names, got {value!r}")
         group = {"role": role, "plans": plans, "devices": devices}
         self.data["groups"][name] = group
+        self._reindex()
         self.save()
         return group
 
@@ -151,6 +154,9 @@ class Users:
         if not key:
             raise Unauthenticated("no API key: send 'Authorization: Bearer KEY' (clients read BEAMTWIN_QUEUE_KEY)")
         digest = hash_key(key)
+        known = self._principals.get(digest)
+        if known is not None:
+            return known
         name = self._by_hash.get(digest)
         if name is None or not hmac.compare_digest(self.data["users"][name]["key_sha256"], digest):
             raise Unauthenticated("invalid API key")
@@ -158,5 +164,7 @@ class Users:
         group = self.data["groups"].get(user["group"])
         if group is None:
             raise Unauthenticated(f"user {name!r} belongs to a group that no longer exists ({user['group']!r})")
-        return Principal(name, user["group"], group["role"], _allow(group.get("plans", "*")),
-                         _allow(group.get("devices", "*")))
+        principal = Principal(name, user["group"], group["role"], _allow(group.get("plans", "*")),
+                              _allow(group.get("devices", "*")))
+        self._principals[digest] = principal
+        return principal

@@ -105,6 +105,9 @@ def test_keys_are_stored_hashed_and_checked(tmp_path: Path) -> None:
         users.authenticate(key[:-1] + ("A" if key[-1] != "A" else "B"))
     with pytest.raises(ValueError, match="role must be one of"):
         users.add_group("x", "superuser")
+    users.authenticate(key)
+    users.add_group("stage", "user", plans=["count", "scan"], devices=["det"])  # a changed group applies at once
+    users.authenticate(key).check_item("scan", ["det"])
 
 
 def test_csv_batch_reads_columns_as_keyword_arguments(tmp_path: Path) -> None:
