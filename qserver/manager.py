@@ -56,6 +56,7 @@ class QueueManager:
         self.worker_state = "closed"
         self.worker_pid: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._standby: subprocess.Popen[bytes] | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -374,17 +375,44 @@ class QueueManager:
             self.last_error = f"cannot open the environment: {exc}"
             self._changed()
             raise RuntimeError(self.last_error) from exc
+        self._prepare_standby()
         return self.status()
+
+    def _start_worker_process(self, standby: bool) -> subprocess.Popen[bytes]:
+        log = (self.state_dir / "worker.log").open("ab")
+        env = {**os.environ, **(self.worker_env or {})}
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "qserver.worker", "--state-dir", str(self.state_dir), "--profile",
+                 self.profile, "--data-dir", str(self.data_dir), *(["--standby"] if standby else [])],
+                stdin=subprocess.PIPE if standby else subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=env, start_new_session=True)
+        finally:
+            log.close()
+
+    def _prepare_standby(self) -> None:
+        """A worker that has done its imports and waits: the next environment opens without that wait."""
+        if self._standby is None or self._standby.poll() is not None:
+            self._standby = self._start_worker_process(standby=True)
+
+    def _drop_standby(self) -> None:
+        standby, self._standby = self._standby, None
+        if standby is not None and standby.poll() is None and standby.stdin is not None:
+            standby.stdin.close()  # EOF: it exits without opening anything
+            try:
+                standby.wait(5)
+            except subprocess.TimeoutExpired:
+                standby.kill()
 
     async def _spawn(self, timeout: float = 60.0) -> None:
         (self.state_dir / wire.WORKER_FILE).unlink(missing_ok=True)
-        log = (self.state_dir / "worker.log").open("ab")
-        env = {**os.environ, **(self.worker_env or {})}
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "qserver.worker", "--state-dir", str(self.state_dir), "--profile", self.profile,
-             "--data-dir", str(self.data_dir)], stdout=log, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True)
-        log.close()
+        standby, self._standby = self._standby, None
+        if standby is not None and standby.poll() is None and standby.stdin is not None:
+            standby.stdin.write(b"open\n")
+            standby.stdin.close()
+            self._proc = standby
+        else:
+            self._proc = self._start_worker_process(standby=False)
         deadline = time.monotonic() + timeout
         while True:
             info = wire.read_worker_file(self.state_dir)
@@ -502,7 +530,8 @@ class QueueManager:
         return self.status()
 
     async def shutdown(self, close_worker: bool = True) -> None:
-        """Close the worker (if idle and asked to) and the database."""
+        """Close the worker (if idle and asked to), any standby worker, and the database."""
+        self._drop_standby()
         if close_worker and self.env == "open" and self.running is None:
             self._closing_env = True
             self._send({"cmd": "close"})

@@ -323,7 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--state-dir", type=Path, required=True)
     p.add_argument("--profile", default="default")
     p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--standby", action="store_true",
+                   help="import everything, then wait for a line on stdin before opening (EOF: exit)")
     a = p.parse_args(argv)
+    if a.standby and not sys.stdin.readline():
+        return 0
     try:
         return asyncio.run(Worker(a.state_dir, a.profile, a.data_dir).main())
     except Exception as exc:
