@@ -58,7 +58,11 @@ HOT = frozenset({("GET", "/api/status"), ("GET", "/api/queue"), ("POST", "/api/q
 
 
 class _HotPaths:
-    """ASGI wrapper: the hot endpoints straight to their handlers, everything else to FastAPI."""
+    """ASGI wrapper: the hot endpoints straight to their handlers, everything else to FastAPI.
+
+    Requests from browsers (with an ``Origin`` header) always take the FastAPI path, so
+    middleware added to the app (CORS for the dashboard) applies to them.
+    """
 
     def __init__(self, app: FastAPI, handle: Callable[..., Awaitable[tuple[int, bytes]]],
                  routes: dict[tuple[str, str], Endpoint]) -> None:
@@ -68,8 +72,8 @@ class _HotPaths:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         key = (scope.get("method", ""), scope.get("path", ""))
-        if scope["type"] != "http" or key not in HOT:
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or key not in HOT or any(n == b"origin" for n, _ in scope["headers"]):
+            await self.app(scope, receive, send)  # browsers (Origin) get FastAPI's middleware, e.g. CORS
             return
         raw = b""
         more = key[0] == "POST"

@@ -162,3 +162,45 @@ def test_the_plans_dry_run_plugs_in_on_stand_in_devices(monkeypatch: pytest.Monk
     assert item["estimate"] == 12.5 and walked[0].count("set") == 3
     with pytest.raises(ItemError, match=r"scan: motor: position 30.0 is outside the limits \[-10.0, 10.0\]"):
         v.check({"name": "scan", "args": [["det"], "motor", -1, 30, 3]})  # the plan's own check, on a stand-in
+
+
+def test_hot_paths_answer_scripts_directly_and_leave_browsers_to_fastapi(tmp_path: Path) -> None:
+    import asyncio
+
+    from qserver.app import build_app
+    from qserver.manager import QueueManager
+
+    manager = QueueManager(tmp_path)
+    app = build_app(manager)
+    assert manager.admin_key is not None
+    through_fastapi: list[str] = []
+    fastapi_app = app.app
+
+    async def recording(scope: dict[str, object], receive: object, send: object) -> None:
+        through_fastapi.append(str(scope["path"]))
+        await fastapi_app(scope, receive, send)
+
+    app.app = recording
+
+    async def get(path: str, *headers: tuple[bytes, bytes]) -> tuple[int, dict[str, object]]:
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(msg: dict[str, object]) -> None:
+            sent.append(msg)
+
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "root_path": "",
+                 "scheme": "http", "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2), "http_version": "1.1",
+                 "headers": [(b"authorization", b"Bearer " + manager.admin_key.encode()), *headers]}
+        await app(scope, receive, send)
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")  # type: ignore[misc]
+        return int(sent[0]["status"]), json.loads(body)  # type: ignore[call-overload]
+
+    direct = asyncio.run(get("/api/status"))
+    browser = asyncio.run(get("/api/status", (b"origin", b"http://elsewhere")))
+    assert through_fastapi == ["/api/status"]                   # only the browser's request
+    assert direct[0] == browser[0] == 200 and direct[1] == browser[1]
+    assert asyncio.run(get("/api/history"))[0] == 200 and through_fastapi[-1] == "/api/history"
+    manager.db.close()
