@@ -42,7 +42,8 @@ pytest: install-dev
 test: lint typecheck contracts pytest
 
 $(VENV)/.installed-peer: pyproject.toml $(VENV)/.installed-dev
-	$(PIP) install -e '.[dev,peer]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(PIP) install -e '.[dev,peer,bench]' 2>&1 | grep -v "^WARNING: Location" || true
+	command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server) || true
 	touch $@
 
 # every benchmarks/*.py, peers installed; each prints one JSON object on its last line

@@ -13,4 +13,5 @@ MODULES = [
     "scenarios.commands.runs",
     "scenarios.commands.replay",
     "scenarios.commands.evaluate",
+    "scenarios.commands.queue",
 ]

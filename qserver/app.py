@@ -1,0 +1,282 @@
+"""The HTTP/JSON API (FastAPI) and the server-sent-event stream of status, console lines and documents.
+
+Every request needs a key (``Authorization: Bearer KEY``, or ``?key=`` for browsers);
+errors come back as ``{"error": message}`` with 400 (bad item or garbage), 401 (no or bad
+key), 403 (not allowed), 404 (no such item), 409 (stale version or wrong state: the body
+then also holds the current state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from qserver.auth import AuthError, Principal
+from qserver.manager import Conflict, QueueManager
+from qserver.validate import ItemError, describe_plans
+from qserver.wire import dumps
+
+PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>beamtwin queue</title></head>
+<body><h1>beamtwin queue server</h1>
+<p>The dashboard comes in a later issue. The API lives under <code>/api</code>
+(<code>/api/status</code>, <code>/api/queue</code>, <code>/api/history</code>, <code>/api/stream</code>);
+every request needs a key (<code>Authorization: Bearer KEY</code>).</p></body></html>
+"""
+
+
+def _key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key") or request.query_params.get("key")
+
+
+def _error_body(message: str, **extra: Any) -> bytes:
+    return dumps({"error": message, **extra}).encode()
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise ItemError(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ItemError(f"the request body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+Endpoint = Callable[[Principal, dict[str, Any]], Awaitable[Any] | Any]
+# Requests that clients and dashboards send most, answered without FastAPI's routing layer.
+HOT = frozenset({("GET", "/api/status"), ("GET", "/api/queue"), ("POST", "/api/queue/add")})
+
+
+class _HotPaths:
+    """ASGI wrapper: the hot endpoints straight to their handlers, everything else to FastAPI.
+
+    Requests from browsers (with an ``Origin`` header) always take the FastAPI path, so
+    middleware added to the app (CORS for the dashboard) applies to them.
+    """
+
+    def __init__(self, app: FastAPI, handle: Callable[..., Awaitable[tuple[int, bytes]]],
+                 routes: dict[tuple[str, str], Endpoint]) -> None:
+        self.app = app
+        self.handle = handle
+        self.routes = routes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        key = (scope.get("method", ""), scope.get("path", ""))
+        if scope["type"] != "http" or key not in HOT or any(n == b"origin" for n, _ in scope["headers"]):
+            await self.app(scope, receive, send)  # browsers (Origin) get FastAPI's middleware, e.g. CORS
+            return
+        raw = b""
+        more = key[0] == "POST"
+        while more:
+            message = await receive()
+            raw += message.get("body", b"")
+            more = message.get("more_body", False)
+        api_key = None
+        for name, value in scope["headers"]:
+            if name == b"authorization" and value[:7].lower() == b"bearer ":
+                api_key = value[7:].strip().decode()
+            elif name == b"x-api-key" and api_key is None:
+                api_key = value.decode()
+        status, payload = await self.handle(self.routes[key], api_key, key[0], raw, {})
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def build_app(manager: QueueManager) -> Any:
+    """The ASGI application serving ``manager``."""
+    app = FastAPI(title="beamtwin queue server", docs_url=None, redoc_url=None, openapi_url=None)
+    routes: dict[tuple[str, str], Endpoint] = {}
+
+    async def handle(fn: Endpoint, key: str | None, method: str, raw: bytes,
+                     query: dict[str, Any]) -> tuple[int, bytes]:
+        try:
+            who = manager.users.authenticate(key)
+            body = _parse(raw) if method == "POST" else query
+            result = fn(who, body)
+            if asyncio.iscoroutine(result):
+                result = await result
+            return 200, dumps(result).encode()
+        except AuthError as exc:
+            return exc.status, _error_body(str(exc))
+        except ItemError as exc:
+            return 400, _error_body(str(exc))
+        except KeyError as exc:
+            return 404, _error_body(str(exc.args[0]) if exc.args else "not found")
+        except Conflict as exc:
+            return 409, _error_body(str(exc), state=exc.state)
+        except (ValueError, TypeError) as exc:
+            return 400, _error_body(str(exc))
+        except RuntimeError as exc:
+            return 503, _error_body(str(exc))
+
+    def route(path: str, method: str = "POST") -> Callable[[Endpoint], Endpoint]:
+        def deco(fn: Endpoint) -> Endpoint:
+            async def endpoint(request: Request) -> Response:
+                raw = await request.body() if method == "POST" else b""
+                status, payload = await handle(fn, _key(request), method, raw, dict(request.query_params))
+                return Response(payload, status_code=status, media_type="application/json")
+            endpoint.__name__ = fn.__name__
+            app.add_api_route(path, endpoint, methods=[method])
+            routes[(method, path)] = fn
+            return fn
+        return deco
+
+    def opt(body: dict[str, Any], *names: str) -> dict[str, Any]:
+        return {n: body.get(n) for n in names}
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(PLACEHOLDER)
+
+    @route("/api/status", "GET")
+    def status(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.status()
+
+    @route("/api/whoami", "GET")
+    def whoami(who: Principal, body: dict[str, Any]) -> Any:
+        return {"user": who.user, "group": who.group, "role": who.role,
+                "plans": sorted(who.plans) if who.plans is not None else "*",
+                "devices": sorted(who.devices) if who.devices is not None else "*"}
+
+    @route("/api/queue", "GET")
+    def queue(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.queue()
+
+    @route("/api/history", "GET")
+    def history(who: Principal, body: dict[str, Any]) -> Any:
+        limit = body.get("limit")
+        return {"items": manager.db.history(int(limit) if limit else None)}
+
+    @route("/api/log", "GET")
+    def log(who: Principal, body: dict[str, Any]) -> Any:
+        return {"entries": manager.db.changes(int(body.get("limit") or 100))}
+
+    @route("/api/plans", "GET")
+    def plans(who: Principal, body: dict[str, Any]) -> Any:
+        return {"plans": describe_plans()}
+
+    @route("/api/devices", "GET")
+    def devices(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.validator.snapshot
+
+    @route("/api/queue/add")
+    def add(who: Principal, body: dict[str, Any]) -> Any:
+        if "item" not in body:
+            raise ItemError("add needs 'item': {name, args, kwargs}")
+        return manager.add(who, body["item"], **opt(body, "pos", "before_uid", "after_uid", "version"))
+
+    @route("/api/queue/add_batch")
+    def add_batch(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.add_batch(who, body.get("items"), **opt(body, "pos", "version"))
+
+    @route("/api/queue/move")
+    def move(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.move(who, str(body.get("uid")), **opt(body, "pos", "before_uid", "after_uid", "version"))
+
+    @route("/api/queue/edit")
+    def edit(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.edit(who, str(body.get("uid")), body.get("item"), version=body.get("version"))
+
+    @route("/api/queue/duplicate")
+    def duplicate(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.duplicate(who, str(body.get("uid")), version=body.get("version"))
+
+    @route("/api/queue/remove")
+    def remove(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.remove(who, str(body.get("uid")), version=body.get("version"))
+
+    @route("/api/queue/clear")
+    def clear(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.clear(who, version=body.get("version"))
+
+    @route("/api/queue/start")
+    async def start(who: Principal, body: dict[str, Any]) -> Any:
+        return await manager.start(who, keep_alive=bool(body.get("keep_alive")))
+
+    @route("/api/queue/stop")
+    def stop(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.stop(who, cancel=bool(body.get("cancel")))
+
+    @route("/api/queue/loop")
+    def loop(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.set_loop(who, bool(body.get("enabled", True)))
+
+    @route("/api/queue/execute")
+    def execute(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.execute(who, body.get("item"))
+
+    @route("/api/plan/pause")
+    def pause(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.control(who, "pause", immediate=bool(body.get("immediate")))
+
+    @route("/api/plan/resume")
+    def resume(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.control(who, "resume")
+
+    @route("/api/plan/abort")
+    def abort(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.control(who, "abort")
+
+    @route("/api/plan/halt")
+    def halt(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.control(who, "halt")
+
+    @route("/api/environment/open")
+    async def env_open(who: Principal, body: dict[str, Any]) -> Any:
+        return await manager.open_environment(who)
+
+    @route("/api/environment/close")
+    async def env_close(who: Principal, body: dict[str, Any]) -> Any:
+        return await manager.close_environment(who, kill=bool(body.get("kill")))
+
+    @route("/api/history/clear")
+    def history_clear(who: Principal, body: dict[str, Any]) -> Any:
+        manager.clear_history(who)
+        return {"ok": True}
+
+    @route("/api/groups")
+    def groups(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.add_group(who, str(body.get("name")), str(body.get("role", "user")),
+                                 body.get("plans", "*"), body.get("devices", "*"))
+
+    @route("/api/users")
+    def users(who: Principal, body: dict[str, Any]) -> Any:
+        return {"user": body.get("name"), "key": manager.add_user(who, str(body.get("name")),
+                                                                   str(body.get("group")))}
+
+    @app.get("/api/stream")
+    async def stream(request: Request) -> Response:
+        try:
+            manager.users.authenticate(_key(request))
+        except AuthError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
+        q = manager.listen()
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                while q in manager._listeners or not q.empty():
+                    try:
+                        event = await asyncio.wait_for(q.get(), 15)
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"
+                        continue
+                    yield f"event: {event['type']}\ndata: {dumps(event)}\n\n".encode()
+            finally:
+                manager.unlisten(q)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    return _HotPaths(app, handle, routes)

@@ -1,0 +1,206 @@
+"""The queue server's parts on their own: SQLite persistence, validation, keys, spreadsheets, pause points."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from acq.devices import Signal, SoftBackend
+from acq.engine import Msg, RunEngine
+from acq.plans import count
+from qserver.auth import AuthError, Unauthenticated, Users
+from qserver.db import QueueDB
+from qserver.spreadsheet import read_items
+from qserver.validate import ItemError, Validator
+from qserver.worker import PAUSE_POINT, with_pause_points
+
+SNAPSHOT = {"devices": {"motor": {"kind": "motor", "limits": [-10.0, 10.0], "velocity": 5.0, "position": 0.0},
+                        "det": {"kind": "scaler", "readings": ["det"], "count_time": 1.0}}}
+
+
+def _item(uid: str, name: str = "count") -> dict[str, object]:
+    return {"uid": uid, "name": name, "args": [["det"]], "kwargs": {}}
+
+
+def test_queue_db_survives_reopening_with_order_history_and_version(tmp_path: Path) -> None:
+    db = QueueDB(tmp_path / "q.sqlite")
+    db.insert([_item("a"), _item("b"), _item("c")], None, "alice")
+    db.insert([_item("x")], 1, "bob")
+    db.move("c", 0, "alice")
+    db.remove("b", "bob")
+    db.replace({**_item("x"), "kwargs": {"num": 3}}, "carol")
+    db.take_front(db.items[0], {"exec_id": "e1", "item": db.items[0]}, "server")
+    db.finish({"exec_id": "e1", "item": _item("c"), "exit_status": "completed", "run_uids": ["r1"]}, None)
+    version = db.version
+    expected = [it["uid"] for it in db.items]
+    db.conn.close()  # no orderly close of anything else: reopen from the file alone
+    again = QueueDB(tmp_path / "q.sqlite")
+    assert [it["uid"] for it in again.items] == expected == ["a", "x"]
+    assert again.items[1]["kwargs"] == {"num": 3}
+    assert again.version == version
+    assert again.history()[0]["run_uids"] == ["r1"] and again.has_exec("e1")
+    assert again.get("running") is None
+    assert [(e["who"], e["action"]) for e in again.changes()][:5] == [
+        ("alice", "add"), ("bob", "add"), ("alice", "move"), ("bob", "remove"), ("carol", "edit")]
+
+
+def test_validator_names_the_bad_argument_and_estimates_time() -> None:
+    v = Validator()
+    v.snapshot = SNAPSHOT
+    ok = v.check({"name": "scan", "args": [["det"], "motor", -2, 2, 5]})
+    assert ok["devices"] == ["det", "motor"] and ok["estimate"] == pytest.approx(2 / 5 + 4 / 5 + 5 * 1.0)
+    assert v.check({"name": "count", "args": [["det"]], "kwargs": {"num": 3, "delay": 0.5}})["estimate"] == 4.0
+    assert v.check({"name": "mv", "args": ["motor", 3]})["estimate"] == pytest.approx(0.6)
+    for raw, message in [
+        ({"name": "scan", "args": [["det"], "motor", -2, 20, 5]}, "scan: argument 'stop': position 20"),
+        ({"name": "mv", "args": ["motor", -11]}, "argument 2: position -11"),
+        ({"name": "count", "args": ["det"]}, "argument 'detectors': expected a list of device names"),
+        ({"name": "count", "args": [["det"]], "kwargs": {"num": "3"}}, "argument 'num': expected an integer"),
+        ({"name": "count", "args": [["det"]], "kwargs": {"delay": True}}, "argument 'delay'"),
+        ({"name": "open_run"}, "unknown plan 'open_run'"),
+        ({"name": "count", "args": {"a": 1}}, "args must be a JSON list"),
+        ({"name": "count", "args": [["det"]], "plan": "x"}, "unknown item field(s) ['plan']"),
+        ("count", "an item is a JSON object"),
+    ]:
+        with pytest.raises(ItemError) as err:
+            v.check(raw)
+        assert message in str(err.value), (raw, str(err.value))
+
+
+def test_dry_run_seam_takes_a_plugged_in_function() -> None:
+    calls = []
+
+    def dry_run(name: str, args: list[object], kwargs: dict[str, object], snapshot: dict[str, object]) -> float:
+        calls.append(name)
+        raise ValueError("argument 'num': too many points for this detector")
+
+    v = Validator(dry_run=dry_run)
+    v.snapshot = SNAPSHOT
+    with pytest.raises(ItemError, match="count: argument 'num': too many points"):
+        v.check({"name": "count", "args": [["det"]], "kwargs": {"num": 10**6}})
+    assert calls == ["count"]
+
+
+def test_keys_are_stored_hashed_and_checked(tmp_path: Path) -> None:
+    users = Users(tmp_path / "users.json")
+    admin_key = users.ensure_admin(tmp_path / "admin.key")
+    assert admin_key is not None and (tmp_path / "admin.key").stat().st_mode & 0o077 == 0
+    assert users.ensure_admin(tmp_path / "admin.key") is None  # the second start keeps the first key
+    users.add_group("stage", "user", plans=["count"], devices=["det"])
+    key = users.add_user("sam", "stage")
+    text = (tmp_path / "users.json").read_text()
+    assert key not in text and admin_key not in text
+    sam = Users(tmp_path / "users.json").authenticate(key)
+    assert (sam.user, sam.group, sam.role) == ("sam", "stage", "user")
+    sam.check_item("count", ["det"])
+    with pytest.raises(AuthError, match="may not run plan 'scan'"):
+        sam.check_item("scan", ["det"])
+    with pytest.raises(AuthError, match=r"may not use device\(s\) \['motor'\]"):
+        sam.check_item("count", ["motor"])
+    with pytest.raises(AuthError, match="needs the admin role"):
+        sam.require("admin")
+    with pytest.raises(Unauthenticated, match="invalid API key"):
+        users.authenticate(key[:-1] + ("A" if key[-1] != "A" else "B"))
+    with pytest.raises(ValueError, match="role must be one of"):
+        users.add_group("x", "superuser")
+    users.authenticate(key)
+    users.add_group("stage", "user", plans=["count", "scan"], devices=["det"])  # a changed group applies at once
+    users.authenticate(key).check_item("scan", ["det"])
+
+
+def test_csv_batch_reads_columns_as_keyword_arguments(tmp_path: Path) -> None:
+    path = tmp_path / "batch.csv"
+    path.write_text('plan,detectors,motor,start,stop,num,args\n'
+                    'scan,"[""det""]",motor,-1,1.5,5,\n'
+                    'count,,,,,,"[[""det""], 3]"\n')
+    assert read_items(path) == [
+        {"name": "scan", "args": [], "kwargs": {"detectors": ["det"], "motor": "motor", "start": -1, "stop": 1.5,
+                                                "num": 5}},
+        {"name": "count", "args": [["det"], 3], "kwargs": {}}]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,num\ncount,3\n")
+    with pytest.raises(ValueError, match="row 2: no 'plan' cell"):
+        read_items(bad)
+
+
+def test_pause_points_wrap_a_plan_without_changing_its_documents() -> None:
+    det = Signal(SoftBackend(1.0), name="det")
+    RE = RunEngine()
+    docs: list[tuple[str, dict[str, object]]] = []
+    RE.subscribe(lambda n, d: docs.append((n, d)))
+    seen: list[Msg] = []
+    RE.register_command(PAUSE_POINT, lambda msg: seen.append(msg))
+    uids = RE(with_pause_points(count([det], num=3)))
+    assert len(uids) == 1
+    assert [n for n, _ in docs] == ["start", "descriptor", "event", "event", "event", "stop"]
+    assert sum(1 for m in seen if m.kwargs["deferred"]) == 3   # one after each checkpoint
+    assert json.loads(json.dumps(docs[-1][1]))["exit_status"] == "success"
+
+
+def test_the_plans_dry_run_plugs_in_on_stand_in_devices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once acq.plans has ``dry_run(plan, snapshot)``, items are walked through it (here a small walker)."""
+    import acq.plans as plan_module
+    from qserver import validate
+
+    walked: list[list[str]] = []
+
+    class Result:
+        duration = 12.5
+
+    def dry_run(plan: object, snapshot: dict[str, object]) -> Result:
+        assert isinstance(snapshot, dict) and snapshot["motor"] == {"position": 0.0, "velocity": 5.0}
+        walked.append([m.command for m in plan])  # type: ignore[attr-defined]
+        return Result()
+
+    monkeypatch.setattr(plan_module, "dry_run", dry_run, raising=False)
+    v = Validator()
+    assert v.dry_run is validate.acq_dry_run
+    v.snapshot = SNAPSHOT
+    item = v.check({"name": "scan", "args": [["det"], "motor", -1, 1, 3]})
+    assert item["estimate"] == 12.5 and walked[0].count("set") == 3
+    with pytest.raises(ItemError, match=r"scan: motor: position 30.0 is outside the limits \[-10.0, 10.0\]"):
+        v.check({"name": "scan", "args": [["det"], "motor", -1, 30, 3]})  # the plan's own check, on a stand-in
+
+
+def test_hot_paths_answer_scripts_directly_and_leave_browsers_to_fastapi(tmp_path: Path) -> None:
+    import asyncio
+
+    from qserver.app import build_app
+    from qserver.manager import QueueManager
+
+    manager = QueueManager(tmp_path)
+    app = build_app(manager)
+    assert manager.admin_key is not None
+    through_fastapi: list[str] = []
+    fastapi_app = app.app
+
+    async def recording(scope: dict[str, object], receive: object, send: object) -> None:
+        through_fastapi.append(str(scope["path"]))
+        await fastapi_app(scope, receive, send)
+
+    app.app = recording
+
+    async def get(path: str, *headers: tuple[bytes, bytes]) -> tuple[int, dict[str, object]]:
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(msg: dict[str, object]) -> None:
+            sent.append(msg)
+
+        scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "root_path": "",
+                 "scheme": "http", "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2), "http_version": "1.1",
+                 "headers": [(b"authorization", b"Bearer " + manager.admin_key.encode()), *headers]}
+        await app(scope, receive, send)
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")  # type: ignore[misc]
+        return int(sent[0]["status"]), json.loads(body)  # type: ignore[call-overload]
+
+    direct = asyncio.run(get("/api/status"))
+    browser = asyncio.run(get("/api/status", (b"origin", b"http://elsewhere")))
+    assert through_fastapi == ["/api/status"]                   # only the browser's request
+    assert direct[0] == browser[0] == 200 and direct[1] == browser[1]
+    assert asyncio.run(get("/api/history"))[0] == 200 and through_fastapi[-1] == "/api/history"
+    manager.db.close()
