@@ -13,6 +13,7 @@ devices-and-plans work), ``acq_dry_run`` is used by default: the plan is built o
 
 from __future__ import annotations
 
+import collections.abc
 import functools
 import inspect
 import typing
@@ -41,7 +42,20 @@ def plan_catalogue() -> dict[str, Callable[..., Any]]:
     """The plans the queue offers, by name (read once: the catalogue is fixed at import)."""
     names = getattr(plan_module, "__all__", [n for n in dir(plan_module) if not n.startswith("_")])
     return {n: getattr(plan_module, n) for n in names
-            if n not in NOT_QUEUEABLE and inspect.isgeneratorfunction(getattr(plan_module, n, None))}
+            if n not in NOT_QUEUEABLE and _is_plan(getattr(plan_module, n, None))}
+
+
+def _is_plan(fn: Any) -> bool:
+    """A generator function, or a function that checks its arguments and returns a generator."""
+    if inspect.isgeneratorfunction(fn):
+        return True
+    if not inspect.isfunction(fn):
+        return False
+    try:
+        returns = typing.get_type_hints(fn).get("return")
+    except Exception:
+        return False
+    return typing.get_origin(returns) in (collections.abc.Generator, collections.abc.Iterator)
 
 
 @functools.cache
