@@ -6,8 +6,8 @@ acknowledges them, and lets a restarted server re-attach through ``D/worker.json
 
 Pause and resume are the worker's own: every plan is wrapped so that it passes a
 ``qs_pause_point`` message after each checkpoint (deferred pause) and before each message
-(immediate pause); abort and halt cancel the engine's task, which closes the open run with
-exit status ``abort``.
+(immediate pause); abort and halt go through the engine's own ``abort()``/``halt()``, which
+close the open run with exit status ``abort``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from acq.devices import Motor, Scaler, load_profile
-from acq.engine import Msg, RunEngine
+from acq.engine import Msg, RunEngine, TransitionError
 from acq.loop import call_in_loop, get_loop
 from qserver import wire
 from qserver.validate import DEVICE_PARAMS, plan_catalogue
@@ -211,7 +211,9 @@ class Worker:
             md = {"qserver_item": item["uid"], "qserver_user": item.get("user", "")}
             fut = asyncio.run_coroutine_threadsafe(self._engine_run(plan, md), get_loop())
             uids = await asyncio.wrap_future(fut)
-            status = "completed"
+            status = self._stop_reason or "completed"
+            if self._stop_reason:
+                reason = f"{status} on request"
         except asyncio.CancelledError:
             status = self._stop_reason or "aborted"
             reason = f"{status} on request"
@@ -229,11 +231,17 @@ class Worker:
         self.post({"t": "done", **result})
 
     def _cancel(self, why: str) -> None:
-        task = self._task
-        if task is None:
+        """End the running plan through the engine: its run closes with ``exit_status='abort'``."""
+        if self._task is None:
             return
         self._stop_reason = why
-        get_loop().call_soon_threadsafe(task.cancel)
+        try:
+            if why == "halted":
+                self.RE.halt()
+            else:
+                self.RE.abort(f"{why} on request")
+        except TransitionError:
+            pass  # the plan ended meanwhile
 
     async def _halt(self) -> None:
         for device in self.devices.values():

@@ -54,8 +54,8 @@ def test_validator_names_the_bad_argument_and_estimates_time() -> None:
     assert v.check({"name": "count", "args": [["det"]], "kwargs": {"num": 3, "delay": 0.5}})["estimate"] == 4.0
     assert v.check({"name": "mv", "args": ["motor", 3]})["estimate"] == pytest.approx(0.6)
     for raw, message in [
-        ({"name": "scan", "args": [["det"], "motor", -2, 20, 5]}, "scan: argument 'stop': position 20"),
-        ({"name": "mv", "args": ["motor", -11]}, "argument 2: position -11"),
+        ({"name": "scan", "args": [["det"], "motor", -2, 20, 5]}, "scan: motor: position 20.0 is outside the limits"),
+        ({"name": "mv", "args": ["motor", -11]}, "mv: motor: position -11 is outside the limits"),
         ({"name": "count", "args": ["det"]}, "argument 'detectors': expected a list of device names"),
         ({"name": "count", "args": [["det"]], "kwargs": {"num": "3"}}, "argument 'num': expected an integer"),
         ({"name": "count", "args": [["det"]], "kwargs": {"delay": True}}, "argument 'delay'"),
@@ -114,11 +114,13 @@ def test_csv_batch_reads_columns_as_keyword_arguments(tmp_path: Path) -> None:
     path = tmp_path / "batch.csv"
     path.write_text('plan,detectors,motor,start,stop,num,args\n'
                     'scan,"[""det""]",motor,-1,1.5,5,\n'
-                    'count,,,,,,"[[""det""], 3]"\n')
+                    'count,,,,,,"[[""det""], 3]"\n'
+                    'count,"[""det""]",,,,4,\n')
     assert read_items(path) == [
-        {"name": "scan", "args": [], "kwargs": {"detectors": ["det"], "motor": "motor", "start": -1, "stop": 1.5,
-                                                "num": 5}},
-        {"name": "count", "args": [["det"], 3], "kwargs": {}}]
+        # scan takes its motors as *args (Bluesky's signature): motor/start/stop become positional
+        {"name": "scan", "args": [["det"], "motor", -1, 1.5], "kwargs": {"num": 5}},
+        {"name": "count", "args": [["det"], 3], "kwargs": {}},
+        {"name": "count", "args": [], "kwargs": {"detectors": ["det"], "num": 4}}]
     bad = tmp_path / "bad.csv"
     bad.write_text("name,num\ncount,3\n")
     with pytest.raises(ValueError, match="row 2: no 'plan' cell"):
