@@ -190,9 +190,14 @@ def basic_dry_run(name: str, args: list[Any], kwargs: dict[str, Any], snapshot: 
 class StandIn:
     """A device made from its snapshot entry, for walking a plan without hardware.
 
-    It has the shape plans check for (``name``, ``read``, ``set``, ``trigger``, limits
-    through ``check_value``) and holds no connection.
+    It has the shape plans check for (``name``, ``read``, ``trigger``; ``set`` and limits
+    through ``check_value`` only where the snapshot says it is a motor) and holds no connection.
     """
+
+    def __new__(cls, name: str, entry: Mapping[str, Any]) -> StandIn:
+        if cls is StandIn and entry.get("kind") == "motor":
+            return super().__new__(MotorStandIn)
+        return super().__new__(cls)
 
     def __init__(self, name: str, entry: Mapping[str, Any]) -> None:
         self.name = name
@@ -215,16 +220,19 @@ class StandIn:
         """Nothing to describe."""
         return {}
 
-    def set(self, value: Any, **kwargs: Any) -> None:
-        """Refuse out-of-limit positions, as the motor would."""
-        if self.kind == "motor":
-            self.check_value(float(value))
-
     def trigger(self) -> None:
         """Nothing to trigger."""
 
     def __repr__(self) -> str:
         return self.name
+
+
+class MotorStandIn(StandIn):
+    """A motor's stand-in: it can be set, and refuses out-of-limit positions as the motor would."""
+
+    def set(self, value: Any, **kwargs: Any) -> None:
+        """Refuse out-of-limit positions."""
+        self.check_value(float(value))
 
 
 def acq_dry_run(name: str, args: list[Any], kwargs: dict[str, Any], snapshot: Snapshot) -> float | None:

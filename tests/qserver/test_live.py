@@ -34,7 +34,7 @@ def test_bad_items_are_refused_with_clear_messages_and_nothing_queued(qs: QueueS
         ({"name": "count", "args": [["det"]], "kwargs": {"nmu": 3}}, "unexpected keyword argument 'nmu'"),
         ({"name": "scan", "args": [["det"], "motor", -1, 50, 3]}, "motor: position 50.0 is outside the limits"),
         ({"name": "scan", "args": [["dett"], "motor", -1, 1, 3]}, "no device 'dett'"),
-        ({"name": "scan", "args": [["det"], "det", -1, 1, 3]}, "'det' is a scaler, not a motor"),
+        ({"name": "scan", "args": [["det"], "det", -1, 1, 3]}, "det cannot be moved (no set() method)"),
     ]
     for item, expected in cases:
         with pytest.raises(QueueError) as err:
