@@ -54,6 +54,10 @@ def twin_faults(beamline: dict[str, Any]) -> list[Fault]:
                                 f"{name} stalls where it is"))
             faults.append(Fault(f"{name}_unstall", f"Release {name}", f"{prefix}{name}:Stall-Cmd", 0,
                                 f"{name} moves again"))
+            faults.append(Fault(f"{name}_limit", f"Trip {name} high limit", f"{prefix}{name}:LimitHit-Cmd", 1,
+                                f"{name}'s high limit switch trips where it is"))
+            faults.append(Fault(f"{name}_limit_off", f"Restore {name} limits", f"{prefix}{name}:LimitHit-Cmd", 0,
+                                f"{name}'s limit switches are back where they belong"))
         if spec.get("kind") == "scaler":
             for ch in (spec.get("channels") or {}):
                 faults.append(Fault(f"{ch}_saturate", f"Saturate {ch} (10 s)", f"{prefix}{ch}:Saturate-Cmd", 10.0,
