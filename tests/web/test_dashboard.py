@@ -253,3 +253,52 @@ def test_grid_documents_draw_a_2d_map(web_qs: QueueServer, keys: dict[str, str],
       return [Array.from(c.getImageData(400, 300, 1, 1).data), Array.from(c.getImageData(60, 60, 1, 1).data)];
     }""")
     assert hot[3] == 255 and cold[3] == 255 and hot[:3] != cold[:3]
+
+
+def test_buttons_follow_the_state_stop_after_current_and_abort(
+        web_qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
+    admin.add("count", [["det"]], {"num": 200, "delay": 0.05})
+    admin.add("count", [["det"]], {"num": 1})
+    log_in(page, web_qs.url, keys["admin"])
+    page.wait_for_selector("#badge-worker:has-text('idle')")
+    assert page.is_enabled("button[data-action=start]")
+    assert all(page.is_disabled(f"button[data-action={a}]") for a in ("stop", "pause", "resume", "abort"))
+    page.click("button[data-action=start]")
+    page.wait_for_selector("#badge-worker:has-text('running')")
+    assert page.is_disabled("button[data-action=start]") and page.is_disabled("button[data-action=env_close]")
+    page.click("button[data-action=stop]")
+    page.wait_for_selector("#badge-queue:has-text('queue stopping')")
+    assert page.is_enabled("button[data-action=stop_cancel]") and page.is_disabled("button[data-action=stop]")
+    page.click("button[data-action=abort]")
+    page.wait_for_selector("#history-table tbody tr:first-child:has-text('aborted')", timeout=30000)
+    page.wait_for_selector("#badge-queue:has-text('queue stopped')")
+    assert [it["kwargs"]["num"] for it in admin.items()] == [1], "the second item was not started"
+    assert page.is_disabled("button[data-action=abort]") and page.is_enabled("button[data-action=start]")
+
+
+def test_run_search_filters_and_errors(web_qs: QueueServer, keys: dict[str, str], admin: Client) -> None:
+    admin.add("count", [["det"]], {"num": 2, "md": {"sample": "quartz", "operator": {"name": "ann"}}})
+    admin.start()
+    admin.wait_idle(timeout=60)
+    uid = admin.history()[-1]["run_uids"][0]
+    auth = {"Authorization": f"Bearer {keys['observer']}"}  # an observer may search and download
+
+    def found(**params: str) -> list[str]:
+        r = httpx.get(f"{web_qs.url}/api/web/runs", params=params, headers=auth)
+        assert r.status_code == 200, r.text
+        return [run["uid"] for run in r.json()["runs"]]
+
+    assert uid in found(sample="quartz") and uid in found(md="operator.name=ann") and uid in found(md="QUARTZ")
+    assert uid in found(plan="count", exit_status="success", since=str(time.time() - 600))
+    assert uid not in found(md="operator.name=bob") and uid not in found(sample="salt")
+    assert uid not in found(since=str(time.time() + 60)) and uid not in found(plan="scan")
+    for params, expected in (({"scan_id": "one"}, "scan_id"), ({"since": "yesterday"}, "since"),
+                             ({"md": "=x"}, "md")):
+        r = httpx.get(f"{web_qs.url}/api/web/runs", params=params, headers=auth)
+        assert r.status_code == 400 and expected in r.json()["error"], (params, r.text)
+    r = httpx.get(f"{web_qs.url}/api/web/runs/{uid}/csv", headers=auth)
+    assert r.status_code == 200 and len(r.text.strip().splitlines()) == 3 and "det" in r.text.splitlines()[0]
+    r = httpx.get(f"{web_qs.url}/api/web/runs/ffffffff/netcdf", headers=auth)
+    assert r.status_code == 404 and "no run" in r.json()["error"]
+    r = httpx.post(f"{web_qs.url}/api/web/faults", json={"fault": "beam_dump"}, headers=auth)
+    assert r.status_code == 403, "an observer may not trigger faults"
