@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from qserver import Client
 from scenarios.twin_process import TwinProcess
 from tests.qserver.conftest import QueueServer
+from tests.qserver.conftest import admin as admin  # an admin client on an idle, empty queue of `qs`
 
 CHROMIUM = os.environ.get("BEAMTWIN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -57,7 +57,7 @@ def page(chromium: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def web_qs(twin: TwinProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[QueueServer]:
+def qs(twin: TwinProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[QueueServer]:
     """A queue server (environment open) for the module, with a restricted group and an observer."""
     server = QueueServer(tmp_path_factory.mktemp("webqs") / "state", twin).start()
     yield server
@@ -65,24 +65,12 @@ def web_qs(twin: TwinProcess, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture(scope="module")
-def keys(web_qs: QueueServer) -> dict[str, str]:
+def keys(qs: QueueServer) -> dict[str, str]:
     """API keys: admin, a 'sample' user (count only, det only), an observer."""
-    with web_qs.client() as admin:
+    with qs.client() as admin:
         admin.add_group("sample", "user", plans=["count"], devices=["det"])
-        return {"admin": web_qs.admin_key, "sample": admin.add_user("alice", "sample"),
+        return {"admin": qs.admin_key, "sample": admin.add_user("alice", "sample"),
                 "observer": admin.add_user("olga", "observers")}
-
-
-@pytest.fixture
-def admin(web_qs: QueueServer) -> Iterator[Client]:
-    """An admin client on an idle, empty, stopped queue."""
-    c = web_qs.client()
-    c.wait(lambda s: s["running"] is None, timeout=60)
-    if c.status()["queue_running"]:
-        c.stop()
-    c.clear()
-    yield c
-    c.close()
 
 
 @pytest.fixture(scope="session")

@@ -44,12 +44,12 @@ def _fill_scan(page: Any, start: str, stop: str, num: str) -> None:
     page.fill("#field-num", num)
 
 
-def test_without_a_key_only_the_login_page(web_qs: QueueServer, page: Any, shots: Path) -> None:
-    page.goto(f"{web_qs.url}/")
+def test_without_a_key_only_the_login_page(qs: QueueServer, page: Any, shots: Path) -> None:
+    page.goto(f"{qs.url}/")
     assert page.is_visible("#login-form") and page.is_hidden("#app")
     page.screenshot(path=str(shots / "login.png"))
     for path in ("/api/web/plans", "/api/web/runs", "/api/web/beamline", "/api/web/live", "/api/web/agents"):
-        r = httpx.get(f"{web_qs.url}{path}")
+        r = httpx.get(f"{qs.url}{path}")
         assert r.status_code == 401 and "no API key" in r.json()["error"], path
     page.fill("#login-key", "not-a-key")
     page.click("#login-submit")
@@ -58,8 +58,8 @@ def test_without_a_key_only_the_login_page(web_qs: QueueServer, page: Any, shots
 
 
 def test_add_a_scan_watch_it_grow_pause_resume_find_and_download(
-        web_qs: QueueServer, keys: dict[str, str], admin: Client, page: Any, shots: Path, tmp_path: Path) -> None:
-    log_in(page, web_qs.url, keys["admin"])
+        qs: QueueServer, keys: dict[str, str], admin: Client, page: Any, shots: Path, tmp_path: Path) -> None:
+    log_in(page, qs.url, keys["admin"])
     _fill_scan(page, "-3", "3", "24")
     page.click("#form-submit")
     row = page.wait_for_selector("#queue-table tbody tr:has-text('scan')")
@@ -82,6 +82,7 @@ def test_add_a_scan_watch_it_grow_pause_resume_find_and_download(
     page.wait_for_selector("#badge-worker:has-text('paused')")
     assert page.is_enabled("button[data-action=resume]") and page.is_disabled("button[data-action=pause]")
     page.click("#nav button[data-view=live]")
+    time.sleep(0.3)  # let the page draw what arrived before the pause
     held = _points(page)
     time.sleep(1.5)
     assert _points(page) == held < 24, "nothing is measured while paused"
@@ -121,8 +122,8 @@ def test_add_a_scan_watch_it_grow_pause_resume_find_and_download(
 
 
 def test_bad_form_input_shows_the_error_next_to_the_field(
-        web_qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
-    log_in(page, web_qs.url, keys["admin"])
+        qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
+    log_in(page, qs.url, keys["admin"])
     _fill_scan(page, "-1", "1", "2.5")
     page.click("#form-submit")
     err = page.wait_for_selector("#error-num:has-text('expected an integer')")
@@ -141,8 +142,8 @@ def test_bad_form_input_shows_the_error_next_to_the_field(
 
 
 def test_restricted_user_is_not_offered_forbidden_plans_or_devices(
-        web_qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
-    log_in(page, web_qs.url, keys["sample"])
+        qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
+    log_in(page, qs.url, keys["sample"])
     assert page.inner_text("#whoami").startswith("alice (sample")
     options = page.eval_on_selector_all("#plan-select option", "els => els.map(e => e.value)")
     assert options == ["count"]
@@ -155,7 +156,7 @@ def test_restricted_user_is_not_offered_forbidden_plans_or_devices(
     page.close()
 
     observer = page.context.new_page()
-    log_in(observer, web_qs.url, keys["observer"])
+    log_in(observer, qs.url, keys["observer"])
     assert observer.is_hidden("#plan-form") and observer.is_visible("#form-none")
     assert all(observer.is_hidden(f"button[data-action={a}]") for a in ("start", "pause", "abort"))
     assert observer.locator("#queue-table tbody tr").count() == 1, "an observer still sees the queue"
@@ -163,9 +164,9 @@ def test_restricted_user_is_not_offered_forbidden_plans_or_devices(
 
 
 def test_drag_and_drop_reorders_and_edit_changes_an_item(
-        web_qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
+        qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
     uids = [admin.add("count", [["det"]], {"num": n})["uid"] for n in (1, 2, 3)]
-    log_in(page, web_qs.url, keys["admin"])
+    log_in(page, qs.url, keys["admin"])
     page.wait_for_selector(f"#queue-table tr[data-uid='{uids[2]}']")
     page.locator(f"#queue-table tr[data-uid='{uids[2]}'] .handle").drag_to(
         page.locator(f"#queue-table tr[data-uid='{uids[0]}']"), target_position={"x": 5, "y": 2})
@@ -181,8 +182,8 @@ def test_drag_and_drop_reorders_and_edit_changes_an_item(
 
 
 def test_beamline_readbacks_follow_the_motor(
-        web_qs: QueueServer, keys: dict[str, str], admin: Client, page: Any, shots: Path) -> None:
-    log_in(page, web_qs.url, keys["admin"])
+        qs: QueueServer, keys: dict[str, str], admin: Client, page: Any, shots: Path) -> None:
+    log_in(page, qs.url, keys["admin"])
     page.click("#nav button[data-view=beamline]")
     page.wait_for_selector("#device-table tr[data-device=motor]")
     assert "det" in page.inner_text("#device-table tr[data-device=det]")
@@ -202,13 +203,13 @@ def test_beamline_readbacks_follow_the_motor(
 
 
 def test_agents_panel_shows_suggestions_executed_rounds_and_report(
-        web_qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
+        qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
     for rnd, (lo, hi) in enumerate([(-4.0, 4.0), (-2.0, 2.0)]):
         admin.add("scan", [["det"], "motor", lo, hi, 5], {"md": {"agent": "webtest", "agent_round": rnd}})
     admin.start()
     admin.wait_idle(timeout=60)
     admin.add("scan", [["det"], "motor", -1.0, 1.0, 5], {"md": {"agent": "webtest", "agent_round": 2}})
-    log_in(page, web_qs.url, keys["admin"])
+    log_in(page, qs.url, keys["admin"])
     page.click("#nav button[data-view=agents]")
     card = page.wait_for_selector("[data-campaign=webtest]")
     text = card.inner_text()
@@ -217,21 +218,21 @@ def test_agents_panel_shows_suggestions_executed_rounds_and_report(
     assert page.locator("[data-campaign=webtest] .uplot").count() == 1
 
 
-def test_a_page_served_elsewhere_steers_the_server(web_qs: QueueServer, keys: dict[str, str], admin: Client,
+def test_a_page_served_elsewhere_steers_the_server(qs: QueueServer, keys: dict[str, str], admin: Client,
                                                    page: Any) -> None:
     admin.add("count", [["det"]], {"num": 1})
-    log_in(page, web_qs.url, keys["admin"], at=PAGE.as_uri())
+    log_in(page, qs.url, keys["admin"], at=PAGE.as_uri())
     page.wait_for_selector("#queue-table tbody tr:has-text('count')")
     page.wait_for_selector("#badge-env:has-text('env open')")  # the status stream reaches the file:// page
-    r = httpx.options(f"{web_qs.url}/api/queue", headers={"Origin": "http://elsewhere:8080",
+    r = httpx.options(f"{qs.url}/api/queue", headers={"Origin": "http://elsewhere:8080",
                                                           "Access-Control-Request-Method": "GET",
                                                           "Access-Control-Request-Headers": "authorization"})
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] in ("*", "http://elsewhere:8080")
 
 
-def test_grid_documents_draw_a_2d_map(web_qs: QueueServer, keys: dict[str, str], page: Any) -> None:
+def test_grid_documents_draw_a_2d_map(qs: QueueServer, keys: dict[str, str], page: Any) -> None:
     """A run with two scanned dimensions is drawn as a colour map (documents fed to the page's handler)."""
-    log_in(page, web_qs.url, keys["admin"])
+    log_in(page, qs.url, keys["admin"])
     page.click("#nav button[data-view=live]")
     page.evaluate("""() => {
       liveDoc("start", {uid: "grid-run", scan_id: 99, plan_name: "grid_scan", time: Date.now() / 1000, num_points: 9,
@@ -256,27 +257,30 @@ def test_grid_documents_draw_a_2d_map(web_qs: QueueServer, keys: dict[str, str],
 
 
 def test_buttons_follow_the_state_stop_after_current_and_abort(
-        web_qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
+        qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
     admin.add("count", [["det"]], {"num": 200, "delay": 0.05})
     admin.add("count", [["det"]], {"num": 1})
-    log_in(page, web_qs.url, keys["admin"])
+    log_in(page, qs.url, keys["admin"])
     page.wait_for_selector("#badge-worker:has-text('idle')")
-    assert page.is_enabled("button[data-action=start]")
+    page.wait_for_selector("button[data-action=start]:enabled")
     assert all(page.is_disabled(f"button[data-action={a}]") for a in ("stop", "pause", "resume", "abort"))
     page.click("button[data-action=start]")
     page.wait_for_selector("#badge-worker:has-text('running')")
+    page.wait_for_selector("button[data-action=abort]:enabled")
     assert page.is_disabled("button[data-action=start]") and page.is_disabled("button[data-action=env_close]")
     page.click("button[data-action=stop]")
     page.wait_for_selector("#badge-queue:has-text('queue stopping')")
-    assert page.is_enabled("button[data-action=stop_cancel]") and page.is_disabled("button[data-action=stop]")
+    page.wait_for_selector("button[data-action=stop_cancel]:enabled")
+    assert page.is_disabled("button[data-action=stop]")
     page.click("button[data-action=abort]")
     page.wait_for_selector("#history-table tbody tr:first-child:has-text('aborted')", timeout=30000)
     page.wait_for_selector("#badge-queue:has-text('queue stopped')")
+    page.wait_for_selector("button[data-action=abort]:disabled")
+    page.wait_for_selector("button[data-action=start]:enabled")
     assert [it["kwargs"]["num"] for it in admin.items()] == [1], "the second item was not started"
-    assert page.is_disabled("button[data-action=abort]") and page.is_enabled("button[data-action=start]")
 
 
-def test_run_search_filters_and_errors(web_qs: QueueServer, keys: dict[str, str], admin: Client) -> None:
+def test_run_search_filters_and_errors(qs: QueueServer, keys: dict[str, str], admin: Client) -> None:
     admin.add("count", [["det"]], {"num": 2, "md": {"sample": "quartz", "operator": {"name": "ann"}}})
     admin.start()
     admin.wait_idle(timeout=60)
@@ -284,7 +288,7 @@ def test_run_search_filters_and_errors(web_qs: QueueServer, keys: dict[str, str]
     auth = {"Authorization": f"Bearer {keys['observer']}"}  # an observer may search and download
 
     def found(**params: str) -> list[str]:
-        r = httpx.get(f"{web_qs.url}/api/web/runs", params=params, headers=auth)
+        r = httpx.get(f"{qs.url}/api/web/runs", params=params, headers=auth)
         assert r.status_code == 200, r.text
         return [run["uid"] for run in r.json()["runs"]]
 
@@ -294,11 +298,11 @@ def test_run_search_filters_and_errors(web_qs: QueueServer, keys: dict[str, str]
     assert uid not in found(since=str(time.time() + 60)) and uid not in found(plan="scan")
     for params, expected in (({"scan_id": "one"}, "scan_id"), ({"since": "yesterday"}, "since"),
                              ({"md": "=x"}, "md")):
-        r = httpx.get(f"{web_qs.url}/api/web/runs", params=params, headers=auth)
+        r = httpx.get(f"{qs.url}/api/web/runs", params=params, headers=auth)
         assert r.status_code == 400 and expected in r.json()["error"], (params, r.text)
-    r = httpx.get(f"{web_qs.url}/api/web/runs/{uid}/csv", headers=auth)
+    r = httpx.get(f"{qs.url}/api/web/runs/{uid}/csv", headers=auth)
     assert r.status_code == 200 and len(r.text.strip().splitlines()) == 3 and "det" in r.text.splitlines()[0]
-    r = httpx.get(f"{web_qs.url}/api/web/runs/ffffffff/netcdf", headers=auth)
+    r = httpx.get(f"{qs.url}/api/web/runs/ffffffff/netcdf", headers=auth)
     assert r.status_code == 404 and "no run" in r.json()["error"]
-    r = httpx.post(f"{web_qs.url}/api/web/faults", json={"fault": "beam_dump"}, headers=auth)
+    r = httpx.post(f"{qs.url}/api/web/faults", json={"fault": "beam_dump"}, headers=auth)
     assert r.status_code == 403, "an observer may not trigger faults"
