@@ -203,7 +203,7 @@ def test_beamline_readbacks_follow_the_motor(
 
 
 def test_agents_panel_shows_suggestions_executed_rounds_and_report(
-        qs: QueueServer, keys: dict[str, str], admin: Client, page: Any) -> None:
+        qs: QueueServer, keys: dict[str, str], admin: Client, page: Any, shots: Path) -> None:
     for rnd, (lo, hi) in enumerate([(-4.0, 4.0), (-2.0, 2.0)]):
         admin.add("scan", [["det"], "motor", lo, hi, 5], {"md": {"agent": "webtest", "agent_round": rnd}})
     admin.start()
@@ -216,6 +216,7 @@ def test_agents_panel_shows_suggestions_executed_rounds_and_report(
     assert "2 round(s) run, 1 suggestion(s) waiting" in text
     assert "-4 … 4" in text and "-2 … 2" in text
     assert page.locator("[data-campaign=webtest] .uplot").count() == 1
+    page.screenshot(path=str(shots / "agents.png"), full_page=True)
 
 
 def test_a_page_served_elsewhere_steers_the_server(qs: QueueServer, keys: dict[str, str], admin: Client,
@@ -268,6 +269,15 @@ def test_buttons_follow_the_state_stop_after_current_and_abort(
     page.wait_for_selector("#badge-worker:has-text('running')")
     page.wait_for_selector("button[data-action=abort]:enabled")
     assert page.is_disabled("button[data-action=start]") and page.is_disabled("button[data-action=env_close]")
+    time.sleep(1.0)
+    late = page.context.new_page()  # a page opened mid-run draws the run so far, then follows it
+    log_in(late, qs.url, keys["observer"])
+    late.click("#nav button[data-view=live]")
+    _wait(lambda: _points(late) >= 3, 10, "the run so far on a page opened mid-run")
+    assert late.evaluate("window.dashboard.live.rows[0].seq_num") == 1, "it has the points from before it opened"
+    first = _points(late)
+    _wait(lambda: _points(late) > first, 10, "the late page to follow the run")
+    late.close()
     page.click("button[data-action=stop]")
     page.wait_for_selector("#badge-queue:has-text('queue stopping')")
     page.wait_for_selector("button[data-action=stop_cancel]:enabled")

@@ -625,7 +625,7 @@ async function refreshAgents() {
   }));
   data.campaigns.forEach((c, ci) => {
     const rows = c.rounds.filter((r) => r.best_so_far !== null);
-    if (rows.length) makePlot(`#agent-plot-${ci}`, "round", ["best so far", "regret"], [rows.map((_, i) => i), rows.map((r) => r.best_so_far), rows.map((r) => r.regret)]);
+    if (rows.length) makePlot(`#agent-plot-${ci}`, "round", ["best so far", "regret"], [rows.map((r, i) => r.round ?? i), rows.map((r) => r.best_so_far), rows.map((r) => r.regret)]);
   });
 }
 
