@@ -47,7 +47,9 @@ def twin_faults(beamline: dict[str, Any]) -> list[Fault]:
     if not prefix:
         return []
     faults = [Fault("beam_dump", "Beam dump (30 s)", f"{prefix}Dump-Cmd", 30.0,
-                    "the ring loses its beam for 30 simulated seconds")]
+                    "the ring loses its beam for 30 simulated seconds"),
+              Fault("ioc_restart", "IOC restart", f"{prefix}Restart-Cmd", 1,
+                    "the twin's IOC process exits and its launcher starts it again (its PVs vanish meanwhile)")]
     for name, spec in (beamline.get("devices") or {}).items():
         if spec.get("kind") == "motor":
             faults.append(Fault(f"{name}_stall", f"Stall {name}", f"{prefix}{name}:Stall-Cmd", 1,
