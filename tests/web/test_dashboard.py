@@ -179,6 +179,11 @@ def test_drag_and_drop_reorders_and_edit_changes_an_item(
     assert admin.items()[1]["uid"] == uids[0]
     page.click(f"#queue-table tr[data-uid='{uids[1]}'] button:has-text('remove')")
     _wait(lambda: len(admin.items()) == 2, 10, "the removal")
+    page.click(f"#queue-table tr[data-uid='{uids[2]}'] button:has-text('duplicate')")
+    _wait(lambda: len(admin.items()) == 3, 10, "the duplicate")
+    copy = admin.items()[1]
+    assert copy["uid"] not in uids and copy["kwargs"] == admin.items()[0]["kwargs"] == {"num": 3}
+    page.wait_for_selector("#queue-table tbody tr:nth-child(3)")
 
 
 def test_beamline_readbacks_follow_the_motor(
