@@ -59,7 +59,8 @@ def plan_fields(fn: Any) -> list[dict[str, Any]]:
         out.append({"name": p.name, "passed": passed, "widget": widget, "role": DEVICE_PARAMS.get(p.name),
                     "required": passed != "varargs" and not has_default,
                     "default": _jsonable(p.default) if has_default else None,
-                    "annotation": _annotation(hints.get(p.name))})
+                    "annotation": (f"*{p.name}: a JSON list of values" if passed == "varargs"
+                                   else _annotation(hints.get(p.name)))})
     return out
 
 

@@ -138,6 +138,13 @@ def test_bad_form_input_shows_the_error_next_to_the_field(
     page.fill("#field-start", "abc")
     page.click("#form-submit")
     page.wait_for_selector("#error-start:has-text('expected a number')")
+    page.select_option("#plan-select", "mv")  # *args as a JSON list: a typo is caught next to it
+    page.fill("#field-args", '["motor", 99')
+    page.click("#form-submit")
+    page.wait_for_selector("#error-args:has-text('not valid JSON')")
+    page.fill("#field-args", '["motor", 99]')
+    page.click("#form-submit")
+    page.wait_for_selector("#form-error:has-text('outside its limits')")
     assert admin.items() == [], "nothing was queued"
 
 

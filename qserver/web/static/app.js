@@ -275,7 +275,7 @@ function renderFields(values) {
     } else {
       const text = given === undefined ? "" : f.widget === "json" || typeof given !== "string" ? JSON.stringify(given) : given;
       input = h("input", { type: "text", id, name: f.name, value: text, inputmode: f.widget === "int" || f.widget === "number" ? "decimal" : null,
-        placeholder: f.default !== null && f.default !== undefined ? `default ${JSON.stringify(f.default)}` : f.widget === "json" ? "JSON" : "" });
+        placeholder: f.default !== null && f.default !== undefined ? `default ${JSON.stringify(f.default)}` : f.passed === "varargs" ? 'JSON list, e.g. ["motor", -1, 1]' : f.widget === "json" ? "JSON" : "" });
     }
     const hint = `${f.annotation || f.widget}${f.required ? "" : " · optional"}${f.passed === "keyword" ? " · keyword" : ""}`;
     return h("div", { class: "field", dataset: { param: f.name } },
