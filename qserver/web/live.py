@@ -17,6 +17,7 @@ from qserver.manager import QueueManager
 
 MAX_DOCS = 50000
 MAX_NOTES = 200
+ORDINARY = frozenset({"", "idle", "running", "opening", "closed"})  # other worker states (paused, suspended) are noted
 NOTABLE = ("suspend", "paused", "resum", "abort", "halt", "fail", "error", "interrupt")
 
 
@@ -51,7 +52,7 @@ class LiveRecorder:
                 self.docs.append([name, doc])
         elif kind == "status":
             worker = str(event.get("worker", ""))
-            if worker != self._worker and "paused" in (worker, self._worker):
+            if worker != self._worker and not {worker, self._worker} <= ORDINARY:
                 self.note("state", f"worker {self._worker} → {worker}")
             self._worker = worker
         elif kind == "console":

@@ -119,8 +119,9 @@ async function refreshStatus() { try { setStatus(await api("/api/status")); } ca
 function setStatus(st) {
   const prev = S.status;
   S.status = st;
-  if (prev && prev.worker !== st.worker && (st.worker === "paused" || prev.worker === "paused"))
-    liveNote("state", st.worker === "paused" ? "paused" : `resumed (worker ${st.worker})`);
+  const ordinary = ["idle", "running", "opening", "closed"];
+  if (prev && prev.worker !== st.worker && !(ordinary.includes(st.worker) && ordinary.includes(prev.worker)))
+    liveNote("state", ordinary.includes(st.worker) ? `resumed (worker ${prev.worker} → ${st.worker})` : st.worker);
   const badges = $("#state-badges");
   badges.replaceChildren(
     h("span", { class: `badge ${st.environment === "open" ? "ok" : "warn"}`, id: "badge-env" }, `env ${st.environment}`),
