@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: demo test install install-dev lint typecheck contracts pytest bench clean
+.PHONY: demo test install install-dev lint typecheck contracts pytest bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(PIP) install -e '.[dev,peer]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -c "import pytest, event_model, importlinter, mypy, bluesky, ophyd, ophyd_async, epics, xopt"
 	touch $@
+
+# The dashboard's tests drive Debian's chromium (Playwright never downloads a browser here).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the dashboard's browser tests (tests/web)"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -36,7 +44,7 @@ typecheck: install-dev
 contracts: install-dev
 	$(BIN)/lint-imports
 
-pytest: install-dev
+pytest: install-dev browser
 	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest

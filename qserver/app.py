@@ -14,19 +14,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from qserver import web
 from qserver.auth import AuthError, Principal
 from qserver.manager import Conflict, QueueManager
 from qserver.validate import ItemError, describe_plans
 from qserver.wire import dumps
-
-PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>beamtwin queue</title></head>
-<body><h1>beamtwin queue server</h1>
-<p>The dashboard comes in a later issue. The API lives under <code>/api</code>
-(<code>/api/status</code>, <code>/api/queue</code>, <code>/api/history</code>, <code>/api/stream</code>);
-every request needs a key (<code>Authorization: Bearer KEY</code>).</p></body></html>
-"""
 
 
 def _key(request: Request) -> str | None:
@@ -97,6 +91,7 @@ class _HotPaths:
 def build_app(manager: QueueManager) -> Any:
     """The ASGI application serving ``manager``."""
     app = FastAPI(title="beamtwin queue server", docs_url=None, redoc_url=None, openapi_url=None)
+    web.register(app, manager)  # the dashboard at / and its routes under /api/web
     routes: dict[tuple[str, str], Endpoint] = {}
 
     async def handle(fn: Endpoint, key: str | None, method: str, raw: bytes,
@@ -135,10 +130,6 @@ def build_app(manager: QueueManager) -> Any:
 
     def opt(body: dict[str, Any], *names: str) -> dict[str, Any]:
         return {n: body.get(n) for n in names}
-
-    @app.get("/", response_class=HTMLResponse)
-    async def index() -> HTMLResponse:
-        return HTMLResponse(PLACEHOLDER)
 
     @route("/api/status", "GET")
     def status(who: Principal, body: dict[str, Any]) -> Any:
