@@ -25,10 +25,21 @@ DTYPE = torch.float64
 LENGTHSCALE_MAX = 2.0  # in the unit cube: no input is modelled as irrelevant
 
 
+_ONE_THREAD = False
+
+
 def one_thread() -> None:
-    """One torch thread per process, so that parallel workers do not fight for the cores."""
+    """One torch thread and one BLAS thread per process, so that parallel workers do not fight
+    for the cores (an idle BLAS thread pool spinning on a busy machine made every small L-BFGS-B
+    step cost milliseconds)."""
+    global _ONE_THREAD
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+    if not _ONE_THREAD:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+        _ONE_THREAD = True
 
 
 class _ExactGP(gpytorch.models.ExactGP):  # type: ignore[misc]
