@@ -1,10 +1,12 @@
 """A Gaussian-process surrogate with gpytorch: ARD Matérn-5/2, inputs in the unit cube, outputs standardised.
 
-Hyperparameters are fitted by maximum a posteriori with L-BFGS-B (scipy) from a fixed start,
-in float64 on one thread, so that the same data always give the same model. The lengthscale
-prior scales with the dimension (log-normal, Hvarfner et al. 2024), which keeps a 6-D problem
-from being modelled as noise. Conditioning on extra points with fixed hyperparameters gives
-the "believer" fantasies used for batches and pending points.
+Hyperparameters are fitted by maximum a posteriori with L-BFGS-B (scipy) from a fixed start
+or from a given one (the previous fit's, kept in the agent's state), in float64 on one thread,
+so that the same data and start always give the same model. The lengthscale prior scales with
+the dimension (log-normal, Hvarfner et al. 2024), which keeps a 6-D problem from being modelled
+as noise; lengthscales are capped at 2 (unit cube) so that no input is taken as irrelevant.
+Conditioning on extra points with fixed hyperparameters gives the "believer" fantasies used
+for batches and pending points.
 """
 
 from __future__ import annotations
@@ -20,31 +22,35 @@ from scipy.optimize import minimize
 from adaptive.protocol import Array
 
 DTYPE = torch.float64
-LENGTHSCALE_MAX = float(__import__("os").environ.get("BT_LSMAX", "2.0"))
-PRIOR = __import__("os").environ.get("BT_PRIOR", "dsp")
+LENGTHSCALE_MAX = 2.0  # in the unit cube: no input is modelled as irrelevant
+
+
+_ONE_THREAD = False
 
 
 def one_thread() -> None:
-    """One torch thread per process, so that parallel workers do not fight for the cores."""
+    """One torch thread and one BLAS thread per process, so that parallel workers do not fight
+    for the cores (an idle BLAS thread pool spinning on a busy machine made every small L-BFGS-B
+    step cost milliseconds)."""
+    global _ONE_THREAD
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+    if not _ONE_THREAD:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+        _ONE_THREAD = True
 
 
 class _ExactGP(gpytorch.models.ExactGP):  # type: ignore[misc]
     def __init__(self, x: torch.Tensor, y: torch.Tensor, likelihood: Any, dim: int) -> None:
         super().__init__(x, y, likelihood)
         self.mean_module = gpytorch.means.ConstantMean()
-        if PRIOR == "gamma":
-            self.covar_module = gpytorch.kernels.ScaleKernel(gpytorch.kernels.MaternKernel(
-                nu=2.5, ard_num_dims=dim, lengthscale_prior=gpytorch.priors.GammaPrior(3.0, 6.0),
-                lengthscale_constraint=gpytorch.constraints.Interval(2.5e-2, LENGTHSCALE_MAX)),
-                outputscale_prior=gpytorch.priors.GammaPrior(2.0, 0.15))
-        else:
-            loc = math.sqrt(2.0) + 0.5 * math.log(dim)
-            self.covar_module = gpytorch.kernels.MaternKernel(
-                nu=2.5, ard_num_dims=dim,
-                lengthscale_prior=gpytorch.priors.LogNormalPrior(loc, math.sqrt(3.0)),
-                lengthscale_constraint=gpytorch.constraints.Interval(2.5e-2, LENGTHSCALE_MAX))
+        loc = math.sqrt(2.0) + 0.5 * math.log(dim)
+        self.covar_module = gpytorch.kernels.MaternKernel(
+            nu=2.5, ard_num_dims=dim,
+            lengthscale_prior=gpytorch.priors.LogNormalPrior(loc, math.sqrt(3.0)),
+            lengthscale_constraint=gpytorch.constraints.Interval(2.5e-2, LENGTHSCALE_MAX))
 
     def forward(self, x: torch.Tensor) -> Any:
         return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
@@ -58,7 +64,7 @@ class GP:
     """
 
     def __init__(self, x: Array, y: Array, *, noise: float | None = None, sigma: Array | None = None,
-                 hypers: dict[str, Any] | None = None) -> None:
+                 hypers: dict[str, Any] | None = None, start: list[float] | None = None) -> None:
         one_thread()
         if len(x) < 1:
             raise ValueError("a GP needs at least one measured point")
@@ -83,6 +89,8 @@ class GP:
         self.likelihood.to(DTYPE)
         if hypers is None:
             self._init_hypers()
+            if start is not None and len(start) == sum(p.numel() for p in self._params()):
+                self._assign(np.asarray(start, dtype=float))  # warm start from an earlier fit
             self._fit()
         else:
             self.set_hypers(hypers)
@@ -92,10 +100,7 @@ class GP:
     # -- hyperparameters -----------------------------------------------------------------
     def _init_hypers(self) -> None:
         loc = math.sqrt(2.0) + 0.5 * math.log(self.dim)
-        kernel = self._base_kernel()
-        kernel.lengthscale = (0.5 if PRIOR == "gamma" else math.exp(loc - 3.0)) * torch.ones(self.dim, dtype=DTYPE)
-        if PRIOR == "gamma":
-            self.model.covar_module.outputscale = 1.0
+        self._base_kernel().lengthscale = math.exp(loc - 3.0) * torch.ones(self.dim, dtype=DTYPE)
         self.model.mean_module.constant.data.fill_(0.0)
         if self.fixed_noise is None and isinstance(self.likelihood, gpytorch.likelihoods.GaussianLikelihood):
             self.likelihood.noise = 1e-3
@@ -111,16 +116,21 @@ class GP:
     def _params(self) -> list[torch.nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
 
+    def _assign(self, vec: np.ndarray[Any, Any]) -> None:
+        i = 0
+        for p in self._params():
+            k = p.numel()
+            p.data.copy_(torch.as_tensor(vec[i:i + k], dtype=DTYPE).reshape(p.shape))
+            i += k
+
+    def raw_vector(self) -> list[float]:
+        """The fitted raw hyperparameters, flat (a warm start for the next fit)."""
+        return [float(v) for v in torch.cat([p.detach().reshape(-1) for p in self._params()])]
+
     def _fit(self, maxiter: int = 100) -> None:
         params = self._params()
-        shapes = [p.shape for p in params]
         sizes = [p.numel() for p in params]
-
-        def assign(vec: np.ndarray[Any, Any]) -> None:
-            i = 0
-            for p, s, k in zip(params, shapes, sizes, strict=True):
-                p.data.copy_(torch.as_tensor(vec[i:i + k], dtype=DTYPE).reshape(s))
-                i += k
+        assign = self._assign
 
         def neg_log_posterior() -> torch.Tensor:
             n = len(self.x)

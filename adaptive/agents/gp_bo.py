@@ -14,15 +14,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 
 from adaptive.agents.baselines import sobol_points
 from adaptive.agents.gp import DTYPE, GP, log_ei, ucb
 from adaptive.protocol import Agent, Array
-
-EXPLORE_MARGIN = float(__import__("os").environ.get("BT_XI", "1.0"))  # standardised units
-EXPLORE_RADIUS = float(__import__("os").environ.get("BT_RAD", "0.15"))  # unit-cube distance / √d
 
 
 class GPBOAgent(Agent):
@@ -36,8 +33,8 @@ class GPBOAgent(Agent):
     name: ClassVar[str] = "gp-bo"
 
     def __init__(self, bounds: ArrayLike, *, acquisition: str = "ei", beta: float = 4.0, n_init: int = 10,
-                 noise: float | None = None, n_candidates: int = 2048, n_polish: int = 6, patience: int = 5,
-                 stall_tolerance: float = 0.01, **kwargs: Any) -> None:
+                 noise: float | None = None, n_candidates: int = 2048, n_polish: int = 6,
+                 **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if acquisition not in ("ei", "ucb"):
             raise ValueError(f"acquisition must be 'ei' or 'ucb', got {acquisition!r}")
@@ -49,26 +46,24 @@ class GPBOAgent(Agent):
         self.noise = noise
         self.n_candidates = int(n_candidates)
         self.n_polish = int(n_polish)
-        self.patience = int(patience)
-        self.stall_tolerance = float(stall_tolerance)
         self.n_init_drawn = 0
+        self.warm: list[float] | None = None
         self.last_model: dict[str, Any] = {}
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().config(), "acquisition": self.acquisition, "beta": self.beta, "n_init": self.n_init,
-                "noise": self.noise, "n_candidates": self.n_candidates, "n_polish": self.n_polish,
-                "patience": self.patience,
-                "stall_tolerance": self.stall_tolerance}
+                "noise": self.noise, "n_candidates": self.n_candidates, "n_polish": self.n_polish}
 
     def state(self) -> dict[str, Any]:
         """Observations plus how much of the initial design was used."""
-        return {**super().state(), "n_init_drawn": self.n_init_drawn}
+        return {**super().state(), "n_init_drawn": self.n_init_drawn, "warm": self.warm}
 
     def restore(self, state: dict[str, Any]) -> None:  # type: ignore[override]
         """Restore observations and the initial-design position."""
         super().restore(state)
         self.n_init_drawn = int(state["n_init_drawn"])
+        self.warm = None if state["warm"] is None else [float(v) for v in state["warm"]]
 
     def report(self) -> dict[str, Any]:
         """Counts, best point, and the last model's lengthscales."""
@@ -99,7 +94,8 @@ class GPBOAgent(Agent):
         xu = space.to_unit(self.obs.X())
         y = self._signed(self.objective_values())
         sig = self._sigma()
-        gp = GP(xu, y, noise=self.noise, sigma=sig)
+        gp = GP(xu, y, noise=self.noise, sigma=sig, start=self.warm)
+        self.warm = gp.raw_vector()
         self.last_model = {"lengthscales": gp.lengthscales(), "n_fit": len(xu)}
         best = gp.best_standardised()
         rng = self.rng(1)
@@ -108,25 +104,12 @@ class GPBOAgent(Agent):
         if believers:
             xb = np.concatenate(believers)
             gp = gp.condition(xb, gp.predict(xb)[0])
-        explore = self._stalled(y)
-        self.last_model["explore"] = explore
         chosen: list[Array] = []
         for _ in range(n):
-            u = self._maximise(gp, best, rng, xu, explore=explore)
+            u = self._maximise(gp, best, rng, xu)
             chosen.append(u)
             gp = gp.condition(u[None, :], gp.predict(u[None, :])[0])
         return space.from_unit(np.asarray(chosen))
-
-    def _stalled(self, y: Array) -> bool:
-        """No real improvement over the last ``patience`` points: then every other point explores away
-        from the incumbent's basin (the search has converged locally)."""
-        k = self.patience
-        if not k or len(y) < self.n_init + k:
-            return False
-        span = float(np.ptp(y)) or 1.0
-        before, recent = float(np.max(y[:-k])), float(np.max(y[-k:]))
-        stalled = recent - before < self.stall_tolerance * span
-        return bool(stalled and (len(y) - self.n_init) % 2 == 0)
 
     def _sigma(self) -> Array | None:
         rows = [s for s, st in zip(self.obs.sigma, self.obs.status, strict=True) if st == "ok"]
@@ -135,18 +118,9 @@ class GPBOAgent(Agent):
         c = self.channel_index()
         return np.array([r[c] for r in rows if r is not None], dtype=float)
 
-    def _acq(self, gp: GP, u: torch.Tensor, best: float, explore: bool = False) -> torch.Tensor:
+    def _acq(self, gp: GP, u: torch.Tensor, best: float) -> torch.Tensor:
         mean, std = gp.posterior(u)
-        if explore:  # improvement by a margin: worthwhile only where the model is unsure
-            return log_ei(mean, std, best + EXPLORE_MARGIN)
         return log_ei(mean, std, best) if self.acquisition == "ei" else ucb(mean, std, self.beta)
-
-    def _away(self, u: Array, xu: Array, gp: GP) -> NDArray[np.bool_]:
-        """Interior points outside the incumbent's neighbourhood (for exploration)."""
-        incumbent = xu[int(np.argmax(gp.y.numpy()[: len(xu)]))]
-        far = np.linalg.norm(u - incumbent, axis=1) / np.sqrt(u.shape[1]) > EXPLORE_RADIUS
-        inside = np.all((u > 0.05) & (u < 0.95), axis=1)
-        return np.asarray(far & inside, dtype=bool)
 
     def _candidates(self, rng: np.random.Generator, xu: Array, gp: GP) -> Array:
         d = self.space.dim
@@ -162,14 +136,12 @@ class GPBOAgent(Agent):
         local = np.clip(centres + step * mask, 0.0, 1.0)
         return np.concatenate([uniform, local])
 
-    def _maximise(self, gp: GP, best: float, rng: np.random.Generator, xu: Array, explore: bool = False) -> Array:
+    def _maximise(self, gp: GP, best: float, rng: np.random.Generator, xu: Array) -> Array:
         cand = self._candidates(rng, xu, gp)
         n_uniform = self.n_candidates // 2
         allowed = self.space.allowed(self.space.from_unit(cand))
         with torch.no_grad():
-            scores = self._acq(gp, torch.as_tensor(cand, dtype=DTYPE), best, explore).numpy()
-        if explore:
-            allowed &= self._away(cand, xu, gp)
+            scores = self._acq(gp, torch.as_tensor(cand, dtype=DTYPE), best).numpy()
         scores = np.where(allowed, scores, -np.inf)
         # polish the best global and the best local candidates alike
         half = max(1, self.n_polish // 2)
@@ -184,7 +156,7 @@ class GPBOAgent(Agent):
 
         def neg(vec: np.ndarray[Any, Any]) -> tuple[float, np.ndarray[Any, Any]]:
             t = torch.as_tensor(vec.reshape(-1, d), dtype=DTYPE).requires_grad_(True)
-            total = self._acq(gp, t, best, explore).sum()
+            total = self._acq(gp, t, best).sum()
             (grad,) = torch.autograd.grad(total, t)
             return -float(total.detach()), -grad.numpy().reshape(-1).astype(float)
 
@@ -193,10 +165,8 @@ class GPBOAgent(Agent):
                            bounds=[(0.0, 1.0)] * starts.size, options={"maxiter": 60})
             polished = np.clip(res.x.reshape(-1, d), 0.0, 1.0)
             with torch.no_grad():
-                ps = self._acq(gp, torch.as_tensor(polished, dtype=DTYPE), best, explore).numpy()
+                ps = self._acq(gp, torch.as_tensor(polished, dtype=DTYPE), best).numpy()
             ok = self.space.allowed(self.space.from_unit(polished)) & np.isfinite(ps)
-            if explore:
-                ok &= self._away(polished, xu, gp)
             if ok.any():
                 i = int(np.argmax(np.where(ok, ps, -np.inf)))
                 if ps[i] >= best_score:

@@ -25,7 +25,7 @@ class GPMapAgent(Agent):
 
     name: ClassVar[str] = "gp-map"
 
-    def __init__(self, bounds: ArrayLike, *, n_init: int = 20, mode: str = "gradient", floor: float = 0.1,
+    def __init__(self, bounds: ArrayLike, *, n_init: int = 20, mode: str = "gradient", floor: float = 0.02,
                  n_candidates: int = 2048, refit_every: int = 5, **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if mode not in ("gradient", "variance"):

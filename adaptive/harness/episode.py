@@ -23,6 +23,7 @@ class EpisodeResult:
     seed: int
     task: str
     target: float
+    reference_points: int | None = None
     trace: list[tuple[int, float]] = field(default_factory=list)
     evals_to_target: int | None = None
     final_error: float = float("inf")
@@ -46,7 +47,8 @@ def run_episode(agent_name: str, factory: Callable[[int], Environment], seed: in
     one_thread()
     t_start = time.perf_counter()
     env = factory(seed)
-    result = EpisodeResult(agent=agent_name, seed=seed, task=env.name, target=float(env.target))
+    result = EpisodeResult(agent=agent_name, seed=seed, task=env.name, target=float(env.target),
+                           reference_points=env.reference_points)
     n_max = int(budget or env.budget)
     xs: list[np.ndarray[Any, Any]] = []
     ys: list[Any] = []

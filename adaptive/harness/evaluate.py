@@ -58,7 +58,7 @@ def _run_all(agents: list[str], factory: Callable[[int], Environment], seeds: li
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1",
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0", host="127.0.0.1",
             silence_logs=40, env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
         client = Client(cluster)  # type: ignore[no-untyped-call]
     else:

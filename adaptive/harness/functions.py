@@ -46,7 +46,8 @@ def edge_truth(energy: ArrayLike, e0: float, step: float = 1.0, width: float = 1
     pre = 0.05 + 1e-4 * (e - e0)
     jump = step * (0.5 + np.arctan((e - e0) / width) / np.pi)
     white = 0.35 * step * np.exp(-0.5 * ((e - e0 - 4.0) / 2.5) ** 2)
-    wiggle = 0.03 * step * np.sin((e - e0) / 9.0) * (e > e0 + 10) * np.exp(-np.clip(e - e0, 0, None) / 120)
+    onset = 1.0 / (1.0 + np.exp(-np.clip(e - e0 - 15.0, -50, 50) / 3.0))  # smooth: no false derivative peak
+    wiggle = 0.03 * step * np.sin((e - e0) / 9.0) * onset * np.exp(-np.clip(e - e0, 0, None) / 120)
     return np.asarray(pre + jump + white + wiggle, dtype=float)
 
 

@@ -4,7 +4,8 @@ Files in the output directory:
 
 - ``episodes.csv``: one row per (agent, seed): evaluations to target, final error, number of
   evaluations, wall time, median and 95th-percentile suggestion latency, error message;
-- ``traces.csv``: the error (simple regret, reconstruction error, …) after n evaluations;
+- ``traces.csv``: the error (simple regret, reconstruction error, …) after n evaluations, and n as
+  a fraction of the reference design (a map's 30×30 raster, an edge's 0.5 eV scan) where there is one;
 - ``latency.csv``: every suggestion's latency;
 - ``error_vs_evaluations.png`` (median and quartiles per agent, log scale) and
   ``latency.png`` (latency per suggestion);
@@ -90,10 +91,10 @@ def write_report(results: list[EpisodeResult], out: str | Path | None, *, scenar
                         (r.error or "").splitlines()[0] if r.error else ""])
     with open(out / "traces.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["agent", "seed", "evaluations", "error"])
+        w.writerow(["agent", "seed", "evaluations", "fraction_of_reference", "error"])
         for r in results:
             for n, e in r.trace:
-                w.writerow([r.agent, r.seed, n, e])
+                w.writerow([r.agent, r.seed, n, n / r.reference_points if r.reference_points else "", e])
     with open(out / "latency.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["agent", "seed", "suggestion", "latency_s"])
@@ -125,7 +126,8 @@ def _plots(results: list[EpisodeResult], out: Path, summary: dict[str, Any]) -> 
     if target is not None and math.isfinite(target):
         ax.axhline(target, color="k", ls="--", lw=0.8, label="target")
     ax.set_yscale("log")
-    ax.set_xlabel("evaluations")
+    ref = results[0].reference_points if results else None
+    ax.set_xlabel(f"evaluations (fraction measured = n / {ref}, the reference design)" if ref else "evaluations")
     ax.set_ylabel(f"error ({summary['task']}): median and quartiles")
     ax.legend()
     fig.tight_layout()

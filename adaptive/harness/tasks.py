@@ -41,6 +41,7 @@ class Environment:
     budget: int = 0
     target: float = 0.0
     error_every: int = 1
+    reference_points: int | None = None  # the reference design's size (e.g. a 30×30 raster: 900)
 
     def evaluate(self, x: Array) -> Any:
         """Measure at ``x`` (d,)."""
@@ -56,7 +57,8 @@ class Environment:
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready description for reports."""
-        return {"name": self.name, "bounds": self.bounds, "budget": self.budget, "target": self.target}
+        return {"name": self.name, "bounds": self.bounds, "budget": self.budget, "target": self.target,
+                "reference_points": self.reference_points}
 
 
 @dataclass
@@ -97,6 +99,7 @@ class Map2D(Environment):
     noise: float = 0.01
     error_every: int = 25
     target: float = float("nan")
+    reference_points: int | None = 900
 
     def __post_init__(self) -> None:
         if np.isnan(self.target):
@@ -159,6 +162,7 @@ class Edge1D(Environment):
     noise: float = 0.004
     error_every: int = 10
     target: float = float("nan")
+    reference_points: int | None = 401
 
     def __post_init__(self) -> None:
         self.e0 = float(8960.0 + 80.0 * np.random.default_rng([self.seed, 404]).random())
@@ -203,7 +207,7 @@ class Edge1D(Environment):
     def agent_options(self, agent: str) -> dict[str, Any]:
         """Slope stepping tuned to an edge of unit height; the grid spreads the budget."""
         if agent == "slope":
-            return {"target_delta": 0.02, "min_step": 0.25, "max_step": 6.0}
+            return {"target_delta": 0.01, "min_step": 0.15, "max_step": 5.0}
         if agent == "grid":
             return {"budget": self.budget}
         if agent == "gp-map":

@@ -149,3 +149,10 @@ def test_grid_covers_its_raster_then_stops() -> None:
     assert pts.shape == (12, 2)
     assert sorted(set(pts[:, 0].tolist())) == [0.0, 0.5, 1.0]
     assert len(agent.ask(1)) == 0
+
+
+def test_edge_stand_in_has_its_derivative_maximum_at_the_edge() -> None:
+    for seed in (0, 3):
+        env = Edge1D(seed=seed)
+        assert abs(env.true_e0 - env.e0) < 0.5  # the white line shifts it a little, nothing else may
+        assert env.target < 0.3, "a 0.5 eV scan finds E0 to a fraction of its step"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adaptive.harness import run_episode, task_factory
+from adaptive.harness import evaluate, run_episode, task_factory
 from adaptive.harness.functions import HARTMANN6_ARGMIN, HARTMANN6_MIN, hartmann6
 from adaptive.harness.report import quartiles
 from adaptive.harness.tasks import Hartmann6
@@ -70,3 +70,22 @@ def test_evaluate_rejects_bad_input_before_running(capsys: pytest.CaptureFixture
     assert "unknown evaluation scenario 'nowhere'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["evaluate", "--agent", "magic", "--scenario", "hartmann6"])
+
+
+def test_evaluate_on_an_existing_scheduler() -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                      protocol="tcp", host="127.0.0.1") as cluster:
+        summary = evaluate(["random"], task_factory("hartmann6"), episodes=2, scheduler=cluster.scheduler_address,
+                           budget=5)
+    assert summary["scheduler"] == cluster.scheduler_address
+    assert summary["agents"]["random"]["evals_to_target"]["episodes"] == 2
+    assert summary["agents"]["random"]["suggestion_latency_s"]["n"] == 10
+
+
+def test_the_command_line_knows_every_agent() -> None:
+    from adaptive.agents import AGENTS
+    from scenarios.commands.evaluate import AGENT_NAMES
+
+    assert AGENT_NAMES == list(AGENTS) == ["gp-bo", "gp-map", "slope", "cluster", "grid", "random", "sobol"]
