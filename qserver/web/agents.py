@@ -32,6 +32,8 @@ def _round_report(run: Any) -> dict[str, Any]:
     args = start.get("plan_args") or {}
     if "start" in args and "stop" in args:
         row["range"] = [args["start"], args["stop"]]
+    elif isinstance(args.get("args"), list) and len(args["args"]) >= 3:  # Bluesky's scan(dets, motor, start, stop…)
+        row["range"] = list(args["args"][1:3])
     motors, dets = start.get("motors") or [], start.get("detectors") or []
     try:
         ds = run.stream("primary")

@@ -23,7 +23,7 @@ from acq.loop import get_loop
 RETRY = 10.0  # seconds before reconnecting after a failure
 CACHE = 0.3  # seconds a reading is reused for concurrent viewers
 
-# Twin beam-status PVs (suffixes of physics.beam_status.prefix), by what the panel calls them.
+# Twin beam-status PVs (suffixes of the beam_status device's prefix), by what the panel calls them.
 TWIN_BEAM = {"ring_current": "Current-RB", "beam_available": "BeamAvailable-RB", "shutter": "Shutter-RB",
              "topup_countdown": "TopUpCountdown-RB"}
 TWIN_CLOCK = {"sim_time": "SimTime-RB", "speed": "Speed-RB", "seed": "Seed-RB"}
@@ -109,9 +109,11 @@ class BeamlinePanel:
             return
         physics = beamline["physics"]
         wanted: dict[str, str] = {}
-        beam = physics.get("beam_status") or {}
-        if beam.get("prefix"):
-            wanted.update({k: f"{beam['prefix']}{v}" for k, v in TWIN_BEAM.items()})
+        beam_prefix = next((spec["prefix"] for spec in beamline["devices"].values()
+                            if spec.get("kind") == "beam_status"), None)
+        beam_prefix = beam_prefix or (physics.get("beam_status") or {}).get("prefix")
+        if beam_prefix:
+            wanted.update({k: f"{beam_prefix}{v}" for k, v in TWIN_BEAM.items()})
         if physics.get("prefix"):
             wanted.update({k: f"{physics['prefix']}{v}" for k, v in TWIN_CLOCK.items()})
         signals = {k: Signal(CABackend(pv), name=k) for k, pv in wanted.items()}
@@ -134,8 +136,8 @@ class BeamlinePanel:
         self._fault_signals = {pv: s for pv, s in fault_signals.items() if pv in up}
         self.notes = []
         absent = [wanted[k] for k in wanted if k not in up]
-        if not beam.get("prefix"):
-            self.notes.append("this twin's beamline file has no physics.beam_status: "
+        if not beam_prefix:
+            self.notes.append("this twin's beamline file has no beam_status device: "
                               "no ring current, shutter or beam-available PVs to show")
         if absent:
             self.notes.append("not served by this twin: " + ", ".join(absent))

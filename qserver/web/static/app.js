@@ -328,7 +328,8 @@ function clearErrors() {
 function showError(message) {
   const plan = S.plans[$("#plan-select").value];
   const names = plan ? plan.fields.map((f) => f.name) : [];
-  const m = /argument '([A-Za-z_]\w*)'/.exec(message) || /keyword argument '([A-Za-z_]\w*)'/.exec(message);
+  // "… argument 'num' …" (the queue's checks) or "scan: num …" (the plan's own checks)
+  const m = /argument '([A-Za-z_]\w*)'/.exec(message) || /^\w+: ([A-Za-z_]\w*)\b/.exec(message);
   const field = m && names.includes(m[1]) ? m[1] : names.find((n) => message.includes(`'${n}'`));
   if (field) {
     document.querySelector(`.field[data-param="${field}"]`).classList.add("invalid");
