@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from acq.engine.status import Status
-from acq.loop import get_loop
+from acq.loop import get_loop, in_loop_thread
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -24,11 +24,7 @@ def on_shared_loop(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Corou
     @functools.wraps(fn)
     async def inner(*args: P.args, **kwargs: P.kwargs) -> T:
         loop = get_loop()
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
+        if in_loop_thread():
             return await fn(*args, **kwargs)
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(fn(*args, **kwargs), loop))
 
@@ -38,11 +34,7 @@ def on_shared_loop(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Corou
 def status_of(awaitable: Awaitable[Any], name: str) -> Status:
     """A ``Status`` for ``awaitable``, created safely from any thread."""
     loop = get_loop()
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
+    if in_loop_thread():
         return Status(awaitable, name=name)
 
     async def make() -> Status:
@@ -63,11 +55,7 @@ def finished(name: str) -> Status:
 def call_on_loop(fn: Callable[[], T]) -> T:
     """Call the plain function ``fn`` in the shared loop's thread (at once if already there)."""
     loop = get_loop()
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
+    if in_loop_thread():
         return fn()
 
     async def call() -> T:
