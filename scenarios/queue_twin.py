@@ -12,23 +12,11 @@ import json
 import os
 from pathlib import Path
 
+from qserver.wire import pid_alive
 from scenarios.twin_process import TwinProcess
 from twin.iocs.server import client_environment
 
 TWIN_FILE = "twin.json"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 class QueueTwin:
@@ -49,7 +37,7 @@ class QueueTwin:
             info = json.loads(path.read_text())
         except (OSError, ValueError):
             info = None
-        if info and info.get("scenario") == self.scenario and _alive(int(info["pid"])):
+        if info and info.get("scenario") == self.scenario and pid_alive(int(info["pid"])):
             self.adopted_pid = int(info["pid"])
             return client_environment(int(info["port"]))
         from scenarios import scenario as scenarios
@@ -66,6 +54,6 @@ class QueueTwin:
         if self.proc is not None:
             self.proc.stop()
             self.proc._tmp.cleanup()
-        elif self.adopted_pid is not None and _alive(self.adopted_pid):
+        elif self.adopted_pid is not None and pid_alive(self.adopted_pid):
             os.kill(self.adopted_pid, 15)
         (self.state_dir / TWIN_FILE).unlink(missing_ok=True)
