@@ -54,9 +54,10 @@ $(VENV)/.installed-peer: pyproject.toml $(VENV)/.installed-dev
 	command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server) || true
 	touch $@
 
-# every benchmarks/*.py, peers installed; each prints one JSON object on its last line
+# every benchmarks/*.py, peers installed; each prints one JSON object on its last line.
+# -P: a script's own folder is not put first on sys.path (benchmarks/queue.py would shadow the stdlib queue)
 bench: $(VENV)/.installed-peer
-	@failed=""; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || failed="$$failed $$b"; done; \
+	@failed=""; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python -P $$b || failed="$$failed $$b"; done; \
 	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
 
 clean:
