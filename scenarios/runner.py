@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import platform
@@ -155,6 +156,7 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
             uids = RE(plans.scan(dets, motor, start, stop, num))
         finally:
             RE.clear_suspenders()
+            call_in_loop(asyncio.sleep(0))  # the suspenders have stopped watching before the twin goes
             injector.close()
     truth = BeamlineModel(sc.beamline["physics"], seed=seed).truth() if where["simulated"] else {}
     outcome = Outcome(uids=uids, path=writer.last_path, fit=fit.result, truth=truth, plot=plot.path)
