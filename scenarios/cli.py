@@ -12,6 +12,7 @@ EXAMPLES = """\
 examples:
   beamtwin run                         run the default scenario end to end
   beamtwin run demo --speed 50 --seed 3 --data-dir ./data
+  beamtwin run beam-dump --ci         a scan through a beam dump: suspend, resume, nothing lost
   beamtwin serve demo --port 5064      serve the twin's PVs on 127.0.0.1:5064
   beamtwin export -1 --format jsonl --data-dir ./data
 """

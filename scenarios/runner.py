@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import platform
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, TextIO
+
+import numpy as np
 
 import beamlines
 from acq import plans
@@ -19,8 +22,9 @@ from acq.devices import Motor, Scaler, load_profile
 from acq.engine import RunEngine
 from acq.loop import call_in_loop
 from scenarios import scenario as scenarios
+from scenarios.faults import FaultInjector, FaultSpec, SuspensionLog, build_suspenders, points_exact
 from scenarios.twin_process import TwinProcess
-from store import Writer
+from store import Catalog, Writer
 from twin.physics import BeamlineModel
 
 
@@ -64,10 +68,11 @@ def _device(devices: dict[str, Any], name: str, kind: type) -> Any:
 
 @contextlib.contextmanager
 def beamline_environment(sc: scenarios.Scenario, *, seed: int, speed: float, no_twin: bool,
-                         out: TextIO) -> Iterator[dict[str, Any]]:
+                         out: TextIO, twins: list[TwinProcess] | None = None) -> Iterator[dict[str, Any]]:
     """Start the twin (or, with ``no_twin``, use the CA environment as it is) for the block.
 
-    Yields the start-document metadata that says what was talked to.
+    Yields the start-document metadata that says what was talked to; the twin started is
+    appended to ``twins`` (for faults on cue).
     """
     if no_twin:
         addr = os.environ.get("EPICS_CA_ADDR_LIST", "(auto)")
@@ -83,6 +88,8 @@ def beamline_environment(sc: scenarios.Scenario, *, seed: int, speed: float, no_
     with TwinProcess(str(sc.path), seed=seed, speed=speed) as twin:
         saved = {k: os.environ.get(k) for k in twin.env}
         os.environ.update(twin.env)
+        if twins is not None:
+            twins.append(twin)
         out.write(f"twin: {len(twin.pvs)} PVs on 127.0.0.1:{twin.port} (seed {seed}, speed ×{speed:g})\n")
         try:
             yield {"simulated": True, "twin_seed": seed, "twin_speed": speed}
@@ -96,14 +103,18 @@ def beamline_environment(sc: scenarios.Scenario, *, seed: int, speed: float, no_
 
 def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float | None = None,
                  seed: int | None = None, out: TextIO | None = None, no_twin: bool = False,
-                 profile: str | None = None) -> Outcome:
+                 profile: str | None = None, ci: bool = False) -> Outcome:
     """Run scenario ``ref`` against a fresh twin subprocess (or the real beamline) into ``data_dir``.
 
     ``profile`` replaces the scenario's beamline for the devices (e.g. a facility profile
-    with ``no_twin``); nothing in plans or devices changes.
+    with ``no_twin``); nothing in plans or devices changes. ``ci`` runs the scenario's
+    CI-sized variant. The scenario's suspenders are installed; its faults strike the twin on
+    cue (never with ``no_twin``: fault injection does not exist there).
     """
     out = out or sys.stdout
     sc = scenarios.load(ref)
+    if ci:
+        sc = sc.ci_variant()
     seed = sc.seed if seed is None else seed
     speed = sc.speed if speed is None else speed
     exp = sc.experiment
@@ -111,7 +122,11 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
         raise ValueError(f"{sc.path}: experiment.plan {exp['plan']!r} is not supported yet (supported: scan)")
     device_file = beamlines.load(profile) if profile else sc.beamline
     data_dir = Path(data_dir)
-    with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out) as where:
+    log = SuspensionLog(out)
+    twins: list[TwinProcess] = []
+    if no_twin and sc.faults:
+        out.write(f"no twin: the scenario's {len(sc.faults)} fault(s) are not injected\n")
+    with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out, twins=twins) as where:
         devices = load_profile(device_file["_path"])
         motor = _device(devices, exp["motor"], Motor)
         dets = [_device(devices, d, Scaler) for d in exp["detectors"]]
@@ -131,18 +146,50 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
         callbacks: list[Any] = [writer, LiveTable(out=out), fit, plot]
         if sys.stderr.isatty():
             callbacks.append(LiveProgress())
+        injector = FaultInjector(sc.faults if twins else [], _striker(twins), speed=speed, log=log)
+        callbacks.append(injector)
         for cb in callbacks:
             RE.subscribe(cb)
-        uids = RE(plans.scan(dets, motor, start, stop, num))
+        for sus in build_suspenders(sc.suspenders, devices, speed=speed if where["simulated"] else 1.0, log=log):
+            RE.install_suspender(sus)
+        try:
+            uids = RE(plans.scan(dets, motor, start, stop, num))
+        finally:
+            RE.clear_suspenders()
+            call_in_loop(asyncio.sleep(0))  # the suspenders have stopped watching before the twin goes
+            injector.close()
     truth = BeamlineModel(sc.beamline["physics"], seed=seed).truth() if where["simulated"] else {}
     outcome = Outcome(uids=uids, path=writer.last_path, fit=fit.result, truth=truth, plot=plot.path)
+    outcome.details.update(suspensions=log.suspended, resumptions=log.resumed, faults_struck=len(injector.fired))
+    if writer.last_path is not None and uids:
+        ds = Catalog(data_dir)[uids[-1]].stream("primary")
+        outcome.details["stored_positions"] = [float(v) for v in ds[motor.name].values]
+    outcome.details["planned_positions"] = [float(v) for v in np.linspace(start, stop, num)]
     judge(outcome, sc, step=abs(stop - start) / max(num - 1, 1))
     return outcome
+
+
+def _striker(twins: list[TwinProcess]) -> Callable[[FaultSpec], None]:
+    """Strike a fault on the twin through its fault PVs."""
+
+    def strike(spec: FaultSpec) -> None:
+        if spec.kind == "beam_dump":
+            twins[0].fault("dump", value=spec.duration)
+
+    return strike
 
 
 def judge(outcome: Outcome, sc: scenarios.Scenario, step: float) -> None:
     """Fill ``outcome.checks`` from the scenario's success criteria and the twin's truth."""
     outcome.checks["stored"] = outcome.path is not None and outcome.path.exists()
+    if sc.faults or sc.suspenders:
+        # nothing lost or duplicated, whatever struck: the stored points are the planned ones
+        outcome.checks["points_exact"] = points_exact(outcome.details.get("stored_positions", []),
+                                                      outcome.details.get("planned_positions", []), step)
+    if sc.faults and outcome.truth:  # faults struck the twin: the plan must have noticed
+        needed = int(sc.success.get("min_suspensions", 1))
+        outcome.checks["suspended"] = outcome.details.get("suspensions", 0) >= needed
+        outcome.checks["resumed"] = outcome.details.get("resumptions", 0) >= needed
     if "center" not in outcome.truth:
         return  # the real beamline has no ground truth to compare with
     tolerance = float(sc.success.get("peak_center_steps", 0.5)) * step

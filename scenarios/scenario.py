@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import beamlines
+from scenarios.faults import FaultSpec, SuspenderSpec, parse_faults, parse_suspenders
 
 LIBRARY = Path(__file__).parent / "library"
 DEFAULT = "demo"
@@ -24,6 +25,16 @@ class Scenario:
     speed: float = 20.0
     seed: int = 0
     description: str = ""
+    faults: list[FaultSpec] = field(default_factory=list)
+    suspenders: list[SuspenderSpec] = field(default_factory=list)
+    ci: dict[str, Any] = field(default_factory=dict)
+
+    def ci_variant(self) -> Scenario:
+        """The small variant the test suite runs: ``ci:`` overrides ``speed``, ``faults`` and
+        fields of ``experiment`` (the scenario itself when it has no ``ci:``)."""
+        return replace(self, experiment={**self.experiment, **self.ci.get("experiment", {})},
+                       speed=float(self.ci.get("speed", self.speed)),
+                       faults=parse_faults(self.ci["faults"], "ci.faults") if "faults" in self.ci else self.faults)
 
 
 def names() -> list[str]:
@@ -50,6 +61,20 @@ def load(name_or_path: str | Path | None = None) -> Scenario:
     seed = raw.get("seed", 0)
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"{path}: seed must be a non-negative integer, got {seed!r}")
+    ci = raw.get("ci") or {}
+    if not isinstance(ci, dict) or set(ci) - {"speed", "experiment", "faults"}:
+        raise ValueError(f"{path}: ci must be a mapping of speed, experiment and faults, got {ci!r}")
+    if not isinstance(ci.get("experiment", {}), dict):
+        raise ValueError(f"{path}: ci.experiment must be a mapping of experiment fields")
+    ci_speed = ci.get("speed", 1.0)
+    if not isinstance(ci_speed, int | float) or ci_speed <= 0:
+        raise ValueError(f"{path}: ci.speed must be a positive number, got {ci_speed!r}")
+    try:
+        faults = parse_faults(raw.get("faults"))
+        suspenders = parse_suspenders(raw.get("suspenders"))
+        parse_faults(ci.get("faults"), "ci.faults")
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     return Scenario(
         name=str(raw.get("name", path.stem)),
         path=path,
@@ -59,4 +84,7 @@ def load(name_or_path: str | Path | None = None) -> Scenario:
         speed=float(speed),
         seed=seed,
         description=str(raw.get("description", "")),
+        faults=faults,
+        suspenders=suspenders,
+        ci=ci,
     )

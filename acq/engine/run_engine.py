@@ -477,6 +477,7 @@ class RunEngine:
             kind = await self._wait_parked(waiter)
         finally:
             waiter.cancel()
+            waiter.add_done_callback(lambda f: None if f.cancelled() else f.exception())
         if kind != "released":
             return kind
         for s in tripped:

@@ -20,6 +20,7 @@ def register(sub: Any) -> None:
                      help="beamline profile for the devices (name or YAML), e.g. a facility profile")
     run.add_argument("--no-twin", action="store_true",
                      help="start no twin: talk to the IOCs the EPICS_CA_* environment names (the real beamline)")
+    run.add_argument("--ci", action="store_true", help="run the scenario's small CI-sized variant (its ci: section)")
     run.set_defaults(func=main)
 
 
@@ -28,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     from scenarios.runner import run_scenario
 
     outcome = run_scenario(args.scenario, data_dir=args.data_dir, speed=args.speed, seed=args.seed,
-                           no_twin=args.no_twin, profile=args.profile)
+                           no_twin=args.no_twin, profile=args.profile, ci=args.ci)
     print(f"stored: {outcome.path}")
     if outcome.plot is not None:
         print(f"plot: {outcome.plot}")
@@ -38,6 +39,10 @@ def main(args: argparse.Namespace) -> int:
             line += (f" (true {outcome.truth['center']:.4f}, |error| {outcome.details['center_error']:.4f}"
                      f" ≤ {outcome.details['tolerance']:.4f}?)")
         print(line)
+    if "suspensions" in outcome.details and (outcome.details["suspensions"] or outcome.details["faults_struck"]):
+        print(f"faults struck: {outcome.details['faults_struck']}, suspensions: {outcome.details['suspensions']}, "
+              f"resumptions: {outcome.details['resumptions']}, points stored/planned: "
+              f"{len(outcome.details.get('stored_positions', []))}/{len(outcome.details['planned_positions'])}")
     for name, ok in outcome.checks.items():
         print(f"  {'PASS' if ok else 'FAIL'} {name}")
     return 0 if outcome.ok else 1

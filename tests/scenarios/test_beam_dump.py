@@ -1,0 +1,108 @@
+"""The beam-dump scenario: a scan through a beam dump suspends, resumes after refill and settle,
+rewinds to the checkpoint and stores exactly the planned points; each criterion can fail."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from scenarios import scenario as scenarios
+from scenarios.runner import Outcome, judge
+from store import Catalog
+
+
+@pytest.fixture(scope="module")
+def dumped(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``beamtwin run beam-dump --ci`` once, over CA against a real twin subprocess."""
+    data = tmp_path_factory.mktemp("beam-dump")
+    done = subprocess.run([sys.executable, "-m", "scenarios", "run", "beam-dump", "--ci", "--data-dir", str(data)],
+                          capture_output=True, text=True, timeout=180, env=dict(os.environ))
+    return done, data
+
+
+def _outcome(data: Path) -> tuple[Outcome, scenarios.Scenario, float]:
+    """The stored run, read back through the catalog, as the judge sees it."""
+    sc = scenarios.load("beam-dump").ci_variant()
+    exp = sc.experiment
+    run = Catalog(data)[-1]
+    stored = [float(v) for v in run.stream("primary")["motor"].values]
+    planned = [float(v) for v in np.linspace(exp["start"], exp["stop"], exp["num"])]
+    outcome = Outcome(uids=(run.uid,), path=run.path, fit=None, truth={"x": 1},
+                      details={"stored_positions": stored, "planned_positions": planned,
+                               "suspensions": 1, "resumptions": 1})
+    return outcome, sc, (exp["stop"] - exp["start"]) / (exp["num"] - 1)
+
+
+def test_scan_through_a_dump_suspends_resumes_and_stores_every_planned_point(
+        dumped: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, data = dumped
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "FAULT: beam_dump" in out
+    assert out.index("FAULT: beam_dump") < out.index("SUSPENDED:") < out.index("RESUMED:")
+    for check in ("stored", "points_exact", "suspended", "resumed", "peak_center"):
+        assert f"PASS {check}" in out
+    sc = scenarios.load("beam-dump").ci_variant()
+    exp = sc.experiment
+    run = Catalog(data)[-1]
+    ds = run.stream("primary")
+    np.testing.assert_allclose(ds["motor"].values, np.linspace(exp["start"], exp["stop"], exp["num"]), atol=1e-3)
+    assert run.metadata["stop"]["exit_status"] == "success"
+    # the live table shows each point once: the rewound point was not emitted twice
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("|") and "seq_num" not in line]
+    assert rows == [str(i) for i in range(1, exp["num"] + 1)]
+
+
+def test_each_criterion_fails_on_a_sabotaged_run(dumped: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, data = dumped
+    assert done.returncode == 0, done.stdout + done.stderr
+    good, sc, step = _outcome(data)
+    judge(good, sc, step)
+    assert good.checks["points_exact"] and good.checks["suspended"] and good.checks["resumed"]
+
+    sabotage: dict[str, Callable[[dict[str, Any]], object]] = {
+        "points_exact": lambda d: d["stored_positions"].pop(5),               # a point lost
+        "points_exact ": lambda d: d["stored_positions"].insert(5, d["stored_positions"][5]),  # one stored twice
+        "points_exact  ": lambda d: d["stored_positions"].__setitem__(5, d["stored_positions"][5] + step / 2),
+        "suspended": lambda d: d.update(suspensions=0),                       # the dump went unnoticed
+        "resumed": lambda d: d.update(resumptions=0),
+    }
+    for name, spoil in sabotage.items():
+        bad = copy.deepcopy(good)
+        bad.checks = {}
+        spoil(bad.details)
+        judge(bad, sc, step)
+        assert not bad.checks[name.strip()], name
+        assert not bad.ok
+
+
+@pytest.mark.parametrize(("patch", "message"), [
+    ({"faults": [{"kind": "meteor", "at_point": 3, "duration": 5}]}, "faults[0].kind"),
+    ({"faults": [{"kind": "beam_dump", "at_point": 0, "duration": 5}]}, "faults[0].at_point"),
+    ({"faults": [{"kind": "beam_dump", "at_point": 3}]}, "faults[0].duration"),
+    ({"faults": [{"kind": "beam_dump", "at_point": 3, "after_s": 2, "duration": 5}]}, "exactly one of"),
+    ({"faults": [{"kind": "beam_dump", "at_point": 3, "duration": 5, "when": 1}]}, "faults[0].when"),
+    ({"suspenders": [{"kind": "floor", "device": "beam", "signal": "current"}]}, "suspenders[0].suspend_below"),
+    ({"suspenders": [{"kind": "floor", "device": "beam", "signal": "current", "suspend_below": 400,
+                      "resume_above": 300}]}, "suspenders[0].resume_above"),
+    ({"suspenders": [{"kind": "bool_low", "device": "beam", "signal": "available", "settle": -1}]},
+     "suspenders[0].settle"),
+    ({"ci": {"faults": [{"kind": "beam_dump", "duration": 5}]}}, "ci.faults[0]"),
+])
+def test_bad_fault_or_suspender_fields_are_named(tmp_path: Path, patch: dict[str, object], message: str) -> None:
+    import yaml
+
+    raw = yaml.safe_load((scenarios.LIBRARY / "beam-dump.yaml").read_text())
+    raw.update(patch)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        scenarios.load(path)
