@@ -123,7 +123,7 @@ def test_limit_switch_fault_halts_a_move(ca: CA) -> None:
 
 
 def test_a_gated_preset_count_stops_the_count(ca: CA, at_peak: float) -> None:
-    rate = _count(ca, 1.0)  # counts per simulated second on the peak
+    rate = _count(ca, 10.0) / 10.0  # counts per simulated second on the peak (±1% Poisson, not ±3%)
     ca.put(f"{S}.PR2", 5000)
     ca.put(f"{S}.G2", "Y")
     try:
