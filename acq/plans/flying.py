@@ -8,7 +8,7 @@ from typing import Any
 
 from acq.engine.msg import Msg
 from acq.plans import validate as v
-from acq.plans.preprocessors import PlanLike, _gen
+from acq.plans.preprocessors import PlanLike, _gen, plan_mutator
 from acq.plans.stubs import Plan, close_run, collect, complete, kickoff, open_run, sleep
 
 
@@ -43,29 +43,31 @@ def _fly(flyers: list[Any], meta: dict[str, Any]) -> Plan:
 
 def monitor_during_wrapper(plan: PlanLike, signals: Sequence[Any]) -> Plan:
     """Monitor ``signals`` (each into its own ``<name>_monitor`` stream) while the run is open."""
-    gen = _gen(plan)
-    response: Any = None
-    error: BaseException | None = None
     monitoring = False
-    while True:
-        try:
-            msg = gen.throw(error) if error is not None else gen.send(response)
-        except StopIteration as stop:
-            return stop.value
-        error = None
+
+    def unmonitor_all() -> Plan:
+        for sig in signals:
+            yield Msg("unmonitor", sig)
+
+    def monitor_all() -> Plan:
+        for sig in signals:
+            yield Msg("monitor", sig, name=f"{v.name_of(sig)}_monitor")
+
+    def before(msg: Msg) -> Plan | None:
+        nonlocal monitoring
         if msg.command == "close_run" and monitoring:
-            for sig in signals:
-                yield Msg("unmonitor", sig)
             monitoring = False
-        try:
-            response = yield msg
-        except BaseException as exc:
-            error, response = exc, None
-            continue
+            return unmonitor_all()
+        return None
+
+    def after(msg: Msg) -> Plan | None:
+        nonlocal monitoring
         if msg.command == "open_run":
-            for sig in signals:
-                yield Msg("monitor", sig, name=f"{v.name_of(sig)}_monitor")
             monitoring = True
+            return monitor_all()
+        return None
+
+    return (yield from plan_mutator(plan, before, after))
 
 
 def ramp_plan(go_plan: PlanLike, monitor_sig: Any, inner_plan_func: Callable[[], Plan], take_pre_data: bool = True,

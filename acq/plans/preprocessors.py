@@ -34,11 +34,13 @@ def finalize_wrapper(plan: PlanLike, final_plan: FinalPlan) -> Plan:
         yield from _gen(final)
 
 
-def plan_mutator(plan: PlanLike, before: Callable[[Msg], Plan | None]) -> Plan:
-    """Pass ``plan`` through, letting ``before(msg)`` insert a sub-plan ahead of any message.
+def plan_mutator(plan: PlanLike, before: Callable[[Msg], Plan | None] | None = None,
+                 after: Callable[[Msg], Plan | None] | None = None) -> Plan:
+    """Pass ``plan`` through, letting ``before(msg)`` insert a sub-plan ahead of any message
+    and ``after(msg)`` one right after it (before its response goes back to the plan).
 
-    The sub-plan's return value replaces the message if it is a ``Msg`` (else the message
-    goes out unchanged); responses flow back to the plan.
+    The ``before`` sub-plan's return value replaces the message if it is a ``Msg`` (else the
+    message goes out unchanged); responses and errors flow back to the plan.
     """
     gen = _gen(plan)
     response: Any = None
@@ -49,7 +51,7 @@ def plan_mutator(plan: PlanLike, before: Callable[[Msg], Plan | None]) -> Plan:
         except StopIteration as stop:
             return stop.value
         error = None
-        inserted = before(msg)
+        inserted = before(msg) if before is not None else None
         if inserted is not None:
             replacement = yield from inserted
             if isinstance(replacement, Msg):
@@ -57,8 +59,11 @@ def plan_mutator(plan: PlanLike, before: Callable[[Msg], Plan | None]) -> Plan:
         try:
             response = yield msg
         except BaseException as exc:  # thrown in by the engine: hand it to the plan
-            error = exc
-            response = None
+            error, response = exc, None
+            continue
+        appended = after(msg) if after is not None else None
+        if appended is not None:
+            yield from appended
 
 
 def relative_set_wrapper(plan: PlanLike, devices: Sequence[Any] | None = None) -> Plan:
@@ -115,24 +120,12 @@ def baseline_wrapper(plan: PlanLike, devices: Sequence[Any], name: str = "baseli
             return trigger_and_read(devs, name=name)
         return None
 
-    gen = plan_mutator(plan, before)
-    response: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            msg = gen.throw(error) if error is not None else gen.send(response)
-        except StopIteration as stop:
-            return stop.value
-        error = None
-        try:
-            response = yield msg
-        except BaseException as exc:
-            error, response = exc, None
-            continue
+    def after(msg: Msg) -> Plan | None:
         if msg.command == "open_run":
-            uid = response
-            yield from trigger_and_read(devs, name=name)
-            response = uid
+            return trigger_and_read(devs, name=name)
+        return None
+
+    return (yield from plan_mutator(plan, before, after))
 
 
 def subs_wrapper(plan: PlanLike, subs: Callable[..., Any] | Sequence[Callable[..., Any]]
