@@ -27,66 +27,55 @@ def _run(name: str, pattern: str, detectors: Sequence[Any], x_motor: Any, y_moto
     return step_run(dets, traj, meta, per_step=per_step, relative=relative)
 
 
-def _spiral(name: str, detectors: Sequence[Any], x_motor: Any, y_motor: Any, x_start: float, y_start: float,
-            x_range: float, y_range: float, dr: float, nth: float, dr_y: float | None, tilt: float,
-            per_step: PerStep | None, md: dict[str, Any] | None, relative: bool) -> Plan:
+def _round(name: str, pattern: str, detectors: Sequence[Any], x_motor: Any, y_motor: Any, x_start: float,
+           y_start: float, x_range: float, y_range: float, dr: float, density: tuple[str, float],
+           dr_y: float | None, tilt: float, per_step: PerStep | None, md: dict[str, Any] | None,
+           relative: bool) -> Plan:
+    """A round spiral (``tr.spiral`` or ``tr.spiral_fermat``, by ``pattern``); ``density`` is its
+    (name, value) pair: ``nth`` points per ring step, or Fermat's ``factor``."""
     _xy(x_motor, y_motor)
     v.number(x_start, "x_start"), v.number(y_start, "y_start")
     v.positive(x_range, "x_range"), v.positive(y_range, "y_range")
-    v.positive(dr, "dr"), v.positive(nth, "nth"), v.number(tilt, "tilt")
+    v.positive(dr, "dr"), v.positive(density[1], density[0]), v.number(tilt, "tilt")
     if dr_y is not None:
         v.positive(dr_y, "dr_y")
-    traj = tr.spiral(x_motor, y_motor, x_start, y_start, x_range, y_range, dr, nth, dr_y=dr_y, tilt=tilt)
+    trajectory = getattr(tr, pattern)
+    traj = trajectory(x_motor, y_motor, x_start, y_start, x_range, y_range, dr, density[1], dr_y=dr_y, tilt=tilt)
     args = {"x_start": x_start, "y_start": y_start, "x_range": x_range, "y_range": y_range, "dr": dr,
-            "nth": nth, "dr_y": dr_y, "tilt": tilt}
-    return _run(name, "spiral", detectors, x_motor, y_motor, traj, args, per_step, md, relative)
+            density[0]: density[1], "dr_y": dr_y, "tilt": tilt}
+    return _run(name, pattern, detectors, x_motor, y_motor, traj, args, per_step, md, relative)
 
 
 def spiral(detectors: Sequence[Any], x_motor: Any, y_motor: Any, x_start: float, y_start: float,
            x_range: float, y_range: float, dr: float, nth: float, *, dr_y: float | None = None,
            tilt: float = 0.0, per_step: PerStep | None = None, md: dict[str, Any] | None = None) -> Plan:
     """Rings ``dr`` apart with ``nth`` points per ring step, inside an ``x_range`` × ``y_range`` box."""
-    return _spiral("spiral", detectors, x_motor, y_motor, x_start, y_start, x_range, y_range, dr, nth,
-                   dr_y, tilt, per_step, md, False)
+    return _round("spiral", "spiral", detectors, x_motor, y_motor, x_start, y_start, x_range, y_range, dr,
+                  ("nth", nth), dr_y, tilt, per_step, md, False)
 
 
 def rel_spiral(detectors: Sequence[Any], x_motor: Any, y_motor: Any, x_range: float, y_range: float,
                dr: float, nth: float, *, dr_y: float | None = None, tilt: float = 0.0,
                per_step: PerStep | None = None, md: dict[str, Any] | None = None) -> Plan:
     """``spiral`` around where the motors are; they return there at the end."""
-    return _spiral("rel_spiral", detectors, x_motor, y_motor, 0.0, 0.0, x_range, y_range, dr, nth,
-                   dr_y, tilt, per_step, md, True)
-
-
-def _fermat(name: str, detectors: Sequence[Any], x_motor: Any, y_motor: Any, x_start: float, y_start: float,
-            x_range: float, y_range: float, dr: float, factor: float, dr_y: float | None, tilt: float,
-            per_step: PerStep | None, md: dict[str, Any] | None, relative: bool) -> Plan:
-    _xy(x_motor, y_motor)
-    v.number(x_start, "x_start"), v.number(y_start, "y_start")
-    v.positive(x_range, "x_range"), v.positive(y_range, "y_range")
-    v.positive(dr, "dr"), v.positive(factor, "factor"), v.number(tilt, "tilt")
-    if dr_y is not None:
-        v.positive(dr_y, "dr_y")
-    traj = tr.spiral_fermat(x_motor, y_motor, x_start, y_start, x_range, y_range, dr, factor, dr_y=dr_y, tilt=tilt)
-    args = {"x_start": x_start, "y_start": y_start, "x_range": x_range, "y_range": y_range, "dr": dr,
-            "factor": factor, "dr_y": dr_y, "tilt": tilt}
-    return _run(name, "spiral_fermat", detectors, x_motor, y_motor, traj, args, per_step, md, relative)
+    return _round("rel_spiral", "spiral", detectors, x_motor, y_motor, 0.0, 0.0, x_range, y_range, dr,
+                  ("nth", nth), dr_y, tilt, per_step, md, True)
 
 
 def spiral_fermat(detectors: Sequence[Any], x_motor: Any, y_motor: Any, x_start: float, y_start: float,
                   x_range: float, y_range: float, dr: float, factor: float, *, dr_y: float | None = None,
                   tilt: float = 0.0, per_step: PerStep | None = None, md: dict[str, Any] | None = None) -> Plan:
     """Fermat's spiral (even density) with ``dr/factor`` spacing inside the box."""
-    return _fermat("spiral_fermat", detectors, x_motor, y_motor, x_start, y_start, x_range, y_range, dr, factor,
-                   dr_y, tilt, per_step, md, False)
+    return _round("spiral_fermat", "spiral_fermat", detectors, x_motor, y_motor, x_start, y_start, x_range,
+                  y_range, dr, ("factor", factor), dr_y, tilt, per_step, md, False)
 
 
 def rel_spiral_fermat(detectors: Sequence[Any], x_motor: Any, y_motor: Any, x_range: float, y_range: float,
                       dr: float, factor: float, *, dr_y: float | None = None, tilt: float = 0.0,
                       per_step: PerStep | None = None, md: dict[str, Any] | None = None) -> Plan:
     """``spiral_fermat`` around where the motors are; they return there at the end."""
-    return _fermat("rel_spiral_fermat", detectors, x_motor, y_motor, 0.0, 0.0, x_range, y_range, dr, factor,
-                   dr_y, tilt, per_step, md, True)
+    return _round("rel_spiral_fermat", "spiral_fermat", detectors, x_motor, y_motor, 0.0, 0.0, x_range,
+                  y_range, dr, ("factor", factor), dr_y, tilt, per_step, md, True)
 
 
 def _square(name: str, detectors: Sequence[Any], x_motor: Any, y_motor: Any, x_center: float, y_center: float,
