@@ -39,3 +39,27 @@ def call_in_loop(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> 
         coro.close()
         raise RuntimeError("call_in_loop() blocks; from inside the loop, await the coroutine instead")
     return asyncio.run_coroutine_threadsafe(coro, get_loop()).result(timeout)
+
+
+def dump_state(file: Any = None) -> None:
+    """Print every thread's stack and every task of the shared loop (what a hung process waits on)."""
+    import faulthandler
+    import sys
+
+    out = file or sys.stderr
+    out.flush()
+    faulthandler.dump_traceback(file=out, all_threads=True)
+    loop = _loop
+    if loop is None:
+        return
+    for task in list(asyncio.all_tasks(loop)):
+        print(f"--- task {task.get_name()}: {task!r}", file=out)
+        task.print_stack(file=out)
+    out.flush()
+
+
+def dump_state_on(signum: int) -> None:
+    """On signal ``signum`` (e.g. SIGUSR1), print :func:`dump_state` to stderr and go on."""
+    import signal
+
+    signal.signal(signum, lambda _sig, _frame: dump_state())

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
+from acq.loop import dump_state_on
 from scenarios.commands import MODULES
 
 EXAMPLES = """\
@@ -32,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``beamtwin`` command (no subcommand means ``run``)."""
     argv = sys.argv[1:] if argv is None else argv
+    if hasattr(signal, "SIGUSR1") and threading.current_thread() is threading.main_thread():
+        dump_state_on(signal.SIGUSR1)  # `kill -USR1 PID` shows what a hung run waits on
     args = parser().parse_args(argv)
     if args.command is None:
         args = parser().parse_args(["run", *argv])

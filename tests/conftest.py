@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +30,23 @@ def twin(request: pytest.FixtureRequest) -> Iterator[TwinProcess]:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+def run_cli(*args: str, timeout: float = 180.0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``beamtwin ARGS`` in a subprocess; if it overruns ``timeout``, fail with its output and a dump
+    of every thread and task it was waiting in (SIGUSR1, see ``acq.loop.dump_state``)."""
+    cmd = [sys.executable, "-m", "scenarios", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ) if env is None else env)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2.0)
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"{' '.join(args)} overran {timeout:g} s\n--- stdout\n{out[-6000:]}\n--- stderr\n{err[-20000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def validate_documents(docs: list[tuple[str, dict[str, Any]]]) -> None:

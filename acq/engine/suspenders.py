@@ -33,6 +33,8 @@ class Suspender:
         self.post_plan = post_plan
         self.tripped_message = tripped_message
         self.poll_period = poll_period
+        #: seconds a read of the signal may take before it counts as unreadable (tripped)
+        self.read_timeout = 5.0
         self.tripped = False
         self.justification = ""
         self._released = asyncio.Event()
@@ -73,43 +75,52 @@ class Suspender:
         await self._released.wait()
 
     async def _value(self) -> Any:
-        reading = await maybe_await(self.signal.read())
+        # a read that never returns must not freeze the watch: past the deadline it counts as unreadable
+        reading = await asyncio.wait_for(maybe_await(self.signal.read()), self.read_timeout)
         name = getattr(self.signal, "name", None)
         entry = reading.get(name) if name in reading else next(iter(reading.values()))
         return entry["value"]
 
     async def _watch(self) -> None:
-        loop = asyncio.get_running_loop()
         ok_since: float | None = None
         while True:
             try:
-                value = await self._value()
-            except Exception as exc:  # an unreadable signal is a tripped suspender
-                log.warning("suspender %r cannot read its signal: %s", self, exc)
-                value = None
-                tripping = True
-            else:
-                tripping = self.should_suspend(value)
-            if tripping:
-                ok_since = None
-                if not self.tripped:
-                    self.tripped = True
-                    self.justification = self.tripped_message or self.describe_trip(value)
-                    self._released.clear()
-                    log.warning("suspending: %s", self.justification)
-                    if self._on_trip is not None:
-                        self._on_trip(self)
-            elif self.tripped and self.should_resume(value):
-                now = loop.time()
-                ok_since = now if ok_since is None else ok_since
-                if now - ok_since >= self.sleep:
-                    self.tripped = False
-                    ok_since = None
-                    self._released.set()
-                    log.info("resuming: %s is back (%r)", name_of(self.signal), value)
-            else:
-                ok_since = None
+                ok_since = await self._check(ok_since)
+            except Exception:  # the watch must outlive any error, or a tripped plan waits forever
+                log.exception("suspender %r: error while watching; watching on", self)
             await asyncio.sleep(self.poll_period)
+
+    async def _check(self, ok_since: float | None) -> float | None:
+        """One look at the signal: trip, count the settle time, or release; the new ``ok_since``."""
+        loop = asyncio.get_running_loop()
+        try:
+            value = await self._value()
+        except Exception as exc:  # an unreadable signal is a tripped suspender
+            log.warning("suspender %r cannot read its signal: %r", self, exc)
+            value = None
+            tripping = True
+        else:
+            tripping = self.should_suspend(value)
+        if tripping:
+            ok_since = None
+            if not self.tripped:
+                self.tripped = True
+                self.justification = self.tripped_message or self.describe_trip(value)
+                self._released.clear()
+                log.warning("suspending: %s", self.justification)
+                if self._on_trip is not None:
+                    self._on_trip(self)
+        elif self.tripped and self.should_resume(value):
+            now = loop.time()
+            ok_since = now if ok_since is None else ok_since
+            if now - ok_since >= self.sleep:
+                self.tripped = False
+                ok_since = None
+                self._released.set()
+                log.warning("resuming: %s is back (%r)", name_of(self.signal), value)
+        else:
+            ok_since = None
+        return ok_since
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({name_of(self.signal)})"

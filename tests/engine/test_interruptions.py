@@ -244,3 +244,39 @@ def test_a_paused_and_resumed_scan_is_stored_once_per_point(tmp_path: Any) -> No
     values = ds["det"].values.tolist()
     assert len(values) == 5 and values == sorted(set(values)), "no reading stored twice"
     assert values[-1] == det.triggers, "and the last one is the last trigger"
+
+
+class _FlakySignal:
+    """A beam-current signal whose reads first hang, then raise an odd error, then work."""
+
+    name = "beam_current"
+
+    def __init__(self) -> None:
+        self.value: Any = 0.0
+        self.reads = 0
+
+    async def read(self) -> dict[str, Any]:
+        self.reads += 1
+        if self.reads == 2:
+            await asyncio.sleep(3600)  # a read that never returns
+        if self.reads == 3:
+            return {}  # malformed: no reading at all
+        return {self.name: {"value": self.value, "timestamp": time.time()}}
+
+
+def test_a_suspender_outlives_hung_and_malformed_reads_and_still_releases() -> None:
+    sig = _FlakySignal()
+    det = Counter("det")
+    RE = RunEngine()
+    susp = SuspendFloor(sig, 50.0, poll_period=0.02)
+    susp.read_timeout = 0.2
+    RE.install_suspender(susp)
+    deadline = time.monotonic() + 10
+    while sig.reads < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert susp.tripped and sig.reads >= 4, "the watch went on past the hung and the malformed read"
+    sig.value = 100.0
+    t0 = time.monotonic()
+    RE(plans.count([det], num=1))
+    assert det.triggers == 1 and time.monotonic() - t0 < 5
+    RE.clear_suspenders()

@@ -4,9 +4,7 @@ rewinds to the checkpoint and stores exactly the planned points; each criterion 
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,14 +15,14 @@ import pytest
 from scenarios import scenario as scenarios
 from scenarios.runner import Outcome, judge
 from store import Catalog
+from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")
 def dumped(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run beam-dump --ci`` once, over CA against a real twin subprocess."""
     data = tmp_path_factory.mktemp("beam-dump")
-    done = subprocess.run([sys.executable, "-m", "scenarios", "run", "beam-dump", "--ci", "--data-dir", str(data)],
-                          capture_output=True, text=True, timeout=180, env=dict(os.environ))
+    done = run_cli("run", "beam-dump", "--ci", "--data-dir", str(data))
     return done, data
 
 
