@@ -23,7 +23,7 @@ from acq.engine import RunEngine
 from acq.loop import call_in_loop
 from scenarios import scenario as scenarios
 from scenarios.faults import FaultInjector, FaultSpec, SuspensionLog, build_suspenders, points_exact
-from scenarios.twin_process import TwinProcess
+from scenarios.twin_process import TwinProcess, ca_environment
 from store import Catalog, Writer
 from twin.physics import BeamlineModel
 
@@ -85,20 +85,11 @@ def beamline_environment(sc: scenarios.Scenario, *, seed: int, speed: float, no_
     if not isinstance(sc.beamline.get("physics"), dict):
         raise ValueError(f"beamline {sc.beamline['_path']} has no 'physics' section: it cannot be simulated; "
                          f"use --no-twin to talk to the real beamline")
-    with TwinProcess(str(sc.path), seed=seed, speed=speed) as twin:
-        saved = {k: os.environ.get(k) for k in twin.env}
-        os.environ.update(twin.env)
+    with TwinProcess(str(sc.path), seed=seed, speed=speed) as twin, ca_environment(twin.env):
         if twins is not None:
             twins.append(twin)
         out.write(f"twin: {len(twin.pvs)} PVs on 127.0.0.1:{twin.port} (seed {seed}, speed ×{speed:g})\n")
-        try:
-            yield {"simulated": True, "twin_seed": seed, "twin_speed": speed}
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        yield {"simulated": True, "twin_seed": seed, "twin_speed": speed}
 
 
 def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float | None = None,

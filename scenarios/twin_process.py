@@ -9,10 +9,31 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
 from twin.iocs.server import LOOPBACK, RESTART_EXIT_CODE, client_environment
+
+CA_KEYS = ("EPICS_CA_ADDR_LIST", "EPICS_CA_AUTO_ADDR_LIST", "EPICS_CA_SERVER_PORT", "EPICS_CA_MAX_ARRAY_BYTES")
+
+
+@contextmanager
+def ca_environment(env: dict[str, str]) -> Iterator[None]:
+    """The ``EPICS_CA_*`` environment ``env`` inside the block, the previous one after it."""
+    saved = {k: os.environ.get(k) for k in CA_KEYS}
+    for k in CA_KEYS:
+        os.environ.pop(k, None)
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def free_port() -> int:
@@ -130,16 +151,8 @@ class TwinProcess:
             raise ValueError(f"fault {kind!r} needs a target (an axis, a detector channel or a camera)")
         prefix = self._physics_prefix()
         name = f"{prefix}{target + ':' if kind != 'dump' else ''}{suffix}"
-        saved = {k: os.environ.get(k) for k in self.env}
-        os.environ.update(self.env)
-        try:
+        with ca_environment(self.env):
             write(name, value, notify=True, timeout=10)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
     def _physics_prefix(self) -> str:
         import beamlines

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from scenarios.twin_process import TwinProcess
+from scenarios.twin_process import TwinProcess, ca_environment
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +20,8 @@ def twin(request: pytest.FixtureRequest) -> Iterator[TwinProcess]:
     """The default twin, served by ``beamtwin serve`` in a subprocess, with CA env set."""
     seed = getattr(request.module, "TWIN_SEED", 11)
     speed = getattr(request.module, "TWIN_SPEED", 50.0)
-    saved = {k: os.environ.get(k) for k in ("EPICS_CA_ADDR_LIST", "EPICS_CA_AUTO_ADDR_LIST",
-                                           "EPICS_CA_SERVER_PORT", "EPICS_CA_MAX_ARRAY_BYTES")}
-    with TwinProcess("demo", seed=seed, speed=speed) as proc:
-        os.environ.update(proc.env)
+    with TwinProcess("demo", seed=seed, speed=speed) as proc, ca_environment(proc.env):
         yield proc
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 def run_cli(*args: str, timeout: float = 180.0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

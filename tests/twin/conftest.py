@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from scenarios.twin_process import TwinProcess
+from scenarios.twin_process import TwinProcess, ca_environment
 from tests.twin.ca import CA
-
-CA_KEYS = ("EPICS_CA_ADDR_LIST", "EPICS_CA_AUTO_ADDR_LIST", "EPICS_CA_SERVER_PORT", "EPICS_CA_MAX_ARRAY_BYTES")
 
 
 @pytest.fixture(scope="module")
@@ -23,21 +20,6 @@ def ca(twin: Any) -> Iterator[CA]:
     client.close()
 
 
-@contextmanager
-def ca_environment(env: dict[str, str]) -> Iterator[None]:
-    """The ``EPICS_CA_*`` environment ``env`` inside the block, the previous one after it."""
-    saved = {k: os.environ.get(k) for k in CA_KEYS}
-    for k in CA_KEYS:
-        os.environ.pop(k, None)
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @contextmanager

@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from scenarios.twin_process import TwinProcess
+from scenarios.twin_process import TwinProcess, ca_environment
 from tests.twin.ca import CA
-from tests.twin.conftest import ca_environment
 from twin.iocs.server import cluster_environment
 
 
