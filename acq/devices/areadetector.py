@@ -197,12 +197,8 @@ class AreaDetector(Device):
         return self._captured
 
     def collect_asset_docs(self, index: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The file's ``stream_resource`` (once) and a ``stream_datum`` for the frames since last time."""
-        yield from self.asset_docs(index)
-
-    def asset_docs(self, index: int | None = None, first_seq_num: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
-        """As ``collect_asset_docs``; with ``first_seq_num``, the frames are the events numbered
-        from it (a fly scan's events, one per frame), else ``seq_nums`` is left 0–0."""
+        """The file's ``stream_resource`` (once) and a ``stream_datum`` for the frames since last time
+        (``seq_nums`` left 0–0: the run engine numbers them, as Bluesky's does)."""
         if self._resource is None:
             return
         stop = self._captured if index is None else min(int(index), self._captured)
@@ -214,7 +210,6 @@ class AreaDetector(Device):
                 "stream_resource": self._resource["uid"],
                 "descriptor": "",
                 "indices": {"start": self._emitted, "stop": stop},
-                "seq_nums": {"start": first_seq_num, "stop": first_seq_num + stop - self._emitted
-                             if first_seq_num else 0},
+                "seq_nums": {"start": 0, "stop": 0},
             }
             self._emitted = stop

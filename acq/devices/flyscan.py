@@ -182,10 +182,10 @@ class TriggeredFlyer(Device):
         return keys
 
     def collect_asset_docs(self, index: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Each camera's ``stream_resource`` and ``stream_datum`` for the frames not yet collected,
-        numbered as the events ``collect()`` gives next."""
+        """Each camera's ``stream_resource`` and ``stream_datum`` for the frames not yet collected
+        (the engine numbers them as the events ``collect()`` gives next)."""
         for cam in self.cameras:
-            yield from cam.asset_docs(index, first_seq_num=self._emitted + 1)
+            yield from cam.collect_asset_docs(index)
 
     def get_index(self) -> int:
         """Frames written by every camera so far in this flight."""

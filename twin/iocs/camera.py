@@ -205,6 +205,7 @@ class _CameraLogic:
         self._file: h5py.File | None = None
         self._frames: list[np.ndarray] = []
         self._last: np.ndarray | None = None
+        self._geometry = (-1, -1)
         self.drop_next = 0
 
     async def on_startup(self) -> None:
@@ -213,6 +214,7 @@ class _CameraLogic:
 
     async def _publish_geometry(self, nx: int, ny: int) -> None:
         """The array size PVs of the driver and the plugins."""
+        self._geometry = (nx, ny)
         for p in ("cam1:", "image1:", "HDF1:"):
             await self.set(f"{p}ArraySizeX_RBV", nx)
             await self.set(f"{p}ArraySizeY_RBV", ny)
@@ -346,7 +348,8 @@ class _CameraLogic:
         """The driver produced ``image``: count it and pass it to the plugins (unless dropped)."""
         ny, nx = image.shape
         counter = int(self.get("cam1:ArrayCounter_RBV")) + 1
-        await self._publish_geometry(nx, ny)
+        if (nx, ny) != self._geometry:  # 17 PV writes: only when the size changes
+            await self._publish_geometry(nx, ny)
         await self.set("cam1:ArrayCounter", counter)
         await self.set("cam1:ArrayCounter_RBV", counter)
         await self.set("cam1:UniqueId_RBV", counter)
