@@ -102,8 +102,8 @@ class TriggeredFlyer(Device):
             with self._lock:
                 self._pulse_times, self._emitted = [], 0
             self._positions = self._times = np.zeros(0)
-            self.box.captured.subscribe(self._on_pulses)
             self._armed = await self.box.arm_and_wait(self.timeout)
+            self.box.captured.subscribe(self._on_pulses)  # armed: the count is back at 0
         except BaseException:
             await self._abandon()
             raise

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -86,6 +85,3 @@ class TriggerBox(Device):
         n = int(await self.captured.get_value())
         positions, times = await asyncio.gather(self.positions.get_value(), self.times.get_value())
         return np.asarray(positions, dtype=float)[:n], np.asarray(times, dtype=float)[:n]
-
-    def _data_key(self, key: str) -> dict[str, Any]:
-        return {"source": f"ca://{self.prefix}{key}", "dtype": "number", "shape": []}
