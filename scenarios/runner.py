@@ -109,8 +109,13 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
     seed = sc.seed if seed is None else seed
     speed = sc.speed if speed is None else speed
     exp = sc.experiment
+    if exp["plan"] == "fly_scan":
+        from scenarios.experiments.fly import run_fly_scan
+
+        return run_fly_scan(sc, data_dir=Path(data_dir), seed=seed, speed=speed, out=out, no_twin=no_twin,
+                            profile=profile)
     if exp["plan"] != "scan":
-        raise ValueError(f"{sc.path}: experiment.plan {exp['plan']!r} is not supported yet (supported: scan)")
+        raise ValueError(f"{sc.path}: experiment.plan {exp['plan']!r} is not supported yet (supported: scan, fly_scan)")
     device_file = beamlines.load(profile) if profile else sc.beamline
     data_dir = Path(data_dir)
     log = SuspensionLog(out)

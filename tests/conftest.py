@@ -61,7 +61,8 @@ def validate_documents(docs: list[tuple[str, dict[str, Any]]]) -> None:
             assert d["descriptor"] in descriptors, "event refers to an emitted descriptor"
             stream = descriptors[d["descriptor"]]["name"]
             per_stream.setdefault(stream, []).append(d["seq_num"])
-            assert set(d["data"]) == set(descriptors[d["descriptor"]]["data_keys"])
+            keys = descriptors[d["descriptor"]]["data_keys"]  # STREAM: keys come through stream_datum only
+            assert set(d["data"]) == {k for k, dk in keys.items() if dk.get("external") != "STREAM:"}
     for stream, seqs in per_stream.items():
         assert seqs == list(range(1, len(seqs) + 1)), f"seq_num of {stream} runs 1…N"
         assert stops[0]["num_events"][stream] == len(seqs)

@@ -41,3 +41,15 @@ def test_clock_speed_and_keyed_randoms() -> None:
     keyed_rng(3, "other", 1.5).poisson(100.0, 5)  # an extra draw elsewhere shifts nothing
     assert np.array_equal(a, keyed_rng(3, "det", 1.5).poisson(100.0, 5))
     assert not np.array_equal(a, keyed_rng(4, "det", 1.5).poisson(100.0, 5))
+
+
+def test_a_past_position_survives_the_move_settling() -> None:
+    # the trigger box and the camera ask where the axis was at an earlier simulated time
+    axis = Axis(position=0.0, velocity=1.0, accel_time=0.1)
+    axis.start_move(2.0, t=10.0)
+    during = [axis.position(t) for t in (10.5, 11.0, 12.0)]
+    axis.settle(20.0)
+    assert [axis.position(t) for t in (10.5, 11.0, 12.0)] == during
+    assert axis.position(25.0) == 2.0 and not axis.moving(25.0)
+    axis.redefine(5.0, 30.0)  # SET: another frame; the past is the resting position in it
+    assert axis.position(11.0) == 5.0

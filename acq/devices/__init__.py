@@ -4,14 +4,17 @@ from acq.devices.areadetector import AreaDetector
 from acq.devices.backends import CABackend, DerivedBackend, DisconnectedError, SoftBackend
 from acq.devices.device import ConnectionFailed, Device, Signal
 from acq.devices.flyer import MonitorFlyer
+from acq.devices.flyscan import TriggeredFlyer
 from acq.devices.motor import LimitError, Motor, soft_motor
 from acq.devices.profile import load_profile, make_devices
 from acq.devices.scaler import Scaler
 from acq.devices.soft import SoftDetector
 from acq.devices.standard import BeamStatus, Mirror, MonoEnergy, MotorBundle, Shutter, Slits
+from acq.devices.triggerbox import TriggerBox
 
 __all__ = [
     "AreaDetector", "BeamStatus", "CABackend", "ConnectionFailed", "DerivedBackend", "Device", "DisconnectedError",
     "LimitError", "Mirror", "MonitorFlyer", "MonoEnergy", "Motor", "MotorBundle", "Scaler", "Shutter", "Signal",
-    "Slits", "SoftBackend", "SoftDetector", "load_profile", "make_devices", "soft_motor",
+    "Slits", "SoftBackend", "SoftDetector", "TriggerBox", "TriggeredFlyer", "load_profile", "make_devices",
+    "soft_motor",
 ]

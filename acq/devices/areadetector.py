@@ -27,6 +27,8 @@ from acq.engine.status import Status
 #: Where the IOC writes HDF5 files unless the profile says ``write_path``.
 DEFAULT_WRITE_PATH = str(Path(tempfile.gettempdir()) / "beamtwin-images")
 DATASET = "/entry/data/data"
+#: ``cam1:DetectorState_RBV`` while waiting for an external trigger.
+WAITING = 7
 
 
 def _text(backend: BackendFactory, pv: str) -> Any:
@@ -48,6 +50,8 @@ class AreaDetector(Device):
                                    kind="config")
         self.image_mode = Signal(backend(c + "ImageMode"), kind="omitted")
         self.trigger_mode = Signal(backend(c + "TriggerMode"), kind="omitted")
+        self.num_images = Signal(backend(c + "NumImages"), kind="omitted")
+        self.detector_state = Signal(backend(c + "DetectorState_RBV"), kind="omitted", read_only=True)
         self.size_x = Signal(backend(c + "SizeX_RBV"), kind="config", read_only=True)
         self.size_y = Signal(backend(c + "SizeY_RBV"), kind="config", read_only=True)
         self.array_counter = Signal(backend(c + "ArrayCounter_RBV"), kind="normal", read_only=True)
@@ -81,6 +85,11 @@ class AreaDetector(Device):
         return status_of(self._stage(), f"stage {self.name}")
 
     async def _stage(self) -> None:
+        await self._open_file(num_capture=0, trigger_mode=0, image_mode=0)  # until told; Internal; Single
+
+    async def _open_file(self, *, num_capture: int, trigger_mode: int, image_mode: int) -> None:
+        """Start an HDF5 capture (Stream mode) of ``num_capture`` frames (0: until stopped) and
+        describe its file as this run's ``stream_resource``."""
         await self.create_directory.put(-5)
         await self.file_path.put(self.write_path.rstrip("/") + "/")
         if int(await self.path_exists.get_value()) != 1:
@@ -89,11 +98,11 @@ class AreaDetector(Device):
             self.file_name.put(f"{self.name}_{uuid.uuid4().hex[:12]}"),
             self.file_template.put("%s%s.h5"),
             self.file_write_mode.put(2),  # Stream
-            self.num_capture.put(0),  # until told to stop
+            self.num_capture.put(num_capture),
             self.auto_increment.put(0),
             self.enable_plugin.put(1),
-            self.image_mode.put(0),  # Single
-            self.trigger_mode.put(0),  # Internal
+            self.image_mode.put(image_mode),
+            self.trigger_mode.put(trigger_mode),
         )
         await self.capture.put(1, wait=False)
         deadline = time.monotonic() + self.timeout
@@ -110,6 +119,44 @@ class AreaDetector(Device):
             "parameters": {"dataset": DATASET, "chunk_shape": [1, *self._shape]},
         }
         self._emitted = self._captured = 0
+
+    @on_shared_loop
+    async def arm_external(self, frames: int, exposure: float | None = None) -> asyncio.Task[None]:
+        """Open a file for ``frames`` frames and start acquiring them on external triggers
+        (``Multiple`` images); return once the camera waits for its first trigger, with the task
+        of the Acquire put (done when every frame has been taken)."""
+        if exposure is not None:
+            await self.acquire_time.put(float(exposure))
+        await self.num_images.put(int(frames))
+        await self._open_file(num_capture=int(frames), trigger_mode=1, image_mode=1)  # External; Multiple
+        acquiring = asyncio.ensure_future(self.acquire.put(1, wait=True, timeout=None))
+        deadline = time.monotonic() + self.timeout
+        while int(await self.detector_state.get_value()) != WAITING:
+            if acquiring.done():
+                acquiring.result()
+                raise RuntimeError(f"{self.name}: acquisition ended before the first trigger")
+            if time.monotonic() > deadline:
+                acquiring.cancel()
+                raise TimeoutError(f"{self.name}: not waiting for triggers within {self.timeout} s")
+            await asyncio.sleep(0.002)
+        return acquiring
+
+    @on_shared_loop
+    async def wait_written(self, frames: int, timeout: float) -> int:
+        """Wait until the file holds ``frames`` frames (or ``timeout`` s pass); the count written."""
+        deadline = time.monotonic() + timeout
+        while (written := int(await self.num_captured.get_value())) < frames and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        self._captured = written
+        return written
+
+    @on_shared_loop
+    async def disarm(self) -> None:
+        """Stop acquiring, close the file (keeping what it holds) and go back to internal triggers."""
+        await self.acquire.put(0, wait=False)
+        if int(await self.capturing.get_value()) == 1:
+            await self.capture.put(0, wait=True, timeout=self.timeout)
+        await self.trigger_mode.put(0)
 
     def unstage(self) -> Status:
         """Close the HDF5 file."""
@@ -150,7 +197,8 @@ class AreaDetector(Device):
         return self._captured
 
     def collect_asset_docs(self, index: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The file's ``stream_resource`` (once) and a ``stream_datum`` for the frames since last time."""
+        """The file's ``stream_resource`` (once) and a ``stream_datum`` for the frames since last time
+        (``seq_nums`` left 0–0: the run engine numbers them, as Bluesky's does)."""
         if self._resource is None:
             return
         stop = self._captured if index is None else min(int(index), self._captured)

@@ -13,6 +13,7 @@ from acq.devices.device import ConnectionFailed, Device
 from acq.devices.motor import Motor
 from acq.devices.scaler import Scaler
 from acq.devices.standard import BeamStatus, Mirror, MonoEnergy, Shutter, Slits
+from acq.devices.triggerbox import TriggerBox
 from acq.loop import call_in_loop
 
 
@@ -36,6 +37,14 @@ def _scaler(name: str, spec: dict[str, Any]) -> Device:
     return Scaler(spec["prefix"], {str(k): int(v) for k, v in channels.items()}, name=name)
 
 
+def _trigger_box(name: str, spec: dict[str, Any]) -> Device:
+    axes = spec.get("axes") or []
+    if not isinstance(axes, list | dict):
+        raise ValueError(f"devices.{name}.axes must list the motors wired to the box (or map them to its axis names)")
+    return TriggerBox(spec["prefix"], name=name, axes={str(k): str(v) for k, v in axes.items()}
+                      if isinstance(axes, dict) else [str(a) for a in axes])
+
+
 def _mono(name: str, spec: dict[str, Any]) -> Device:
     return MonoEnergy(spec["prefix"], name=name, d_spacing=float(spec.get("d_spacing", 3.1356)),
                       bragg=str(spec.get("bragg", "bragg")))
@@ -50,6 +59,7 @@ KINDS: dict[str, Callable[[str, dict[str, Any]], Device]] = {
     "mirror": lambda n, s: Mirror(s["prefix"], name=n, axes=_str_map(n, s, "axes")),
     "mono": _mono,
     "area_detector": lambda n, s: AreaDetector(s["prefix"], name=n, write_path=s.get("write_path")),
+    "trigger_box": _trigger_box,
 }
 
 

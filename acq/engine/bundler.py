@@ -34,8 +34,10 @@ class _Stream:
     def __init__(self, desc: dict[str, Any]) -> None:
         self.desc = desc
         self.uid: str = desc["uid"]
-        self.keys = frozenset(desc["data_keys"])
         self.external = tuple(k for k, dk in desc["data_keys"].items() if dk.get("external"))
+        # what an event's data holds: not the keys whose data come only through stream_datum
+        self.keys = frozenset(k for k, dk in desc["data_keys"].items()
+                              if not str(dk.get("external", "")).startswith("STREAM:"))
 
 
 class RunBundle:
@@ -112,8 +114,8 @@ class RunBundle:
 
     def _emit_event(self, stream: _Stream) -> None:
         name = stream.desc["name"]
-        self._flush_assets()
         seq = self.num_events.get(name, 0) + 1
+        self._flush_assets(stream.uid, seq)
         self.num_events[name] = seq
         bundle = self.bundle
         self.emit("event", {
@@ -191,21 +193,32 @@ class RunBundle:
         return (await self.describe(name, objs, collect=collect)).desc
 
     # -- asset documents ------------------------------------------------------------------------
-    def _flush_assets(self) -> None:
+    def _flush_assets(self, descriptor: str, seq: int) -> None:
         pending, self.pending_assets = self.pending_assets, []
         for kind, doc in pending:
-            self.emit_asset(kind, doc, None)
+            self.emit_asset(kind, doc, descriptor, seq)
 
-    def emit_asset(self, kind: str, doc: dict[str, Any], descriptor: str | None) -> None:
-        """Emit a resource, datum, stream_resource or stream_datum, filling in run/descriptor uids."""
+    def emit_asset(self, kind: str, doc: dict[str, Any], descriptor: str | None, seq: int | None = None) -> int:
+        """Emit a resource, datum, stream_resource or stream_datum, filling in run/descriptor uids.
+
+        A stream_datum whose ``seq_nums`` the device left 0–0 (as Bluesky asks) gets the events
+        its frames belong to, from ``seq`` on, as Bluesky's RunEngine does. Returns its width.
+        """
         if kind in ("resource", "stream_resource"):
             if doc["uid"] in self.resources:
-                return
+                return 0
             self.resources.add(doc["uid"])
             doc = {**doc, "run_start": self.uid}
-        elif kind == "stream_datum" and descriptor is not None and not doc.get("descriptor"):
-            doc = {**doc, "descriptor": descriptor}
+        elif kind == "stream_datum":
+            width = int(doc["indices"]["stop"]) - int(doc["indices"]["start"])
+            if descriptor is not None and not doc.get("descriptor"):
+                doc = {**doc, "descriptor": descriptor}
+            if seq is not None and doc.get("seq_nums") in (None, {"start": 0, "stop": 0}):
+                doc = {**doc, "seq_nums": {"start": seq, "stop": seq + width}}
+            self.emit(kind, doc)
+            return width
         self.emit(kind, doc)
+        return 0
 
     # -- flyers (collect) ----------------------------------------------------------------------
     async def collect(self, objs: list[Any], name: str | None) -> list[dict[str, Any]]:
@@ -213,22 +226,24 @@ class RunBundle:
         payload: list[dict[str, Any]] = []
         for obj in objs:
             stream_name = name or name_of(obj)
+            width = 0
             if hasattr(obj, "collect_asset_docs"):
                 stream = self.streams.get(stream_name)
                 if stream is None:
                     stream = await self.describe(stream_name, [obj], collect=True)
+                seq = self.num_events.get(stream_name, 0) + 1
                 index = await maybe_await(obj.get_index()) if hasattr(obj, "get_index") else None
                 assets = obj.collect_asset_docs(index) if index is not None else obj.collect_asset_docs()
                 if hasattr(assets, "__aiter__"):
                     async for kind, doc in assets:
-                        self.emit_asset(kind, doc, stream.uid)
+                        width = max(width, self.emit_asset(kind, doc, stream.uid, seq))
                 else:
                     for kind, doc in assets:
-                        self.emit_asset(kind, doc, stream.uid)
-            if not hasattr(obj, "collect"):
-                continue
-            events = list(await maybe_await(obj.collect()))
+                        width = max(width, self.emit_asset(kind, doc, stream.uid, seq))
+            events = list(await maybe_await(obj.collect())) if hasattr(obj, "collect") else []
             if not events:
+                if width:  # frames without events (a detector writing stream assets): they are the events
+                    self.num_events[stream_name] = self.num_events.get(stream_name, 0) + width
                 continue
             stream = self.streams.get(stream_name)
             if stream is None:

@@ -2,7 +2,7 @@
 
 from acq.plans.adaptive import CentroidTuner, SlopeStepper, adaptive_scan, rel_adaptive_scan, tune_centroid
 from acq.plans.dry_run import DryRun, dry_run, snapshot_of
-from acq.plans.flying import RampFail, fly, monitor_during_wrapper, ramp, ramp_plan
+from acq.plans.flying import RampFail, fly, fly_scan, monitor_during_wrapper, ramp, ramp_plan
 from acq.plans.per_event import ask_tell_scan
 from acq.plans.preprocessors import (
     baseline_wrapper,
@@ -68,6 +68,7 @@ __all__ = [
     "dry_run",
     "finalize_wrapper",
     "fly",
+    "fly_scan",
     "grid_scan",
     "kickoff",
     "list_grid_scan",

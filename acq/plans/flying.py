@@ -8,6 +8,7 @@ from typing import Any
 
 from acq.engine.msg import Msg
 from acq.plans import validate as v
+from acq.plans.core import dimension_fields, pattern_md, start_md
 from acq.plans.preprocessors import PlanLike, _gen, plan_mutator
 from acq.plans.stubs import Plan, close_run, collect, complete, kickoff, open_run, sleep
 
@@ -37,6 +38,43 @@ def _fly(flyers: list[Any], meta: dict[str, Any]) -> Plan:
         yield from complete(f, wait=True)
     for f in flyers:
         yield from collect(f)
+    yield from close_run()
+    return uid
+
+
+def fly_scan(detectors: Sequence[Any], motor: Any, start: float, stop: float, num: int, *, trigger_box: Any,
+             velocity: float | None = None, exposure: float | None = None, stream: str = "primary",
+             md: dict[str, Any] | None = None) -> Plan:
+    """Fly ``motor`` from ``start`` to ``stop`` while ``trigger_box`` fires the cameras
+    ``detectors`` at ``num`` equally spaced positions; one run, Bluesky's ``fly`` semantics
+    (kickoff, complete, collect). The stream ``stream`` holds one event per trigger (the position
+    the box captured) with the frames referenced from their HDF5 files.
+
+    ``fly_scan([cam], sample_x, -2, 2, 41, trigger_box=pc, velocity=1.0, exposure=0.01)``
+    """
+    from acq.devices.flyscan import TriggeredFlyer
+
+    dets = v.detectors(detectors)
+    v.movable(motor)
+    n = v.positive_int(num, "num")
+    first, last = v.number(start, "start"), v.number(stop, "stop")
+    flyer = TriggeredFlyer(trigger_box, motor, dets, first, last, n, velocity=velocity, exposure=exposure,
+                           name=f"{v.name_of(trigger_box)}_flyer")
+    args = {"num": n, "args": [v.name_of(motor), first, last]}
+    meta = start_md("fly_scan", dets, [motor], n, {
+        "detectors": list(map(repr, dets)), "motor": repr(motor), "start": first, "stop": last, "num": n,
+        "trigger_box": repr(trigger_box), "velocity": velocity, "exposure": exposure}, md,
+        **pattern_md("inner_product", args))
+    meta["hints"]["dimensions"] = [[dimension_fields(motor), stream]]
+    return _fly_scan(flyer, stream, meta)
+
+
+def _fly_scan(flyer: Any, stream: str, meta: dict[str, Any]) -> Plan:
+    uid = yield from open_run(meta)
+    yield Msg("declare_stream", None, flyer, name=stream, collect=True)
+    yield from kickoff(flyer, wait=True)
+    yield from complete(flyer, wait=True)
+    yield Msg("collect", flyer, name=stream)
     yield from close_run()
     return uid
 

@@ -30,7 +30,8 @@ def test_every_pv_the_profile_uses_is_served(name: str) -> None:
     profile = beamlines.load(name)
     _, groups = build_iocs(profile)
     served = set(served_names(pvdb_of(groups)))
-    known = {n: s for n, s in profile["devices"].items() if s["kind"] in ("motor", "scaler", "beam_status", "shutter")}
+    kinds = ("motor", "scaler", "beam_status", "shutter", "area_detector", "trigger_box")
+    known = {n: s for n, s in profile["devices"].items() if s["kind"] in kinds}
     devices = make_devices({"devices": known})
     used = {sig.source.removeprefix("ca://") for dev in devices.values() for sig in dev.signals()}
     assert used and used <= served, sorted(used - served)

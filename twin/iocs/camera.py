@@ -9,7 +9,7 @@ import asyncio
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +205,7 @@ class _CameraLogic:
         self._file: h5py.File | None = None
         self._frames: list[np.ndarray] = []
         self._last: np.ndarray | None = None
+        self._geometry = (-1, -1)
         self.drop_next = 0
 
     async def on_startup(self) -> None:
@@ -213,6 +214,7 @@ class _CameraLogic:
 
     async def _publish_geometry(self, nx: int, ny: int) -> None:
         """The array size PVs of the driver and the plugins."""
+        self._geometry = (nx, ny)
         for p in ("cam1:", "image1:", "HDF1:"):
             await self.set(f"{p}ArraySizeX_RBV", nx)
             await self.set(f"{p}ArraySizeY_RBV", ny)
@@ -290,6 +292,7 @@ class _CameraLogic:
         while done < n:
             exposure = max(float(self.get("cam1:AcquireTime")), 0.0)
             period = max(float(self.get("cam1:AcquirePeriod")), exposure)
+            t0 = clock.now()
             if external:
                 await self.set("cam1:DetectorState_RBV", "Waiting")
                 trigger = asyncio.ensure_future(self._triggers.get())
@@ -301,9 +304,10 @@ class _CameraLogic:
                     aborted = True
                     break
                 stop.cancel()
+                # the exposure starts at the trigger edge, however late the IOC gets to it
+                t0 = min(trigger.result(), clock.now())
             await self.set("cam1:DetectorState_RBV", "Acquire")
-            t0 = clock.now()
-            if await self._sleep(exposure):
+            if await self._sleep(t0 + exposure - clock.now()):
                 aborted = True
                 break
             await self._deliver(self._image(t0, exposure), t0 + exposure)
@@ -334,15 +338,18 @@ class _CameraLogic:
         sx, sy = int(self.get("cam1:SizeX")), int(self.get("cam1:SizeY"))
         gain = float(self.get("cam1:Gain"))
         cam = self.camera
+        if cam.behind_sample:
+            beam = self.model.transmitted_beam(t0 + exposure / 2)
         if gain != 1.0:
-            cam = CameraModel(cam.width, cam.height, cam.pixel, cam.efficiency * gain, cam.background * gain, cam.bits)
+            cam = replace(cam, efficiency=cam.efficiency * gain, background=cam.background * gain)
         return cam.frame(beam, exposure, sx, sy, self.model.seed, self.channel, t0 + exposure)
 
     async def _deliver(self, image: np.ndarray, t: float) -> None:
         """The driver produced ``image``: count it and pass it to the plugins (unless dropped)."""
         ny, nx = image.shape
         counter = int(self.get("cam1:ArrayCounter_RBV")) + 1
-        await self._publish_geometry(nx, ny)
+        if (nx, ny) != self._geometry:  # 17 PV writes: only when the size changes
+            await self._publish_geometry(nx, ny)
         await self.set("cam1:ArrayCounter", counter)
         await self.set("cam1:ArrayCounter_RBV", counter)
         await self.set("cam1:UniqueId_RBV", counter)

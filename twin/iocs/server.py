@@ -121,7 +121,7 @@ def make_camera(spec: dict[str, Any], where: str) -> CameraModel:
     sensor = spec.get("sensor") or {}
     if not isinstance(sensor, dict):
         raise ValueError(f"{where}.sensor must be a mapping")
-    known = {"width", "height", "pixel", "efficiency", "background", "bits"}
+    known = {"width", "height", "pixel", "efficiency", "background", "bits", "behind_sample"}
     unknown = set(sensor) - known
     if unknown:
         raise ValueError(f"{where}.sensor: unknown field(s) {sorted(unknown)} (known: {sorted(known)})")

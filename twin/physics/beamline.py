@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from twin.physics.clock import SimClock
@@ -190,6 +190,12 @@ class BeamlineModel:
         """The beam at the sample at simulated time ``t``."""
         current = self.ring.current(t) if self.ring else 500.0
         return self._beam(self.positions(t), current, self.shutter_open)
+
+    def transmitted_beam(self, t: float) -> GaussianBeam:
+        """The beam downstream of the sample at simulated time ``t`` (flux × the sample's transmission)."""
+        state = self.beam(t)
+        kept = self.sample.transmission(self.positions(t), state.energy)
+        return replace(state.beam, flux=state.beam.flux * kept)
 
     def input_rate(self, channel: str, t: float) -> float:
         """What detector ``channel`` sees at ``t`` before its gain, noise and dead time."""

@@ -14,7 +14,9 @@ from twin.physics.optics import GaussianBeam
 @dataclass(frozen=True)
 class CameraModel:
     """A screen camera: ``pixel`` mm per pixel, ``efficiency`` counts per photon, a ``background``
-    of counts/pixel/s, and ``bits`` of depth (pixels clip at 2**bits − 1)."""
+    of counts/pixel/s, and ``bits`` of depth (pixels clip at 2**bits − 1). ``behind_sample``: the
+    screen sits downstream of the sample and sees the beam the sample transmits (else the beam
+    arriving at the sample)."""
 
     width: int = 128
     height: int = 96
@@ -22,6 +24,7 @@ class CameraModel:
     efficiency: float = 1e-6
     background: float = 20.0
     bits: int = 12
+    behind_sample: bool = False
 
     @property
     def max_value(self) -> int:

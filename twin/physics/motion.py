@@ -191,6 +191,7 @@ class Axis:
         self._load_rest = position
         self._traj: Trajectory | None = None
         self._halt: tuple[float, float, str] | None = None
+        self._past: tuple[Trajectory, tuple[float, float, str] | None, float] | None = None
         self.halt_reason = ""
 
     def within_limits(self, target: float) -> bool:
@@ -208,6 +209,9 @@ class Axis:
     def position(self, t: float) -> float:
         """Position at simulated time ``t``."""
         if self._traj is None:
+            if self._past is not None and t < self._past[2]:  # during the last move, settled since
+                traj, halt, _ = self._past
+                return halt[1] if halt is not None and t >= halt[0] else traj.position(t)
             return self._rest
         if self._halt is not None and t >= self._halt[0]:
             return self._halt[1]
@@ -314,6 +318,7 @@ class Axis:
             self._load_rest = self.load_position(t)
             reason = self._halt[2] if self._halt is not None else ""
             self._rest = self.position(t)
+            self._past = (self._traj, self._halt, self.end_time())  # a past time still has its position
             self._traj = None
             self._halt = None
             self.halt_reason = reason
@@ -321,6 +326,7 @@ class Axis:
     def redefine(self, position: float, t: float) -> None:
         """Declare the current (resting) position to be ``position`` without moving (SET, homing)."""
         self.settle(t)
+        self._past = None  # positions before the redefinition were in another frame
         self._load_rest += position - self._rest
         self._rest = position
 

@@ -222,5 +222,6 @@ def make_sample(spec: dict[str, Any], seed: int) -> Sample:
                        float(rng.uniform(0.3, 1.0))) for _ in range(n))
         return Map2D(x=str(spec["x"]), y=str(spec["y"]), blobs=blobs,
                      peak_rate=float(spec.get("peak_rate", 2e4)),
-                     background_rate=float(spec.get("background_rate", 50.0)))
+                     background_rate=float(spec.get("background_rate", 50.0)),
+                     mu_t=float(spec.get("mu_t", 0.2)))
     raise ValueError(f"physics.sample.kind: unknown sample kind {kind!r} (known: gaussian_peak, xafs_edge, map2d)")

@@ -1,0 +1,1 @@
+"""Experiment kinds of scenarios beyond the step scan, one module each."""
