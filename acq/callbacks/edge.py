@@ -6,7 +6,9 @@ Both work on scattered points (any order, any spacing), as an adaptive scan leav
   of 0.4 eV, differentiated; the maximum refined by a parabola through its neighbours.
 - :func:`edge_step`: a line fitted to the pre-edge (``pre`` eV relative to E0) and one to the
   post-edge (``post``), both extrapolated to E0; the step is their difference there (the
-  normalisation that XAFS analysis programs apply, with a straight post-edge line).
+  normalisation that XAFS analysis programs apply, with a straight post-edge line). Each
+  point weighs as much as the stretch of energy it stands for, so that unevenly spaced
+  points (an adaptive scan's) fit the same line as an even scan over the window would.
 """
 
 from __future__ import annotations
@@ -61,5 +63,7 @@ def edge_step(x: ArrayLike, y: ArrayLike, e0: float, *, pre: tuple[float, float]
         if sel.sum() < 3:
             raise ValueError(f"edge_step: the {name}-edge window [{e0 + lo:.1f}, {e0 + hi:.1f}] eV holds "
                              f"{int(sel.sum())} point(s); the scan must cover it with at least 3")
-        lines.append(np.polyfit(xs[sel], ys[sel], 1))
+        xw = xs[sel]
+        spacing = np.gradient(xw) if len(xw) > 1 else np.ones(1)
+        lines.append(np.polyfit(xw, ys[sel], 1, w=np.sqrt(np.maximum(spacing, 1e-9))))
     return float(np.polyval(lines[1], e0) - np.polyval(lines[0], e0))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 _MISSING = object()
 
@@ -19,7 +19,7 @@ class Fields:
             self.fail(where, f"must be a mapping, got {raw!r}")
         self.raw: dict[str, Any] = raw
 
-    def fail(self, name: str, problem: str) -> None:
+    def fail(self, name: str, problem: str) -> NoReturn:
         """Raise the error for field ``name``."""
         prefix = f"{self.path}: " if self.path else ""
         raise ValueError(f"{prefix}{name} {problem}")

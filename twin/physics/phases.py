@@ -11,6 +11,7 @@ and Gaussian peaks of ``width`` degrees FWHM. Pure numpy, deterministic under th
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -43,25 +44,30 @@ class Phase:
 
     def reflections(self, energy_kev: float, two_theta_max: float = 120.0) -> list[tuple[float, float]]:
         """(2θ degrees, relative intensity) of every allowed reflection below ``two_theta_max``."""
-        wavelength = HC / energy_kev
-        counts: dict[int, int] = {}
-        for h, k, m in itertools.product(range(-6, 7), repeat=3):
-            n = h * h + k * k + m * m
-            if n and _allowed(self.lattice, h, k, m):
-                counts[n] = counts.get(n, 0) + 1  # multiplicity of the {hkl} family
-        out = []
-        for n, mult in sorted(counts.items()):
-            s = wavelength * math.sqrt(n) / (2 * self.a)
-            if s >= 1:
-                break
-            theta = math.asin(s)
-            two_theta = math.degrees(2 * theta)
-            if two_theta > two_theta_max:
-                break
-            lp = (1 + math.cos(2 * theta) ** 2) / (math.sin(theta) ** 2 * math.cos(theta))
-            out.append((two_theta, mult * lp))
-        top = max((i for _, i in out), default=1.0)
-        return [(tt, i / top) for tt, i in out]
+        return _reflections(self, float(energy_kev), float(two_theta_max))
+
+
+@functools.lru_cache(maxsize=64)
+def _reflections(phase: Phase, energy_kev: float, two_theta_max: float) -> list[tuple[float, float]]:
+    wavelength = HC / energy_kev
+    counts: dict[int, int] = {}
+    for h, k, m in itertools.product(range(-6, 7), repeat=3):
+        n = h * h + k * k + m * m
+        if n and _allowed(phase.lattice, h, k, m):
+            counts[n] = counts.get(n, 0) + 1  # multiplicity of the {hkl} family
+    out = []
+    for n, mult in sorted(counts.items()):
+        s = wavelength * math.sqrt(n) / (2 * phase.a)
+        if s >= 1:
+            break
+        theta = math.asin(s)
+        two_theta = math.degrees(2 * theta)
+        if two_theta > two_theta_max:
+            break
+        lp = (1 + math.cos(2 * theta) ** 2) / (math.sin(theta) ** 2 * math.cos(theta))
+        out.append((two_theta, mult * lp))
+    top = max((i for _, i in out), default=1.0)
+    return [(tt, i / top) for tt, i in out]
 
 
 @dataclass(frozen=True)
