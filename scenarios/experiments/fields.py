@@ -24,7 +24,8 @@ class Fields:
         prefix = f"{self.path}: " if self.path else ""
         raise ValueError(f"{prefix}{name} {problem}")
 
-    def _get(self, key: str, default: Any) -> Any:
+    def value(self, key: str, default: Any = _MISSING) -> Any:
+        """The raw value of ``key`` (``default`` if absent; an error naming the field if required)."""
         if key in self.raw:
             return self.raw[key]
         if default is _MISSING:
@@ -39,28 +40,28 @@ class Fields:
 
     def number(self, key: str, default: Any = _MISSING, *, positive: bool = False) -> float:
         """A number (``positive``: > 0)."""
-        value = self._get(key, default)
+        value = self.value(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or (positive and value <= 0):
             self.fail(f"{self.where}.{key}", f"must be a {'positive ' if positive else ''}number, got {value!r}")
         return float(value)
 
     def integer(self, key: str, default: Any = _MISSING, *, minimum: int = 1) -> int:
         """An integer ≥ ``minimum``."""
-        value = self._get(key, default)
+        value = self.value(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             self.fail(f"{self.where}.{key}", f"must be an integer ≥ {minimum}, got {value!r}")
         return int(value)
 
     def text(self, key: str, default: Any = _MISSING) -> str:
         """A non-empty string."""
-        value = self._get(key, default)
+        value = self.value(key, default)
         if not isinstance(value, str) or not value:
             self.fail(f"{self.where}.{key}", f"must be a non-empty string, got {value!r}")
         return str(value)
 
     def span(self, key: str, default: Any = _MISSING) -> tuple[float, float]:
         """``[low, high]`` with low < high."""
-        value = self._get(key, default)
+        value = self.value(key, default)
         if (not isinstance(value, list | tuple) or len(value) != 2
                 or any(isinstance(v, bool) or not isinstance(v, int | float) for v in value) or value[0] >= value[1]):
             self.fail(f"{self.where}.{key}", f"must be [low, high] with low < high, got {value!r}")
@@ -68,4 +69,4 @@ class Fields:
 
     def sub(self, key: str, default: Any = _MISSING) -> Fields:
         """The mapping under ``key``."""
-        return Fields(self._get(key, default), f"{self.where}.{key}", self.path)
+        return Fields(self.value(key, default), f"{self.where}.{key}", self.path)

@@ -78,7 +78,7 @@ def parse(sc: scenarios.Scenario) -> PhasePlan:
     """The ``phase_library`` experiment of ``sc``; errors name the bad field."""
     f = Fields(sc.experiment, "experiment", sc.path)
     f.only("plan", "detector", "channel", "arm", "stage", "library", "pattern", "phases", "budget", "method")
-    stage = f._get("stage", None)
+    stage = f.value("stage", None)
     if not isinstance(stage, list) or len(stage) != 2 or not all(isinstance(s, str) for s in stage):
         f.fail("experiment.stage", f"must name the two stage motors [x, y], got {stage!r}")
     lib = f.sub("library")

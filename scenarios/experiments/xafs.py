@@ -84,7 +84,7 @@ def parse(sc: scenarios.Scenario) -> XafsPlan:
     max_step = search.number("max_step", positive=True)
     if max_step < min_step:
         search.fail("experiment.search.max_step", f"({max_step}) must not be below min_step ({min_step})")
-    regions_raw = f._get("regions", None)
+    regions_raw = f.value("regions", None)
     if not isinstance(regions_raw, list) or not regions_raw:
         f.fail("experiment.regions", f"must be a list of [start, stop, step, count_time, unit], got {regions_raw!r}")
     regions = []
