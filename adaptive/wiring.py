@@ -196,12 +196,14 @@ def observations_from_catalog(catalog: Any, x_fields: Sequence[str], y_field: st
 
     ``x`` are the run's ``x_fields`` (start-metadata keys, or stream fields averaged over the
     run); ``y`` is ``y_field`` from the stream: one field reduced over events ("mean", "sum",
-    "last"), or several fields as a vector (a pattern). Runs that did not succeed are skipped.
+    "last") or kept whole ("series": e.g. a diffraction pattern scanned point by point), or
+    several fields as a vector (a pattern). Runs that did not succeed are skipped.
     """
     xs: list[list[float]] = []
     ys: list[Any] = []
     uids: list[str] = []
-    funcs: dict[str, Callable[[Array], Any]] = {"mean": np.mean, "sum": np.sum, "last": lambda a: a[-1]}
+    funcs: dict[str, Callable[[Array], Any]] = {"mean": np.mean, "sum": np.sum, "last": lambda a: a[-1],
+                                                "series": lambda a: a}
     if reduce not in funcs:
         raise ValueError(f"reduce must be one of {sorted(funcs)}, got {reduce!r}")
     for run in catalog.runs():

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.interpolate import griddata
-from scipy.ndimage import gaussian_filter1d
 from sklearn.metrics import adjusted_rand_score
 
+from acq.callbacks.edge import edge_e0
 from adaptive.harness.functions import (
     HARTMANN6_MIN,
     edge_truth,
@@ -54,6 +54,9 @@ class Environment:
     def agent_options(self, agent: str) -> dict[str, Any]:
         """Constructor options for the agent called ``agent`` on this task."""
         return {}
+
+    def close(self) -> None:
+        """Release what the environment holds (a twin process, connections); called when the episode ends."""
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready description for reports."""
@@ -179,23 +182,8 @@ class Edge1D(Environment):
         return float(edge_truth(e, self.e0) + self.noise * rng.normal())
 
     def edge_position(self, X: Array, Y: Array) -> float:
-        """E0 from data: PCHIP-free linear interpolation on 0.05 eV, Gaussian-smoothed (0.4 eV), max derivative."""
-        x = np.asarray(X, dtype=float).ravel()
-        y = np.asarray(Y, dtype=float).reshape(len(x), -1)[:, 0]
-        order = np.argsort(x)
-        x, y = x[order], y[order]
-        fine = np.arange(x[0], x[-1], 0.05)
-        if len(fine) < 8:
-            return float("nan")
-        smooth = gaussian_filter1d(np.interp(fine, x, y), 0.4 / 0.05)
-        deriv = np.gradient(smooth, fine)
-        i = int(np.argmax(deriv))
-        if 0 < i < len(fine) - 1:  # parabolic refinement of the maximum
-            a, b, c = deriv[i - 1], deriv[i], deriv[i + 1]
-            denom = a - 2 * b + c
-            shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
-            return float(fine[i] + np.clip(shift, -1, 1) * 0.05)
-        return float(fine[i])
+        """E0 from data: the maximum of the derivative (``acq.callbacks.edge.edge_e0``)."""
+        return edge_e0(X, Y)
 
     def error(self, X: Array, Y: Array) -> float:
         """|E0 found − E0 true| in eV (inf before there is enough data)."""

@@ -43,6 +43,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"faults struck: {outcome.details['faults_struck']}, suspensions: {outcome.details['suspensions']}, "
               f"resumptions: {outcome.details['resumptions']}, points stored/planned: "
               f"{len(outcome.details.get('stored_positions', []))}/{len(outcome.details['planned_positions'])}")
+    for line in outcome.details.get("report", []):
+        print(line)
     for name, ok in outcome.checks.items():
         print(f"  {'PASS' if ok else 'FAIL'} {name}")
     return 0 if outcome.ok else 1

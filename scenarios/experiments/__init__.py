@@ -1,1 +1,1 @@
-"""Experiment kinds of scenarios beyond the step scan, one module each."""
+"""Experiment kinds beyond ``plan: scan``, one module each, dispatched from ``scenarios.runner.run_scenario``."""

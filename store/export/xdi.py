@@ -3,8 +3,11 @@
 A run is an XAFS run when its primary stream has an energy axis: a data key with units eV
 or keV, or one named ``*energy*`` (a motor of the start document first). The energy is the
 first column, then every other scalar number of the primary stream. ``element``/``edge``
-(or ``element_symbol``/``element_edge``) and ``d_spacing`` in the start document fill the
-XDI header fields.
+(or ``element_symbol``/``element_edge``), ``d_spacing`` and ``e0`` in the start document fill the
+XDI header fields; ``xdi_labels`` (data key → label) names columns with the labels of the XDI
+dictionary (``i0``, ``itrans``, ``ifluor``, …). Header lines follow XDI 1.0: ``Namespace.tag: value``
+fields, the field-end line ``# ///``, no comments written by software, the header-end line
+``#----``, then the column labels (one word each, as named by the ``Column.N`` fields).
 """
 
 from __future__ import annotations
@@ -73,9 +76,12 @@ class Xdi:
         start, keys = self._start, self._descriptor["data_keys"]
         path = self.out_dir / f"{int(start.get('scan_id', 0) or 0):06d}-{start['uid'][:8]}.xdi"
         lines = [f"# {XDI_VERSION}"]
-        for i, k in enumerate(self._columns, 1):
+        given = start.get("xdi_labels")
+        given = given if isinstance(given, dict) else {}
+        labels = [str(given.get(k, k)).replace(" ", "_") for k in self._columns]
+        for i, (k, label) in enumerate(zip(self._columns, labels, strict=True), 1):
             units = keys[k].get("units")
-            lines.append(f"# Column.{i}: {k}" + (f" {units}" if units else ""))
+            lines.append(f"# Column.{i}: {label}" + (f" {units}" if units else ""))
         element = start.get("element", start.get("element_symbol"))
         edge = start.get("edge", start.get("element_edge"))
         if element:
@@ -84,18 +90,20 @@ class Xdi:
             lines.append(f"# Element.edge: {edge}")
         if start.get("d_spacing"):
             lines.append(f"# Mono.d_spacing: {start['d_spacing']}")
+        if isinstance(start.get("e0"), int | float):
+            lines.append(f"# Scan.edge_energy: {float(start['e0']):.3f}")
         if start.get("beamline"):
             lines.append(f"# Beamline.name: {start['beamline']}")
         lines.append("# Scan.start_time: " + _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(start.get("time", 0))))
         if stop:
             lines.append("# Scan.end_time: " + _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(stop["time"])))
-        lines.append(f"# Scan.uid: {start['uid']}")
-        lines.append(f"# Scan.scan_id: {start.get('scan_id')}")
-        lines.append(f"# Scan.exit_status: {stop['exit_status'] if stop else 'incomplete'}")
+        lines.append(f"# Beamtwin.uid: {start['uid']}")
+        lines.append(f"# Beamtwin.scan_id: {start.get('scan_id')}")
+        lines.append(f"# Beamtwin.plan_name: {start.get('plan_name', '')}")
+        lines.append(f"# Beamtwin.exit_status: {stop['exit_status'] if stop else 'incomplete'}")
         lines.append("# ///")
-        lines.append(f"# {start.get('plan_name', '')} exported by beamtwin")
         lines.append("#----")
-        lines.append("# " + " ".join(self._columns))
+        lines.append("# " + " ".join(labels))
         for row in self._rows:
             lines.append(" ".join("nan" if v is None else repr(float(v)) for v in row))
         path.write_text("\n".join(lines) + "\n")

@@ -160,3 +160,33 @@ def test_cli_replay_into_the_live_table(tmp_path: Path, capsys: Any) -> None:
     assert out[-1].endswith("ended: success")
     assert cli(["replay", "zzz", "--data-dir", str(data)]) == 2
     assert "no run with uid 'zzz'" in capsys.readouterr().err
+
+
+def test_xdi_follows_the_xdi_1_0_header_rules(tmp_path: Path) -> None:
+    from tests.store.xdi_spec import problems
+
+    docs = xafs_run()
+    docs[0][1].update(e0=8979.0, xdi_labels={"i0": "i0", "it": "itrans"})
+    _store(tmp_path / "d", docs)
+    (path,) = export(Catalog(tmp_path / "d")[9].documents(), "xdi", out_dir=tmp_path / "out")
+    assert problems(path) == []
+    text = path.read_text().splitlines()
+    assert "# Column.3: itrans counts" in text and "# Scan.edge_energy: 8979.000" in text
+    assert text[text.index("#----") + 1] == "# energy i0 itrans"
+    assert text[text.index("#----") - 1] == "# ///"  # software writes no user comments
+    # the checker is not vacuous: each broken rule is found
+    good = path.read_text()
+    spoiled = {
+        "version line": good.replace("# XDI/1.0", "# XDI 1.0"),
+        "Element.edge": good.replace("# Element.edge: K\n", ""),
+        "Column.2": good.replace("# energy i0 itrans", "# energy I0 itrans"),
+        "header-end": good.replace("#----\n", ""),
+        "not ISO 8601": good.replace("# Scan.start_time: 20", "# Scan.start_time: 1/2/"),
+        "fields for": good.rstrip("\n") + " 7\n",
+        "Namespace.tag": good.replace("# Mono.d_spacing:", "# Mono d_spacing:"),
+    }
+    for expected, text_ in spoiled.items():
+        bad = tmp_path / "bad.xdi"
+        bad.write_text(text_)
+        found = problems(bad)
+        assert any(expected in p for p in found), (expected, found)

@@ -89,7 +89,9 @@ class XafsEdge:
     """A foil of ``element`` ``thickness`` µm thick: a K edge with EXAFS oscillations.
 
     μ(E) = μ_below(E)·(1 − s) + μ_above(E)·s·(1 + χ(k)) with an arctan step s of width ``gamma``
-    eV and χ(k) = Σ N·amp·sin(2kR + φ)·e^(−2σ²k²)/(kR²).
+    eV and χ(k) = Σ N·amp·sin(2kR + φ)·e^(−2σ²k²)/(kR²), switched on smoothly by
+    1 − e^(−(k/onset)⁴) (the EXAFS formula holds well above the edge only; without the
+    switch, sin(2kR)/k would put a jump of ~10× the edge step at E0).
     """
 
     element: str
@@ -99,6 +101,7 @@ class XafsEdge:
     phase: float = 0.0
     gamma: float = 1.5
     fluorescence_rate: float = 5e4
+    onset: float = 1.5
 
     def __post_init__(self) -> None:
         if self.element not in K_EDGES:
@@ -118,7 +121,7 @@ class XafsEdge:
         for sh in self.shells:
             out += (sh.n * self.amplitude * np.sin(2 * safe * sh.r + self.phase)
                     * np.exp(-2 * sh.sigma2 * safe**2) / (safe * sh.r**2))
-        return np.where(k > 0, out, 0.0)
+        return np.where(k > 0, out * (1.0 - np.exp(-((safe / self.onset) ** 4))), 0.0)
 
     def mu_rho(self, energy_ev: np.ndarray | float, exafs: bool = True) -> np.ndarray:
         """Mass attenuation μ/ρ (cm²/g) at ``energy_ev``."""
@@ -148,9 +151,21 @@ class XafsEdge:
         edge = max(float(self.mu_t(e)) - pre, 0.0)
         return self.fluorescence_rate * (1 - math.exp(-edge))
 
+    def e0_ev(self) -> float:
+        """E0 as XAFS defines it: the energy of the maximum of dμt/dE (on a 0.005 eV grid)."""
+        e = np.arange(self.edge_ev - 20.0, self.edge_ev + 20.0, 0.005)
+        return float(e[np.argmax(np.gradient(self.mu_t(e), e))])
+
+    def edge_step(self) -> float:
+        """The jump Δμt at E0: μt just above minus just below, without EXAFS (both extrapolated to E0)."""
+        e0, a_lo, p_lo, a_hi, p_hi, density = K_EDGES[self.element]
+        e = self.e0_ev()
+        return float((a_hi * (e / e0) ** -p_hi - a_lo * (e / e0) ** -p_lo) * density * self.thickness_um * 1e-4)
+
     def truth(self) -> dict[str, Any]:
-        """The edge and the shells."""
-        return {"element": self.element, "edge_ev": self.edge_ev,
+        """The edge (tabulated energy, E0 from the derivative, step Δμt) and the shells."""
+        return {"element": self.element, "edge": "K", "edge_ev": self.edge_ev, "e0_ev": self.e0_ev(),
+                "edge_step": self.edge_step(),
                 "shells": [{"n": s.n, "r": s.r, "sigma2": s.sigma2} for s in self.shells]}
 
 
@@ -207,7 +222,7 @@ def make_sample(spec: dict[str, Any], seed: int) -> Sample:
         shells = tuple(Shell(float(s["n"]), float(s["r"]), float(s.get("sigma2", 0.005)))
                        for s in spec.get("shells", []))
         return XafsEdge(element=str(spec.get("element", "Cu")), thickness_um=float(spec.get("thickness_um", 5.0)),
-                        shells=shells, amplitude=float(spec.get("amplitude", 0.8)),
+                        shells=shells, amplitude=float(spec.get("amplitude", 0.8)), onset=float(spec.get("onset", 1.5)),
                         fluorescence_rate=float(spec.get("fluorescence_rate", 5e4)))
     if kind == "map2d":
         for key in ("x", "y"):
@@ -224,4 +239,9 @@ def make_sample(spec: dict[str, Any], seed: int) -> Sample:
                      peak_rate=float(spec.get("peak_rate", 2e4)),
                      background_rate=float(spec.get("background_rate", 50.0)),
                      mu_t=float(spec.get("mu_t", 0.2)))
-    raise ValueError(f"physics.sample.kind: unknown sample kind {kind!r} (known: gaussian_peak, xafs_edge, map2d)")
+    if kind == "phase_library":
+        from twin.physics.phases import make_phase_library
+
+        return make_phase_library(spec, seed)
+    raise ValueError(f"physics.sample.kind: unknown sample kind {kind!r} "
+                     "(known: gaussian_peak, xafs_edge, map2d, phase_library)")
