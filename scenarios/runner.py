@@ -72,7 +72,8 @@ def beamline_environment(sc: scenarios.Scenario, *, seed: int, speed: float, no_
     """Start the twin (or, with ``no_twin``, use the CA environment as it is) for the block.
 
     Yields the start-document metadata that says what was talked to; the twin started is
-    appended to ``twins`` (for faults on cue).
+    appended to ``twins`` (for faults on cue). With an ``ioc_restart`` among the scenario's
+    faults the twin runs with autosave, so that the restarted IOC keeps its settings.
     """
     if no_twin:
         addr = os.environ.get("EPICS_CA_ADDR_LIST", "(auto)")
@@ -85,7 +86,8 @@ def beamline_environment(sc: scenarios.Scenario, *, seed: int, speed: float, no_
     if not isinstance(sc.beamline.get("physics"), dict):
         raise ValueError(f"beamline {sc.beamline['_path']} has no 'physics' section: it cannot be simulated; "
                          f"use --no-twin to talk to the real beamline")
-    with TwinProcess(str(sc.path), seed=seed, speed=speed) as twin:
+    autosave = any(f.kind == "ioc_restart" for f in sc.faults)
+    with TwinProcess(str(sc.path), seed=seed, speed=speed, autosave=autosave) as twin:
         saved = {k: os.environ.get(k) for k in twin.env}
         os.environ.update(twin.env)
         if twins is not None:
@@ -150,6 +152,7 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
         callbacks.append(injector)
         for cb in callbacks:
             RE.subscribe(cb)
+        moves = _count_moves(RE, motor)
         for sus in build_suspenders(sc.suspenders, devices, speed=speed if where["simulated"] else 1.0, log=log):
             RE.install_suspender(sus)
         try:
@@ -158,9 +161,16 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
             RE.clear_suspenders()
             call_in_loop(asyncio.sleep(0))  # the suspenders have stopped watching before the twin goes
             injector.close()
+        restarts = twins[0].restarts if twins else 0
+        presets: list[float] = []
+        if restarts:  # what the restarted IOC holds: the preset time set before the scan (autosave)
+            presets = [float(call_in_loop(d.preset_time.get_value())) for d in dets]
     truth = BeamlineModel(sc.beamline["physics"], seed=seed).truth() if where["simulated"] else {}
     outcome = Outcome(uids=uids, path=writer.last_path, fit=fit.result, truth=truth, plot=plot.path)
-    outcome.details.update(suspensions=log.suspended, resumptions=log.resumed, faults_struck=len(injector.fired))
+    outcome.details.update(suspensions=log.suspended, resumptions=log.resumed, faults_struck=len(injector.fired),
+                           replayed_moves=moves[0] - num, ioc_restarts=restarts)
+    if restarts:
+        outcome.details.update(count_time=float(exp.get("count_time", 1.0)), presets_after_restart=presets)
     if writer.last_path is not None and uids:
         ds = Catalog(data_dir)[uids[-1]].stream("primary")
         outcome.details["stored_positions"] = [float(v) for v in ds[motor.name].values]
@@ -169,12 +179,28 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
     return outcome
 
 
+def _count_moves(RE: RunEngine, motor: Motor) -> list[int]:
+    """A one-item list counting the ``set`` messages to ``motor`` the engine runs, replayed ones
+    included: more than the planned points means steps were rewound to a checkpoint and redone."""
+    moves = [0]
+
+    def hook(msg: Any) -> None:
+        if msg.command == "set" and msg.obj is motor:
+            moves[0] += 1
+
+    RE.msg_hook = hook
+    return moves
+
+
 def _striker(twins: list[TwinProcess]) -> Callable[[FaultSpec], None]:
-    """Strike a fault on the twin through its fault PVs."""
+    """Strike a fault on the twin: through its fault PVs, or (``ioc_restart``) by killing its
+    process and starting it again on the same port."""
 
     def strike(spec: FaultSpec) -> None:
         if spec.kind == "beam_dump":
             twins[0].fault("dump", value=spec.duration)
+        elif spec.kind == "ioc_restart":
+            twins[0].restart()
 
     return strike
 
@@ -190,6 +216,14 @@ def judge(outcome: Outcome, sc: scenarios.Scenario, step: float) -> None:
         needed = int(sc.success.get("min_suspensions", 1))
         outcome.checks["suspended"] = outcome.details.get("suspensions", 0) >= needed
         outcome.checks["resumed"] = outcome.details.get("resumptions", 0) >= needed
+        # each suspension interrupts a step, which is redone from its checkpoint (its move again)
+        outcome.checks["rewound"] = outcome.details.get("replayed_moves", 0) >= needed
+        restarts = sum(f.kind == "ioc_restart" for f in sc.faults)
+        if restarts:  # the IOC process was killed and started again, and kept its settings
+            outcome.checks["ioc_restarted"] = outcome.details.get("ioc_restarts", 0) >= restarts
+            want = outcome.details.get("count_time")
+            outcome.checks["settings_kept"] = bool(outcome.details.get("presets_after_restart")) and all(
+                want is not None and abs(p - want) < 1e-6 for p in outcome.details["presets_after_restart"])
     if "center" not in outcome.truth:
         return  # the real beamline has no ground truth to compare with
     tolerance = float(sc.success.get("peak_center_steps", 0.5)) * step
