@@ -215,14 +215,18 @@ def build_suspenders(specs: list[SuspenderSpec], devices: dict[str, Any], *, spe
 
 class FaultInjector:
     """A document subscriber that strikes each fault on cue through ``strike(spec)`` (in a thread,
-    so the engine's loop never waits on it); ``after_s`` counts simulated seconds at ``speed``."""
+    so the engine's loop never waits on it); ``after_s`` counts simulated seconds at ``speed``.
+    A strike that fails (an IOC that does not come back) is announced and passed to ``on_error``
+    (e.g. to abort the run, which would otherwise wait for that IOC for ever)."""
 
     def __init__(self, specs: list[FaultSpec], strike: Callable[[FaultSpec], None], *, speed: float,
-                 log: SuspensionLog) -> None:
+                 log: SuspensionLog, on_error: Callable[[BaseException], object] | None = None) -> None:
         self.specs = specs
         self.strike = strike
         self.speed = speed
         self.log = log
+        self.on_error = on_error
+        self.errors: list[BaseException] = []
         self.points = 0
         self.fired: list[FaultSpec] = []
         self.timers: list[threading.Timer] = []
@@ -234,7 +238,13 @@ class FaultInjector:
         what = ("the IOC process killed and started again" if spec.kind == "ioc_restart"
                 else f"for {spec.duration:g} s")
         self.log.say(f"FAULT: {spec.kind}: {what} ({when})")
-        self.strike(spec)
+        try:
+            self.strike(spec)
+        except Exception as exc:
+            self.errors.append(exc)
+            self.log.say(f"FAULT FAILED: {spec.kind}: {exc}")
+            if self.on_error is not None:
+                self.on_error(exc)
 
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
         if name == "start":

@@ -19,7 +19,7 @@ import beamlines
 from acq import plans
 from acq.callbacks import LiveProgress, LiveTable, PeakFit, PlotPNG
 from acq.devices import Motor, Scaler, load_profile
-from acq.engine import RunEngine
+from acq.engine import RunEngine, TransitionError
 from acq.loop import call_in_loop
 from scenarios import scenario as scenarios
 from scenarios.faults import FaultInjector, FaultSpec, SuspensionLog, build_suspenders, points_exact
@@ -148,7 +148,8 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
         callbacks: list[Any] = [writer, LiveTable(out=out), fit, plot]
         if sys.stderr.isatty():
             callbacks.append(LiveProgress())
-        injector = FaultInjector(sc.faults if twins else [], _striker(twins), speed=speed, log=log)
+        injector = FaultInjector(sc.faults if twins else [], _striker(twins), speed=speed, log=log,
+                                 on_error=lambda exc: _abort(RE, f"a fault could not be struck: {exc}"))
         callbacks.append(injector)
         for cb in callbacks:
             RE.subscribe(cb)
@@ -179,6 +180,14 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
     return outcome
 
 
+def _abort(RE: RunEngine, reason: str) -> None:
+    """Abort the plan if it still runs (from any thread)."""
+    try:
+        RE.abort(reason)
+    except TransitionError:
+        pass  # it has ended already
+
+
 def _count_moves(RE: RunEngine, motor: Motor) -> list[int]:
     """A one-item list counting the ``set`` messages to ``motor`` the engine runs, replayed ones
     included: more than the planned points means steps were rewound to a checkpoint and redone."""
@@ -200,7 +209,11 @@ def _striker(twins: list[TwinProcess]) -> Callable[[FaultSpec], None]:
         if spec.kind == "beam_dump":
             twins[0].fault("dump", value=spec.duration)
         elif spec.kind == "ioc_restart":
-            twins[0].restart()
+            try:
+                twins[0].restart()
+            except (RuntimeError, TimeoutError) as exc:  # its start failed (said why in its log): once more
+                print(f"the restarted IOC did not come up ({exc}); starting it again", file=sys.stderr)
+                twins[0].restart()
 
     return strike
 

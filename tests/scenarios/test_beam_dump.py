@@ -125,3 +125,23 @@ def test_bad_fault_or_suspender_fields_are_named(tmp_path: Path, patch: dict[str
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         scenarios.load(path)
+
+
+def test_a_fault_that_cannot_be_struck_is_announced_and_handed_on() -> None:
+    """An IOC that does not come back must end the run (the runner aborts it), not leave it waiting."""
+    import io
+
+    from scenarios.faults import FaultInjector, FaultSpec, SuspensionLog
+
+    def strike(spec: FaultSpec) -> None:
+        raise RuntimeError("the twin exited with 1")
+
+    log, errors = SuspensionLog(io.StringIO()), []
+    injector = FaultInjector([FaultSpec("ioc_restart", at_point=2)], strike, speed=1.0, log=log,
+                             on_error=errors.append)
+    injector("event", {})
+    injector("event", {})
+    injector.close()
+    assert log.lines == ["FAULT: ioc_restart: the IOC process killed and started again (after point 2)",
+                         "FAULT FAILED: ioc_restart: the twin exited with 1"]
+    assert [str(e) for e in errors] == ["the twin exited with 1"]
