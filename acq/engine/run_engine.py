@@ -481,8 +481,8 @@ class RunEngine:
                 self._trip_seen = None
                 self._parking = False
         if any(s.tripped for s in self.suspenders):
-            log.warning("%s on %s lost its connection (%s): suspending until the suspenders clear",
-                        msg.command, name_of(msg.obj), exc)
+            where = f" on {name_of(msg.obj)}" if msg.obj is not None else ""
+            log.warning("%s%s lost its connection (%s): suspending until the suspenders clear", msg.command, where, exc)
             return True
         if self._queued is not None:  # a pause or an ending asked for while we waited
             self._pending, self._queued = self._queued, None
