@@ -7,6 +7,7 @@ import contextlib
 import os
 import platform
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
@@ -148,7 +149,8 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
         callbacks: list[Any] = [writer, LiveTable(out=out), fit, plot]
         if sys.stderr.isatty():
             callbacks.append(LiveProgress())
-        injector = FaultInjector(sc.faults if twins else [], _striker(twins), speed=speed, log=log,
+        restarting = threading.Event()
+        injector = FaultInjector(sc.faults if twins else [], _striker(twins, restarting), speed=speed, log=log,
                                  on_error=lambda exc: _abort(RE, f"a fault could not be struck: {exc}"))
         callbacks.append(injector)
         for cb in callbacks:
@@ -156,9 +158,17 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
         moves = _count_moves(RE, motor)
         for sus in build_suspenders(sc.suspenders, devices, speed=speed if where["simulated"] else 1.0, log=log):
             RE.install_suspender(sus)
+
+        def twin_lost(why: str) -> None:
+            log.say(f"TWIN LOST: {why}")
+            _abort(RE, why)
+
+        watchdog = TwinWatchdog(twins[0], restarting, twin_lost) if twins else None
         try:
             uids = RE(plans.scan(dets, motor, start, stop, num))
         finally:
+            if watchdog is not None:
+                watchdog.close()
             RE.clear_suspenders()
             call_in_loop(asyncio.sleep(0))  # the suspenders have stopped watching before the twin goes
             injector.close()
@@ -201,19 +211,52 @@ def _count_moves(RE: RunEngine, motor: Motor) -> list[int]:
     return moves
 
 
-def _striker(twins: list[TwinProcess]) -> Callable[[FaultSpec], None]:
+class TwinWatchdog:
+    """Watch the twin's process while the plan runs: if it exits unexpectedly (not killed by an
+    ``ioc_restart`` fault, which sets ``restarting``), call ``on_lost(reason)`` once, with the end
+    of its log, so that the run ends with the twin's own error instead of waiting for it for ever."""
+
+    def __init__(self, twin: Any, restarting: threading.Event, on_lost: Callable[[str], object],
+                 period: float = 0.5) -> None:
+        self.twin, self.restarting, self.on_lost, self.period = twin, restarting, on_lost, period
+        self._stop = threading.Event()
+        self.lost: str | None = None
+        self._thread = threading.Thread(target=self._run, name="twin-watchdog", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            proc = self.twin.proc
+            code = None if proc is None else proc.poll()
+            if code is None or self.restarting.is_set() or self._stop.is_set():
+                continue
+            tail = "\n".join(Path(self.twin.log_path).read_text(errors="replace").splitlines()[-15:])
+            self.lost = f"the twin's IOC process exited unexpectedly (code {code}); its log ends:\n{tail}"
+            self.on_lost(self.lost)
+            return
+
+    def close(self) -> None:
+        """Stop watching."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _striker(twins: list[TwinProcess], restarting: threading.Event) -> Callable[[FaultSpec], None]:
     """Strike a fault on the twin: through its fault PVs, or (``ioc_restart``) by killing its
-    process and starting it again on the same port."""
+    process and starting it again on the same port (``restarting`` is set meanwhile)."""
 
     def strike(spec: FaultSpec) -> None:
         if spec.kind == "beam_dump":
             twins[0].fault("dump", value=spec.duration)
         elif spec.kind == "ioc_restart":
+            restarting.set()
             try:
                 twins[0].restart()
             except (RuntimeError, TimeoutError) as exc:  # its start failed (said why in its log): once more
                 print(f"the restarted IOC did not come up ({exc}); starting it again", file=sys.stderr)
                 twins[0].restart()
+            finally:
+                restarting.clear()
 
     return strike
 

@@ -145,3 +145,33 @@ def test_a_fault_that_cannot_be_struck_is_announced_and_handed_on() -> None:
     assert log.lines == ["FAULT: ioc_restart: the IOC process killed and started again (after point 2)",
                          "FAULT FAILED: ioc_restart: the twin exited with 1"]
     assert [str(e) for e in errors] == ["the twin exited with 1"]
+
+
+def test_a_twin_that_dies_on_its_own_is_reported_but_not_one_being_restarted(tmp_path: Path) -> None:
+    """The runner's watchdog turns a twin that exits mid-scan into an aborted run with the twin's
+    own last words (a suspended scan would otherwise wait for it for ever)."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from scenarios.runner import TwinWatchdog
+
+    log = tmp_path / "twin.log"
+    log.write_text("twin ready: 316 PVs\nTraceback (most recent call last):\nRuntimeError: boom\n")
+    proc = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    proc.wait()
+    twin = SimpleNamespace(proc=proc, log_path=log)
+    restarting = threading.Event()
+    restarting.set()
+    lost: list[str] = []
+    dog = TwinWatchdog(twin, restarting, lost.append, period=0.02)
+    try:
+        time.sleep(0.3)
+        assert lost == [], "an exit while an ioc_restart fault restarts the twin is expected"
+        restarting.clear()
+        deadline = time.monotonic() + 10
+        while not lost and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        dog.close()
+    assert len(lost) == 1 and "exited unexpectedly (code 3)" in lost[0] and "RuntimeError: boom" in lost[0]
