@@ -5,9 +5,14 @@ YAML shapes (times in simulated seconds)::
     faults:
       - {kind: beam_dump, at_point: 12, duration: 120}   # after the 12th stored point
       - {kind: beam_dump, after_s: 30, duration: 60}     # 30 s after the run starts
+      - {kind: ioc_restart, at_point: 20}                # the IOC process killed and started again
     suspenders:
       - {kind: floor, device: beam, signal: current, suspend_below: 400, resume_above: 450, settle: 20}
       - {kind: bool_low, device: beam, signal: available, settle: 20}
+      - {kind: disconnected, devices: [motor, det, beam], settle: 10}   # while any PV of them is gone
+
+An ``ioc_restart`` kills the twin's IOC process (SIGKILL) and starts it again on the same port;
+the twin then runs with autosave, so the restarted IOC keeps the settings clients made.
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from acq.engine.suspenders import SuspendBoolLow, Suspender, SuspendFloor
+from acq.engine.suspenders import SuspendBoolLow, SuspendDisconnected, Suspender, SuspendFloor
 
-FAULT_KINDS = ("beam_dump",)
-SUSPENDER_KINDS = ("floor", "bool_low")
+FAULT_KINDS = ("beam_dump", "ioc_restart")
+SUSPENDER_KINDS = ("floor", "bool_low", "disconnected")
 
 
 @dataclass(frozen=True)
@@ -28,21 +33,23 @@ class FaultSpec:
     """One fault: ``kind`` strikes after stored point ``at_point`` or ``after_s`` simulated s."""
 
     kind: str
-    duration: float
+    duration: float = 0.0
     at_point: int | None = None
     after_s: float | None = None
 
 
 @dataclass(frozen=True)
 class SuspenderSpec:
-    """One suspender on ``device.signal``; ``settle`` is simulated seconds of good beam before resuming."""
+    """One suspender on ``device.signal`` (or, ``disconnected``, on the connections of ``devices``);
+    ``settle`` is simulated seconds of good beam (or connection) before resuming."""
 
     kind: str
-    device: str
-    signal: str
+    device: str = ""
+    signal: str = ""
     settle: float = 0.0
     suspend_below: float | None = None
     resume_above: float | None = None
+    devices: tuple[str, ...] = ()
 
 
 def _number(item: dict[str, Any], key: str, where: str, *, minimum: float = 0.0) -> float:
@@ -75,9 +82,15 @@ def parse_faults(raw: Any, field_name: str = "faults") -> list[FaultSpec]:
         kind = item.get("kind")
         if kind not in FAULT_KINDS:
             raise ValueError(f"{where}.kind must be one of {', '.join(FAULT_KINDS)}, got {kind!r}")
-        if "duration" not in item:
+        if kind == "ioc_restart":
+            if "duration" in item:
+                raise ValueError(f"{where}.duration: an ioc_restart has none (the IOC is down as long as "
+                                 f"its process takes to start again)")
+            duration = 0.0
+        elif "duration" not in item:
             raise ValueError(f"{where}.duration is missing (simulated seconds the beam stays down)")
-        duration = _number(item, "duration", where)
+        else:
+            duration = _number(item, "duration", where)
         if ("at_point" in item) == ("after_s" in item):
             raise ValueError(f"{where}: give exactly one of at_point or after_s")
         at_point = None
@@ -98,15 +111,21 @@ def parse_suspenders(raw: Any, field_name: str = "suspenders") -> list[Suspender
         kind = item.get("kind")
         if kind not in SUSPENDER_KINDS:
             raise ValueError(f"{where}.kind must be one of {', '.join(SUSPENDER_KINDS)}, got {kind!r}")
-        allowed = {"kind", "device", "signal", "settle"}
+        allowed = {"kind", "devices", "settle"} if kind == "disconnected" else {"kind", "device", "signal", "settle"}
         if kind == "floor":
             allowed |= {"suspend_below", "resume_above"}
         _unknown(item, allowed, where)
+        settle = _number(item, "settle", where) if "settle" in item else 0.0
+        if kind == "disconnected":
+            devices = item.get("devices")
+            if not isinstance(devices, list) or not devices or not all(isinstance(d, str) and d for d in devices):
+                raise ValueError(f"{where}.devices must be a non-empty list of device names, got {devices!r}")
+            out.append(SuspenderSpec(kind=kind, settle=settle, devices=tuple(devices)))
+            continue
         for key in ("device", "signal"):
             if not isinstance(item.get(key), str) or not item[key]:
                 raise ValueError(f"{where}.{key} must name a device{' signal' if key == 'signal' else ''}, "
                                  f"got {item.get(key)!r}")
-        settle = _number(item, "settle", where) if "settle" in item else 0.0
         below = above = None
         if kind == "floor":
             if "suspend_below" not in item:
@@ -157,7 +176,7 @@ class SuspensionLog:
                 self.active.remove(suspender)
                 if not self.active:
                     self.resumed += 1
-                    self.say("RESUMED: beam back and settled; rewinding to the last checkpoint")
+                    self.say("RESUMED: all clear and settled; rewinding to the last checkpoint")
             yield from ()
 
         return pre, post
@@ -169,13 +188,21 @@ def build_suspenders(specs: list[SuspenderSpec], devices: dict[str, Any], *, spe
     built: list[Suspender] = []
     for i, spec in enumerate(specs):
         where = f"suspenders[{i}]"
+        sleep = spec.settle / speed
+        sus: Suspender
+        if spec.kind == "disconnected":
+            missing = [d for d in spec.devices if d not in devices]
+            if missing:
+                raise ValueError(f"{where}.devices: {missing[0]!r} is not in the profile (has: {sorted(devices)})")
+            sus = SuspendDisconnected(*(devices[d] for d in spec.devices), sleep=sleep)
+            sus.pre_plan, sus.post_plan = log.hooks(sus, spec.settle)
+            built.append(sus)
+            continue
         if spec.device not in devices:
             raise ValueError(f"{where}.device {spec.device!r} is not in the profile (has: {sorted(devices)})")
         signal = getattr(devices[spec.device], spec.signal, None)
         if signal is None or not hasattr(signal, "read"):
             raise ValueError(f"{where}.signal: device {spec.device!r} has no signal {spec.signal!r}")
-        sleep = spec.settle / speed
-        sus: Suspender
         if spec.kind == "floor":
             assert spec.suspend_below is not None
             sus = SuspendFloor(signal, spec.suspend_below, resume_thresh=spec.resume_above, sleep=sleep)
@@ -188,14 +215,18 @@ def build_suspenders(specs: list[SuspenderSpec], devices: dict[str, Any], *, spe
 
 class FaultInjector:
     """A document subscriber that strikes each fault on cue through ``strike(spec)`` (in a thread,
-    so the engine's loop never waits on it); ``after_s`` counts simulated seconds at ``speed``."""
+    so the engine's loop never waits on it); ``after_s`` counts simulated seconds at ``speed``.
+    A strike that fails (an IOC that does not come back) is announced and passed to ``on_error``
+    (e.g. to abort the run, which would otherwise wait for that IOC for ever)."""
 
     def __init__(self, specs: list[FaultSpec], strike: Callable[[FaultSpec], None], *, speed: float,
-                 log: SuspensionLog) -> None:
+                 log: SuspensionLog, on_error: Callable[[BaseException], object] | None = None) -> None:
         self.specs = specs
         self.strike = strike
         self.speed = speed
         self.log = log
+        self.on_error = on_error
+        self.errors: list[BaseException] = []
         self.points = 0
         self.fired: list[FaultSpec] = []
         self.timers: list[threading.Timer] = []
@@ -204,8 +235,16 @@ class FaultInjector:
     def _fire(self, spec: FaultSpec) -> None:
         self.fired.append(spec)
         when = f"after point {spec.at_point}" if spec.at_point is not None else f"after {spec.after_s:g} s"
-        self.log.say(f"FAULT: {spec.kind} for {spec.duration:g} s ({when})")
-        self.strike(spec)
+        what = ("the IOC process killed and started again" if spec.kind == "ioc_restart"
+                else f"for {spec.duration:g} s")
+        self.log.say(f"FAULT: {spec.kind}: {what} ({when})")
+        try:
+            self.strike(spec)
+        except Exception as exc:
+            self.errors.append(exc)
+            self.log.say(f"FAULT FAILED: {spec.kind}: {exc}")
+            if self.on_error is not None:
+                self.on_error(exc)
 
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
         if name == "start":

@@ -8,6 +8,7 @@ import importlib
 import os
 import platform
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
@@ -20,7 +21,7 @@ import beamlines
 from acq import plans
 from acq.callbacks import LiveProgress, LiveTable, PeakFit, PlotPNG
 from acq.devices import Motor, Scaler, load_profile
-from acq.engine import RunEngine
+from acq.engine import RunEngine, TransitionError
 from acq.loop import call_in_loop
 from scenarios import scenario as scenarios
 from scenarios.faults import FaultInjector, FaultSpec, SuspensionLog, build_suspenders, points_exact
@@ -80,7 +81,8 @@ def beamline_environment(sc: scenarios.Scenario, *, seed: int, speed: float, no_
     """Start the twin (or, with ``no_twin``, use the CA environment as it is) for the block.
 
     Yields the start-document metadata that says what was talked to; the twin started is
-    appended to ``twins`` (for faults on cue).
+    appended to ``twins`` (for faults on cue). With an ``ioc_restart`` among the scenario's
+    faults the twin runs with autosave, so that the restarted IOC keeps its settings.
     """
     if no_twin:
         addr = os.environ.get("EPICS_CA_ADDR_LIST", "(auto)")
@@ -93,7 +95,8 @@ def beamline_environment(sc: scenarios.Scenario, *, seed: int, speed: float, no_
     if not isinstance(sc.beamline.get("physics"), dict):
         raise ValueError(f"beamline {sc.beamline['_path']} has no 'physics' section: it cannot be simulated; "
                          f"use --no-twin to talk to the real beamline")
-    with TwinProcess(str(sc.path), seed=seed, speed=speed) as twin, ca_environment(twin.env):
+    autosave = any(f.kind == "ioc_restart" for f in sc.faults)
+    with TwinProcess(str(sc.path), seed=seed, speed=speed, autosave=autosave) as twin, ca_environment(twin.env):
         if twins is not None:
             twins.append(twin)
         out.write(f"twin: {len(twin.pvs)} PVs on 127.0.0.1:{twin.port} (seed {seed}, speed ×{speed:g})\n")
@@ -152,21 +155,39 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
         callbacks: list[Any] = [writer, LiveTable(out=out), fit, plot]
         if sys.stderr.isatty():
             callbacks.append(LiveProgress())
-        injector = FaultInjector(sc.faults if twins else [], _striker(twins), speed=speed, log=log)
+        restarting = threading.Event()
+        injector = FaultInjector(sc.faults if twins else [], _striker(twins, restarting), speed=speed, log=log,
+                                 on_error=lambda exc: _abort(RE, f"a fault could not be struck: {exc}"))
         callbacks.append(injector)
         for cb in callbacks:
             RE.subscribe(cb)
+        moves = _count_moves(RE, motor)
         for sus in build_suspenders(sc.suspenders, devices, speed=speed if where["simulated"] else 1.0, log=log):
             RE.install_suspender(sus)
+
+        def twin_lost(why: str) -> None:
+            log.say(f"TWIN LOST: {why}")
+            _abort(RE, why)
+
+        watchdog = TwinWatchdog(twins[0], restarting, twin_lost) if twins else None
         try:
             uids = RE(plans.scan(dets, motor, start, stop, num))
         finally:
+            if watchdog is not None:
+                watchdog.close()
             RE.clear_suspenders()
             call_in_loop(asyncio.sleep(0))  # the suspenders have stopped watching before the twin goes
             injector.close()
+        restarts = twins[0].restarts if twins else 0
+        presets: list[float] = []
+        if restarts:  # what the restarted IOC holds: the preset time set before the scan (autosave)
+            presets = [float(call_in_loop(d.preset_time.get_value())) for d in dets]
     truth = BeamlineModel(sc.beamline["physics"], seed=seed).truth() if where["simulated"] else {}
     outcome = Outcome(uids=uids, path=writer.last_path, fit=fit.result, truth=truth, plot=plot.path)
-    outcome.details.update(suspensions=log.suspended, resumptions=log.resumed, faults_struck=len(injector.fired))
+    outcome.details.update(suspensions=log.suspended, resumptions=log.resumed, faults_struck=len(injector.fired),
+                           replayed_moves=moves[0] - num, ioc_restarts=restarts)
+    if restarts:
+        outcome.details.update(count_time=float(exp.get("count_time", 1.0)), presets_after_restart=presets)
     if writer.last_path is not None and uids:
         ds = Catalog(data_dir)[uids[-1]].stream("primary")
         outcome.details["stored_positions"] = [float(v) for v in ds[motor.name].values]
@@ -175,12 +196,73 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
     return outcome
 
 
-def _striker(twins: list[TwinProcess]) -> Callable[[FaultSpec], None]:
-    """Strike a fault on the twin through its fault PVs."""
+def _abort(RE: RunEngine, reason: str) -> None:
+    """Abort the plan if it still runs (from any thread)."""
+    try:
+        RE.abort(reason)
+    except TransitionError:
+        pass  # it has ended already
+
+
+def _count_moves(RE: RunEngine, motor: Motor) -> list[int]:
+    """A one-item list counting the ``set`` messages to ``motor`` the engine runs, replayed ones
+    included: more than the planned points means steps were rewound to a checkpoint and redone."""
+    moves = [0]
+
+    def hook(msg: Any) -> None:
+        if msg.command == "set" and msg.obj is motor:
+            moves[0] += 1
+
+    RE.msg_hook = hook
+    return moves
+
+
+class TwinWatchdog:
+    """Watch the twin's process while the plan runs: if it exits unexpectedly (not killed by an
+    ``ioc_restart`` fault, which sets ``restarting``), call ``on_lost(reason)`` once, with the end
+    of its log, so that the run ends with the twin's own error instead of waiting for it for ever."""
+
+    def __init__(self, twin: Any, restarting: threading.Event, on_lost: Callable[[str], object],
+                 period: float = 0.5) -> None:
+        self.twin, self.restarting, self.on_lost, self.period = twin, restarting, on_lost, period
+        self._stop = threading.Event()
+        self.lost: str | None = None
+        self._thread = threading.Thread(target=self._run, name="twin-watchdog", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            proc = self.twin.proc
+            code = None if proc is None else proc.poll()
+            if code is None or self.restarting.is_set() or self._stop.is_set():
+                continue
+            tail = "\n".join(Path(self.twin.log_path).read_text(errors="replace").splitlines()[-15:])
+            self.lost = f"the twin's IOC process exited unexpectedly (code {code}); its log ends:\n{tail}"
+            self.on_lost(self.lost)
+            return
+
+    def close(self) -> None:
+        """Stop watching."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _striker(twins: list[TwinProcess], restarting: threading.Event) -> Callable[[FaultSpec], None]:
+    """Strike a fault on the twin: through its fault PVs, or (``ioc_restart``) by killing its
+    process and starting it again on the same port (``restarting`` is set meanwhile)."""
 
     def strike(spec: FaultSpec) -> None:
         if spec.kind == "beam_dump":
             twins[0].fault("dump", value=spec.duration)
+        elif spec.kind == "ioc_restart":
+            restarting.set()
+            try:
+                twins[0].restart()
+            except (RuntimeError, TimeoutError) as exc:  # its start failed (said why in its log): once more
+                print(f"the restarted IOC did not come up ({exc}); starting it again", file=sys.stderr)
+                twins[0].restart()
+            finally:
+                restarting.clear()
 
     return strike
 
@@ -196,6 +278,14 @@ def judge(outcome: Outcome, sc: scenarios.Scenario, step: float) -> None:
         needed = int(sc.success.get("min_suspensions", 1))
         outcome.checks["suspended"] = outcome.details.get("suspensions", 0) >= needed
         outcome.checks["resumed"] = outcome.details.get("resumptions", 0) >= needed
+        # each suspension interrupts a step, which is redone from its checkpoint (its move again)
+        outcome.checks["rewound"] = outcome.details.get("replayed_moves", 0) >= needed
+        restarts = sum(f.kind == "ioc_restart" for f in sc.faults)
+        if restarts:  # the IOC process was killed and started again, and kept its settings
+            outcome.checks["ioc_restarted"] = outcome.details.get("ioc_restarts", 0) >= restarts
+            want = outcome.details.get("count_time")
+            outcome.checks["settings_kept"] = bool(outcome.details.get("presets_after_restart")) and all(
+                want is not None and abs(p - want) < 1e-6 for p in outcome.details["presets_after_restart"])
     if "center" not in outcome.truth:
         return  # the real beamline has no ground truth to compare with
     tolerance = float(sc.success.get("peak_center_steps", 0.5)) * step

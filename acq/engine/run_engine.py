@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import concurrent.futures
+import logging
 import signal
 import sys
 import threading
@@ -44,6 +45,8 @@ Handler = Callable[[Msg], Any]
 
 _YIELD_EVERY = 256  # messages between forced loop iterations on the all-synchronous fast path
 
+log = logging.getLogger(__name__)
+
 
 def _as_generator(plan: Iterable[Msg]) -> Iterator[Msg]:
     for msg in plan:  # noqa: UP028 (``yield from`` would pass send() values to a plain iterator)
@@ -55,7 +58,17 @@ class RunEngine:
 
     ``md`` is user metadata merged into every start document. With ``state_dir`` the
     last scan_id (``scan_id.json``) and ``RE.md`` (``md.json``) persist across restarts.
+
+    A connection error from a device (``ConnectionError``, e.g. an IOC that went away) while a
+    suspender is tripped, or trips within ``disconnect_grace`` seconds of it, suspends the plan
+    and rewinds it to the last checkpoint instead of failing it: an IOC restart is waited out
+    like a beam dump. Without a tripped suspender the error reaches the plan as any other.
     """
+
+    #: Seconds a connection error waits for a suspender to trip before it reaches the plan.
+    disconnect_grace = 2.0
+    #: Called with every message before it is processed, replayed ones included (as Bluesky's).
+    msg_hook: Callable[[Msg], Any] | None = None
 
     def __init__(self, md: dict[str, Any] | None = None, *, state_dir: str | Path | None = None) -> None:
         state = Path(state_dir) if state_dir else None
@@ -89,6 +102,7 @@ class RunEngine:
         self._parked: asyncio.Future[str] | None = None
         self._parking = False
         self._queued: str | None = None
+        self._trip_seen: asyncio.Future[None] | None = None
         self._interruptible = False
         self._exit_status: tuple[str, str] | None = None
         self._plan_tokens: list[int] = []
@@ -175,6 +189,9 @@ class RunEngine:
             get_loop().call_soon_threadsafe(fn, *args)
 
     def _suspender_tripped(self, suspender: Suspender) -> None:
+        seen = self._trip_seen
+        if seen is not None and not seen.done():
+            seen.set_result(None)
         if self._state == "running" and self._interruptible:
             self._interrupt("suspend")
 
@@ -351,6 +368,10 @@ class RunEngine:
             exit_status, reason = self._exit_status
         try:
             await self._cleanup(exit_status, reason)
+        except Exception as exc:
+            if failure is None:
+                raise
+            failure.add_note(str(exc))  # the plan's own error says what went wrong first
         finally:
             self._state = "idle"
         if failure is not None:
@@ -382,6 +403,8 @@ class RunEngine:
             cache = self._msg_cache
             if cache is not None:
                 cache.append(msg)
+            if self.msg_hook is not None:
+                self.msg_hook(msg)
             try:
                 handler = handlers[msg.command]
             except KeyError:
@@ -391,9 +414,11 @@ class RunEngine:
             except AttributeError:
                 error = TypeError(f"a plan must yield Msg objects, got {msg!r}")
                 continue
+            awaited = False
             try:
                 response = handler(msg)
                 if type(response) is CoroutineType:
+                    awaited = True
                     response = await response
                 else:
                     count += 1
@@ -415,7 +440,53 @@ class RunEngine:
                 error = await self._park(cancel_kind, rewind=True)
             except Exception as exc:
                 response = None
-                error = _in_context(exc, msg)
+                if (self._cancel_kind is None and isinstance(exc, ConnectionError)
+                        and await self._connection_lost_suspends(exc, msg)):
+                    queued = self._queued if self._queued in ("abort", "stop", "halt") else "suspend"
+                    error = await self._park(queued, rewind=True)
+                else:
+                    error = _in_context(exc, msg)
+            if awaited and self._cancel_kind is not None:  # the interruption wins; the message is replayed
+                response, error = None, await self._interruption_missed()
+
+    async def _interruption_missed(self) -> BaseException | None:
+        """Deliver an interruption whose cancellation the message's handler did not raise.
+
+        A handler can swallow the cancellation (Python 3.11's ``asyncio.wait_for``, used by caproto
+        for every read and write, returns the result when it arrives in the same loop pass as the
+        cancellation) or replace it by its own error; then the interruption is still pending here,
+        and every later one would be ignored while it is: it is delivered now, with the rewind."""
+        try:
+            await asyncio.sleep(0)  # a cancellation still on its way lands here, not in a later await
+        except asyncio.CancelledError:
+            pass
+        kind, self._cancel_kind = self._cancel_kind, None
+        if self._task is not None:
+            self._task.uncancel()
+        return await self._park(kind or "suspend", rewind=True)
+
+    async def _connection_lost_suspends(self, exc: BaseException, msg: Msg) -> bool:
+        """Whether the connection error ``exc`` becomes a suspension: the plan can rewind, and a
+        suspender is tripped or trips within ``disconnect_grace`` s (it may notice a moment later
+        than the device did). Interruptions meanwhile queue as while parking."""
+        if not (self.suspenders and self._rewindable and self._msg_cache is not None):
+            return False
+        if not any(s.tripped for s in self.suspenders):
+            self._parking = True
+            self._queued = None
+            self._trip_seen = seen = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait([seen], timeout=self.disconnect_grace)
+            finally:
+                self._trip_seen = None
+                self._parking = False
+        if any(s.tripped for s in self.suspenders):
+            where = f" on {name_of(msg.obj)}" if msg.obj is not None else ""
+            log.warning("%s%s lost its connection (%s): suspending until the suspenders clear", msg.command, where, exc)
+            return True
+        if self._queued is not None:  # a pause or an ending asked for while we waited
+            self._pending, self._queued = self._queued, None
+        return False
 
     async def _park(self, kind: str, *, rewind: bool) -> BaseException | None:
         """Handle an interruption: ``None`` means go on; otherwise the exception to throw in."""
@@ -431,7 +502,7 @@ class RunEngine:
             for run in self._runs.values():
                 run.abandon()
             self._groups.clear()
-            await self._stop_movers()
+            await self._stop_movers(quiet=True)
             self._replay.extend(self._msg_cache or ())
             self._msg_cache = [] if self._msg_cache is not None else None
         while True:
@@ -508,16 +579,23 @@ class RunEngine:
         self._exit_status = ("abort", "halted by the user")
         raise RequestHalt("halted")
 
-    async def _stop_movers(self) -> None:
+    async def _stop_movers(self, *, quiet: bool = False) -> None:
+        """Stop everything the plan moved; with ``quiet`` (an interruption, which may be an IOC
+        gone away) a mover that cannot be stopped is logged rather than raised, as Bluesky does."""
         movers, self._movers = list(self._movers.values()), {}
         for obj in movers:
             stop = getattr(obj, "stop", None)
             if stop is None:
                 continue
             try:
-                await maybe_await(stop(success=True))
-            except TypeError:
-                await maybe_await(stop())
+                try:
+                    await maybe_await(stop(success=True))
+                except TypeError:
+                    await maybe_await(stop())
+            except Exception as exc:
+                if not quiet:
+                    raise
+                log.warning("could not stop %s while interrupting the plan: %s", name_of(obj), exc)
 
     async def _cleanup(self, exit_status: str, reason: str) -> None:
         """Always runs: close open runs, stop monitors, unstage, stop movers, drop plan-level state."""

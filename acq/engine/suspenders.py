@@ -41,6 +41,7 @@ class Suspender:
         self._released.set()
         self._task: asyncio.Task[None] | None = None
         self._on_trip: Callable[[Suspender], None] | None = None
+        self._monitoring = False
 
     # -- the condition ---------------------------------------------------------------------
     def should_suspend(self, value: Any) -> bool:
@@ -61,9 +62,49 @@ class Suspender:
         self._on_trip = on_trip
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._watch(), name=f"suspender {self!r}")
+            self._monitor()
+
+    def _monitor(self) -> None:
+        """Also trip on the signal's monitor updates, at once (as Bluesky's suspenders, which
+        subscribe): a beam dump then interrupts the step it happens in, not one polling period
+        later when that step's reading, counted without beam, may have been saved already."""
+        subscribe = getattr(self.signal, "subscribe", None)
+        if subscribe is None or self._monitoring:
+            return
+        try:
+            subscribe(self._on_update)
+        except Exception as exc:  # e.g. not connected yet: polling alone will do
+            log.info("suspender %r polls only (cannot monitor its signal: %s)", self, exc)
+        else:
+            self._monitoring = True
+
+    def _on_update(self, readings: dict[str, Any]) -> None:
+        if self.tripped or self._task is None:
+            return
+        try:
+            value = self._pick(readings)
+            tripping = self.should_suspend(value)
+        except Exception:
+            return  # the polling loop judges what a monitor update cannot tell
+        if tripping:
+            self._trip(value)
+
+    def _trip(self, value: Any) -> None:
+        self.tripped = True
+        self.justification = self.tripped_message or self.describe_trip(value)
+        self._released.clear()
+        log.warning("suspending: %s", self.justification)
+        if self._on_trip is not None:
+            self._on_trip(self)
 
     def stop(self) -> None:
         """Stop watching and release anyone waiting."""
+        if self._monitoring:
+            self._monitoring = False
+            try:
+                self.signal.clear_sub(self._on_update)
+            except Exception as exc:
+                log.info("suspender %r: could not stop monitoring: %s", self, exc)
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -76,9 +117,12 @@ class Suspender:
 
     async def _value(self) -> Any:
         # a read that never returns must not freeze the watch: past the deadline it counts as unreadable
-        reading = await asyncio.wait_for(maybe_await(self.signal.read()), self.read_timeout)
+        return self._pick(await asyncio.wait_for(maybe_await(self.signal.read()), self.read_timeout))
+
+    def _pick(self, reading: dict[str, Any]) -> Any:
+        """The signal's value in a ``read()``-shaped mapping."""
         name = getattr(self.signal, "name", None)
-        entry = reading.get(name) if name in reading else next(iter(reading.values()))
+        entry = reading[name] if name in reading else next(iter(reading.values()))
         return entry["value"]
 
     async def _watch(self) -> None:
@@ -96,7 +140,8 @@ class Suspender:
         try:
             value = await self._value()
         except Exception as exc:  # an unreadable signal is a tripped suspender
-            log.warning("suspender %r cannot read its signal: %r", self, exc)
+            if not self.tripped:  # once an episode, not every poll of an outage
+                log.warning("suspender %r cannot read its signal: %r", self, exc)
             value = None
             tripping = True
         else:
@@ -185,6 +230,52 @@ class SuspendCeil(_Threshold):
 
     def describe_trip(self, value: Any) -> str:
         return f"{name_of(self.signal)} = {value!r} > {self.suspend_thresh}"
+
+
+
+class SuspendDisconnected(Suspender):
+    """Suspend while any signal of ``devices`` has lost its connection (an IOC rebooting); resume
+    once every one is connected again and has stayed so for ``sleep`` seconds.
+
+    ``devices`` are devices (every signal below them is watched) or signals, anything with a
+    ``connected`` property. While it is tripped, the engine turns a connection error from a
+    device into a suspension (rewinding to the checkpoint) instead of failing the plan.
+    """
+
+    def __init__(self, *devices: Any, sleep: float = 0.0, pre_plan: PlanFactory = None,
+                 post_plan: PlanFactory = None, tripped_message: str = "", poll_period: float = 0.05) -> None:
+        if not devices:
+            raise ValueError("SuspendDisconnected needs at least one device or signal to watch")
+        for dev in devices:
+            if not hasattr(dev, "connected") and not hasattr(dev, "signals"):
+                raise TypeError(f"SuspendDisconnected: {dev!r} has neither 'connected' nor 'signals()'")
+        super().__init__(devices, sleep=sleep, pre_plan=pre_plan, post_plan=post_plan,
+                         tripped_message=tripped_message, poll_period=poll_period)
+
+    def _watched(self) -> list[Any]:
+        out: list[Any] = []
+        for dev in self.signal:
+            out.extend(dev.signals() if hasattr(dev, "signals") else [dev])
+        return out
+
+    async def _value(self) -> list[str]:
+        """The sources (PVs) that are disconnected right now."""
+        return [str(getattr(s, "source", None) or name_of(s)) for s in self._watched() if not s.connected]
+
+    def should_suspend(self, value: Any) -> bool:
+        return value is None or bool(value)
+
+    def describe_trip(self, value: Any) -> str:
+        if not value:
+            return f"cannot tell whether {self._names()} are connected"
+        shown = ", ".join(value[:3]) + (f" and {len(value) - 3} more" if len(value) > 3 else "")
+        return f"lost connection to {shown}"
+
+    def _names(self) -> str:
+        return ", ".join(name_of(d) for d in self.signal)
+
+    def __repr__(self) -> str:
+        return f"SuspendDisconnected({self._names()})"
 
 
 def plan_of(factory: PlanFactory) -> Iterable[Any] | None:

@@ -42,7 +42,11 @@ def main(args: argparse.Namespace) -> int:
     if "suspensions" in outcome.details and (outcome.details["suspensions"] or outcome.details["faults_struck"]):
         print(f"faults struck: {outcome.details['faults_struck']}, suspensions: {outcome.details['suspensions']}, "
               f"resumptions: {outcome.details['resumptions']}, points stored/planned: "
-              f"{len(outcome.details.get('stored_positions', []))}/{len(outcome.details['planned_positions'])}")
+              f"{len(outcome.details.get('stored_positions', []))}/{len(outcome.details['planned_positions'])}, "
+              f"steps redone from a checkpoint: {outcome.details.get('replayed_moves', 0)}")
+    if outcome.details.get("ioc_restarts"):
+        print(f"IOC restarts: {outcome.details['ioc_restarts']}, preset time after the restart: "
+              f"{outcome.details['presets_after_restart']} (set: {outcome.details['count_time']})")
     for line in outcome.details.get("report", []):
         print(line)
     for name, ok in outcome.checks.items():

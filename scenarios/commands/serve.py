@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
+import traceback
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +55,29 @@ def main(args: argparse.Namespace) -> int:
     for key, value in client_environment(port, args.host).items():
         print(f"  export {key}={value}", flush=True)
     try:
-        asyncio.run(serve_async(sc.beamline, port=port, seed=seed, speed=speed, ready_file=args.ready_file,
-                                 autosave_dir=getattr(args, "autosave_dir", None), host=args.host,
-                                 allow_network=args.allow_network))
+        asyncio.run(_serve_or_exit(serve_async(sc.beamline, port=port, seed=seed, speed=speed,
+                                               ready_file=args.ready_file,
+                                               autosave_dir=getattr(args, "autosave_dir", None), host=args.host,
+                                               allow_network=args.allow_network)))
     except KeyboardInterrupt:
         pass
     return 0
+
+
+async def _serve_or_exit(serving: Coroutine[Any, Any, None]) -> None:
+    """Serve; if the server fails, say why and leave at once (exit code 1).
+
+    asyncio.run() would otherwise cancel every remaining task and wait for them, and one that
+    ignores its cancellation keeps a process alive that serves nothing: its launcher (e.g. a
+    ``TwinProcess`` restarting the IOC) would wait for a twin that never comes."""
+    try:
+        await serving
+    except (ValueError, FileNotFoundError, TimeoutError) as exc:  # as the CLI reports bad input
+        print(f"beamtwin serve: {exc}", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(2)
+    except Exception:
+        traceback.print_exc()
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(1)
