@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from scenarios.twin_process import TwinProcess
 
 TWIN_SPEED = 1000.0
@@ -55,3 +57,16 @@ async def _stale_after_completion(n: int) -> list[tuple[str, float, Any]]:
 def test_monitors_of_a_move_arrive_before_its_put_completion(twin: TwinProcess) -> None:
     stale = asyncio.run(_stale_after_completion(MOVES))
     assert not stale, f"{len(stale)} monitor(s) still stale when the put completed, e.g. {stale[:5]}"
+
+
+def test_advance_cmd_is_refused_on_the_free_running_clock(twin: TwinProcess) -> None:
+    from tests.twin.ca import CA
+
+    ca = CA()
+    try:
+        assert ca.string("BT:twin:Clock-RB") == "free"
+        with pytest.raises(Exception):  # noqa: B017 - the IOC refuses the put
+            ca.put("BT:twin:Advance-Cmd", 1.0, timeout=1.0)
+        assert ca.get("BT:twin:Advance-Cmd") == 0.0
+    finally:
+        ca.close()
