@@ -76,6 +76,8 @@ class MotorRecord(PVGroup):
         self._move_lock = asyncio.Lock()
         self._homed = False
         self._moving_task: asyncio.Task[Any] | None = None
+        self._jog_task: asyncio.Task[Any] | None = None
+        self._generation = 0  # counts requests and stops: retries belong to one request
 
     @property
     def fields(self) -> Any:
@@ -104,6 +106,19 @@ class MotorRecord(PVGroup):
     def _mres(self) -> float:
         return abs(float(self.fields.motor_step_size.value)) or 1e-4
 
+    def _eres(self) -> float:
+        return abs(float(self.fields.encoder_step_size.value)) or self._mres()
+
+    def _use_encoder(self) -> bool:
+        return _enum_index(self.fields.use_encoder_if_present.value, ("No", "Yes")) == 1
+
+    def readback_dial(self, t: float) -> float:
+        """The dial readback at ``t``: the encoder on the load (quantised to ERES) if UEIP is Yes,
+        else the motor's own position."""
+        if self._use_encoder():
+            return round(self.axis.load_position(t) / self._eres()) * self._eres()
+        return self.axis.position(t)
+
     def _spmg(self) -> int:
         return _enum_index(self.fields.stop_pause_move_go.value, ("Stop", "Pause", "Move", "Go"))
 
@@ -120,6 +135,7 @@ class MotorRecord(PVGroup):
         await post(f.seconds_to_velocity, self.axis.accel_time)
         await post(f.motor_step_size, 1e-4)
         await post(f.retry_deadband, 1e-4)
+        await post(f.encoder_step_size, 1e-4)
         await post(f.stop_pause_move_go, "Go")
         await post(f.enable_control, "Enable")
         await post(f.display_precision, self.precision)
@@ -180,11 +196,16 @@ class MotorRecord(PVGroup):
         return bits
 
     async def _publish_position(self, t: float) -> None:
+        """RBV/DRBV/RRBV/DIFF from the readback source (UEIP), RMP from the motor, REP from the encoder."""
         f = self.fields
-        dial = self.axis.position(t)
+        steps = round(self.axis.position(t) / self._mres())
+        encoder = round(self.axis.load_position(t) / self._eres())
+        dial = self.readback_dial(t)
+        await post(f.raw_motor_position, steps)
+        await post(f.raw_encoder_position, encoder)
         await post(f.user_readback_value, self.to_user(dial))
         await post(f.dial_readback_value, dial)
-        await post(f.raw_readback_value, round(dial / self._mres()))
+        await post(f.raw_readback_value, encoder if self._use_encoder() else steps)
         await post(f.difference_dval_drbv, float(f.dial_desired_value.value) - dial)
 
     async def _publish_state(self, t: float) -> None:
@@ -212,17 +233,21 @@ class MotorRecord(PVGroup):
         await dmov.write(1, verify_value=False)
 
     # -- motion -------------------------------------------------------------------------------
-    async def _run(self, start: Callable[[float], object]) -> None:
-        """Start motion with ``start(now)`` and follow it in simulated time until it ends."""
+    async def _run(self, start: Callable[[float], object], velocity: float | None = None,
+                   accel_time: float | None = None) -> tuple[float, float]:
+        """Start motion with ``start(now)`` (at VELO/ACCL unless given) and follow it in simulated
+        time until it ends; returns the simulated (start, rest) times. DMOV stays 0: the caller
+        ends the whole request (backlash, retries included) with ``_finish``."""
         f = self.fields
         self._wake.clear()
         t_start = self.clock.now()
-        velo = float(f.velocity.value) or self.axis.velocity
+        velo = velocity or float(f.velocity.value) or self.axis.velocity
         vmax, vbas = float(f.max_velocity.value), float(f.base_velocity.value)
         if vmax > 0:
             velo = min(velo, vmax)
         self.axis.velocity = max(velo, vbas)
-        self.axis.accel_time = max(float(f.seconds_to_velocity.value), 0.0)
+        accl = float(f.seconds_to_velocity.value) if accel_time is None else accel_time
+        self.axis.accel_time = max(accl, 0.0)
         start(t_start)
         await self._set_alarm(AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM)
         await post(f.done_moving_to_value, 0)
@@ -248,9 +273,35 @@ class MotorRecord(PVGroup):
         self.axis.settle(t_now)
         await post(f.motor_is_moving, 0)
         await self._publish_state(t_now)
-        await post(f.done_moving_to_value, 1)
+        return t_start, t_rest
+
+    async def _finish(self, t_start: float, t_rest: float) -> None:
+        """The request is over: DMOV 1 (after the readbacks), and the twin's move record."""
+        await post(self.fields.done_moving_to_value, 1)
         if self.on_move is not None:
             await self.on_move(t_start, t_rest)
+
+    async def _retry(self, dial: float, generation: int) -> float:
+        """The record's retries: while the readback misses DVAL by more than RDBD, move the motor
+        by the error again, at most RTRY times (RCNT counts them; MISS when they run out).
+        Only an encoder (UEIP) on a load with mechanical play can miss; returns the rest time."""
+        f = self.fields
+        count, missed, t_rest = 0, 0, self.clock.now()
+        deadband = max(float(f.retry_deadband.value), 0.5 * self._mres())
+        # a STOP, a pause or a newer request (a new generation) ends the retries
+        while self.axis.halt_reason == "" and generation == self._generation:
+            error = dial - self.readback_dial(self.clock.now())
+            if abs(error) <= deadband:
+                break
+            target = round((self.axis.position(self.clock.now()) + error) / self._mres()) * self._mres()
+            if count >= int(f.max_retry_count.value) or not self.axis.within_limits(target):
+                missed = 1
+                break
+            count += 1
+            _, t_rest = await self._run(lambda t, x=target: self.axis.start_move(x, t))
+        await post(f.retry_count, count)
+        await post(f.ran_out_of_retries, missed)
+        return t_rest
 
     async def _halted_at_val(self) -> None:
         """After a stop, VAL and DVAL follow the position where the motor came to rest."""
@@ -261,6 +312,8 @@ class MotorRecord(PVGroup):
     async def request(self, user_target: float) -> float:
         """A new user target (VAL, DVAL or a resumed move); returns what VAL becomes."""
         f = self.fields
+        self._generation += 1
+        generation = self._generation
         old = float(self.motor.value)
         set_mode = _enum_index(f.set_use_switch.value, ("Use", "Set")) == 1
         if set_mode:
@@ -294,17 +347,17 @@ class MotorRecord(PVGroup):
                 bdst = float(f.bl_distance.value)
                 if bdst != 0 and abs(dial - here) > abs(bdst):
                     # backlash takeout: go to DVAL − BDST, then approach in the BDST direction at BVEL
-                    await self._run(lambda t: self.axis.start_move(dial - bdst, t))
+                    t_start, t_rest = await self._run(lambda t: self.axis.start_move(dial - bdst, t))
                     if self.axis.halt_reason == "":
-                        velo = float(f.velocity.value)
-                        bvel = float(f.bl_velocity.value) or velo
-                        await post(f.velocity, bvel)
-                        try:
-                            await self._run(lambda t: self.axis.start_move(dial, t))
-                        finally:
-                            await post(f.velocity, velo)
+                        bvel = float(f.bl_velocity.value) or None
+                        _, t_rest = await self._run(lambda t: self.axis.start_move(dial, t), velocity=bvel)
                 else:
-                    await self._run(lambda t: self.axis.start_move(dial, t))
+                    t_start, t_rest = await self._run(lambda t: self.axis.start_move(dial, t))
+                t_rest = max(t_rest, await self._retry(dial, generation))
+                if self.axis.halt_reason:  # halted on a switch or by a stall: VAL follows RBV
+                    await self._halted_at_val()
+                    user_target = float(self.motor.value)
+                await self._finish(t_start, t_rest)
             if self._spmg() == SPMG_MOVE:
                 await post(f.stop_pause_move_go, "Pause")
         return user_target
@@ -353,6 +406,7 @@ class MotorRecord(PVGroup):
 
     async def halt(self) -> None:
         """STOP: brake now; VAL becomes the position the motor stops at."""
+        self._generation += 1
         now = self.clock.now()
         if self.axis.moving(now):
             self.axis.stop(now)
@@ -371,16 +425,49 @@ class MotorRecord(PVGroup):
             # searching away from the switch: run to the soft limit in that direction first
             target = self.axis.high_limit if forward else self.axis.low_limit
         async with self._move_lock:
-            await self._run(lambda t: self.axis.start_move(target, t))
+            t_start, t_rest = await self._run(lambda t: self.axis.start_move(target, t))
             off_home = abs(self.axis.position(self.clock.now()) - self.axis.home) > self._mres()
             if self.axis.halt_reason == "" and off_home:
-                await self._run(lambda t: self.axis.start_move(self.axis.home, t))
+                _, t_rest = await self._run(lambda t: self.axis.start_move(self.axis.home, t))
             if self.axis.halt_reason == "":
                 self._homed = True
             await self._halted_at_val()
             await self._publish_state(self.clock.now())
+            await self._finish(t_start, t_rest)
         await post(f.home_forward, 0)
         await post(f.home_reverse, 0)
+
+    async def tweak(self, sign: int) -> None:
+        """TWF/TWR: move by ±TWV from VAL (a request like a VAL put; completes when it ends)."""
+        await self.request(float(self.motor.value) + sign * float(self.fields.tweak_step_size.value))
+
+    def jog(self, forward: bool, on: bool) -> bool:
+        """JOGF/JOGR 1 starts a jog towards the soft limit at JVEL (accelerating at JAR, else over
+        ACCL), 0 brakes it; returns False when a jog start is ignored (the motor is busy)."""
+        now = self.clock.now()
+        if not on:
+            self._generation += 1
+            if self._jog_task is not None and not self._jog_task.done() and self.axis.moving(now):
+                self.axis.stop(now)
+                self._wake.set()
+            return True
+        if self._move_lock.locked() or self.axis.moving(now):
+            return False
+        self._jog_task = asyncio.create_task(self._jog(forward))
+        return True
+
+    async def _jog(self, forward: bool) -> None:
+        f = self.fields
+        dial_forward = forward == (self.sign > 0)
+        target = self.axis.high_limit if dial_forward else self.axis.low_limit
+        velo = float(f.jog_velocity.value) or float(f.velocity.value)
+        jar = float(f.jog_accel.value)
+        async with self._move_lock:
+            t_start, t_rest = await self._run(lambda t: self.axis.start_move(target, t), velocity=velo,
+                                              accel_time=velo / jar if jar > 0 else None)
+            await self._halted_at_val()
+            await post(f.jog_motor_forward if forward else f.jog_motor_reverse, 0)
+            await self._finish(t_start, t_rest)
 
     # -- puts ---------------------------------------------------------------------------------
     @motor.putter
@@ -411,6 +498,7 @@ class MotorRecord(PVGroup):
         if mode == SPMG_STOP:
             await ioc.halt()
         elif mode == SPMG_PAUSE:
+            ioc._generation += 1
             now = ioc.clock.now()
             if ioc.axis.moving(now):
                 ioc.axis.stop(now)
@@ -477,6 +565,30 @@ class MotorRecord(PVGroup):
         ioc: MotorRecord = fields.parent.group
         await ioc._apply_precision(int(value))
         return value
+
+    @motor.fields.tweak_motor_forward.putter
+    async def motor(fields: Any, instance: Any, value: int) -> int:
+        """TWF=1: tweak forward by TWV; the put completes when the move ends; reads back 0."""
+        if value:
+            await fields.parent.group.tweak(+1)
+        return 0
+
+    @motor.fields.tweak_motor_reverse.putter
+    async def motor(fields: Any, instance: Any, value: int) -> int:
+        """TWR=1: tweak in reverse by TWV; the put completes when the move ends; reads back 0."""
+        if value:
+            await fields.parent.group.tweak(-1)
+        return 0
+
+    @motor.fields.jog_motor_forward.putter
+    async def motor(fields: Any, instance: Any, value: int) -> int:
+        """JOGF: 1 jogs forward (towards the user high limit) until set to 0 or the limit is reached."""
+        return int(bool(value)) if fields.parent.group.jog(True, bool(value)) else 0
+
+    @motor.fields.jog_motor_reverse.putter
+    async def motor(fields: Any, instance: Any, value: int) -> int:
+        """JOGR: 1 jogs in reverse (towards the user low limit) until set to 0 or the limit is reached."""
+        return int(bool(value)) if fields.parent.group.jog(False, bool(value)) else 0
 
     @motor.fields.user_offset.putter
     async def motor(fields: Any, instance: Any, value: float) -> float:
