@@ -57,13 +57,15 @@ class TwinProcess:
     ``twin.env`` holds the ``EPICS_CA_*`` settings a client needs; ``twin.pvs`` the served PVs.
     ``beamline=`` serves another beamline file than the scenario's; ``autosave=True`` keeps the
     settings across ``restart()`` (an IOC reboot on the same port); ``supervise=True`` starts
-    the IOC again whenever it exits asking for it (the ``Restart-Cmd`` fault PV).
+    the IOC again whenever it exits asking for it (the ``Restart-Cmd`` fault PV);
+    ``clock="stepped"`` serves on the event-driven clock (``beamtwin serve --clock stepped``).
     """
 
     def __init__(self, scenario: str = "demo", *, seed: int = 0, speed: float = 20.0,
                  port: int | None = None, ready_timeout: float = 60.0, beamline: str | None = None,
-                 autosave: bool = False, supervise: bool = False) -> None:
+                 autosave: bool = False, supervise: bool = False, clock: str = "free") -> None:
         self.scenario = scenario
+        self.clock = clock
         self.supervise = supervise
         self.restarts = 0
         self._stopping = threading.Event()
@@ -91,6 +93,8 @@ class TwinProcess:
                "--ready-file", str(self.ready_file), "--seed", str(self.seed), "--speed", str(self.speed)]
         if self.beamline:
             cmd += ["--beamline", self.beamline]
+        if self.clock != "free":
+            cmd += ["--clock", self.clock]
         if self.autosave:
             cmd += ["--autosave-dir", self._tmp.name]
         self.ready_file.unlink(missing_ok=True)

@@ -175,7 +175,7 @@ class CABackend:
         A context is kept per ``EPICS_CA_ADDR_LIST``/``EPICS_CA_SERVER_PORT``, so a process
         that talks to a new twin (another port) gets fresh channels.
         """
-        from caproto.asyncio.client import Context
+        from acq.devices.ca_client import CoalescingContext as Context
 
         key = (id(asyncio.get_running_loop()), os.environ.get("EPICS_CA_ADDR_LIST", ""),
                os.environ.get("EPICS_CA_SERVER_PORT", ""))

@@ -23,6 +23,10 @@ def register(sub: Any) -> None:
                        help="once every PV answers, write the served PV names here, one per line")
     serve.add_argument("--speed", type=float, default=None, help="simulation speed factor")
     serve.add_argument("--seed", type=int, default=None, help="twin seed")
+    serve.add_argument("--clock", choices=("free", "stepped"), default="free",
+                       help="simulation clock: free runs with the wall clock (× speed); stepped is "
+                            "event-driven (moves and counts take no wall time and advance simulated time "
+                            "by their duration), so the same seed and puts give the same readings")
     serve.add_argument("--host", default="127.0.0.1",
                        help="interface to serve on (default 127.0.0.1; others need --allow-network)")
     serve.add_argument("--allow-network", action="store_true",
@@ -50,7 +54,7 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"refusing to serve on {args.host}: the twin binds 127.0.0.1 unless --allow-network")
     where = "bound to 127.0.0.1 only" if args.host == "127.0.0.1" else f"bound to {args.host} (network allowed)"
     print(f"beamtwin serve: scenario {sc.name}, beamline {sc.beamline.get('name')}, seed {seed}, "
-          f"speed ×{speed:g}, {where}", flush=True)
+          f"speed ×{speed:g}, clock {getattr(args, 'clock', 'free')}, {where}", flush=True)
     print("clients need:", flush=True)
     for key, value in client_environment(port, args.host).items():
         print(f"  export {key}={value}", flush=True)
@@ -58,7 +62,8 @@ def main(args: argparse.Namespace) -> int:
         asyncio.run(_serve_or_exit(serve_async(sc.beamline, port=port, seed=seed, speed=speed,
                                                ready_file=args.ready_file,
                                                autosave_dir=getattr(args, "autosave_dir", None), host=args.host,
-                                               allow_network=args.allow_network)))
+                                               allow_network=args.allow_network,
+                                               clock=getattr(args, "clock", "free"))))
     except KeyboardInterrupt:
         pass
     return 0

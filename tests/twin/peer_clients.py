@@ -38,9 +38,22 @@ def ophyd_motor(_: Path) -> None:
     m.velocity.put(5.0)
     m.set(0.0).wait(timeout=30)
     assert m.position == approx(0.0)
-    # Running onto the hardware limit switch through ophyd is left out here: ophyd's cached
-    # limits and its alarm-based move failure made it race on a loaded machine; the twin's
-    # HLS/LLS behaviour is tested over CA in tests/twin.
+    # onto the hardware limit switch at 12 (the soft limit beyond it), then straight back off it
+    m.high_limit_travel.set(15.0).wait(timeout=10)
+    # ophyd reads a motor's limits (VAL's ctrl limits) when it connects: a fresh EpicsMotor sees 15
+    m = EpicsMotor("BT:m1", name="m2")
+    m.wait_for_connection(all_signals=True, timeout=10)
+    assert m.limits == (-10.0, 15.0)
+    st = m.set(14.0)
+    with raises(Exception):  # noqa: B017 - ophyd fails a move that ends on a limit switch
+        st.wait(timeout=30)
+    assert m.high_limit_switch.get(use_monitor=False) == 1
+    assert m.user_readback.get(use_monitor=False) == approx(12.0)
+    assert m.user_setpoint.get(use_monitor=False) == approx(12.0), "VAL follows RBV on the switch"
+    m.set(0.0).wait(timeout=30)  # moving off the switch is an ordinary move
+    assert m.user_readback.get(use_monitor=False) == approx(0.0) and m.position == approx(0.0)
+    assert m.high_limit_switch.get(use_monitor=False) == 0
+    m.high_limit_travel.set(10.0).wait(timeout=10)
 
 
 def ophyd_scaler(_: Path) -> None:

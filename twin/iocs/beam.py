@@ -69,7 +69,9 @@ class BeamStatus(PVGroup):
         """Open/Close the shutter: it takes ``shutter_time`` simulated seconds."""
         want = value in (1, "Open")
         if want != self.model.shutter_open:
-            await asyncio.sleep(self.model.clock.wall_duration(self.shutter_time))
+            clock = self.model.clock
+            clock.advance_to(clock.now() + self.shutter_time)  # a stepped clock jumps to the end
+            await asyncio.sleep(clock.wall_duration(self.shutter_time))
             self.model.shutter_open = want
             await self._update()
         return value

@@ -18,6 +18,7 @@ import numpy as np
 from caproto import ChannelType
 from caproto.server import PVGroup, pvproperty
 
+from twin.iocs.fields import wait_wall
 from twin.physics import BeamlineModel
 from twin.physics.camera import CameraModel
 
@@ -323,15 +324,13 @@ class _CameraLogic:
         """Wait ``sim_seconds`` of simulated time; True if Acquire was stopped meanwhile."""
         clock = self.model.clock
         end = clock.now() + sim_seconds
+        clock.advance_to(end)  # a stepped clock jumps to the end
         while True:
             remaining = clock.wall_duration(end - clock.now())
             if remaining <= 0:
                 return False
-            try:
-                await asyncio.wait_for(self._stop.wait(), min(remaining, 0.05))
+            if await wait_wall(self._stop, min(remaining, 0.05)):
                 return True
-            except TimeoutError:
-                continue
 
     def _image(self, t0: float, exposure: float) -> np.ndarray:
         beam = self.model.beam(t0 + exposure / 2).beam

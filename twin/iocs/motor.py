@@ -15,6 +15,7 @@ from caproto import AlarmSeverity, AlarmStatus
 from caproto.server import PVGroup, pvproperty
 from caproto.server.server import PvpropertyDouble
 
+from twin.iocs.fields import TIMER_GRANULARITY, post, wait_wall
 from twin.physics import Axis, SimClock
 
 #: Wall seconds between readback updates while a motor moves.
@@ -38,15 +39,6 @@ MSTA_HOMED = 1 << 14
 SPMG_STOP, SPMG_PAUSE, SPMG_MOVE, SPMG_GO = range(4)
 
 MoveHook = Callable[[float, float], Awaitable[None]]
-
-
-async def flush_monitors() -> None:
-    """Let caproto's subscription queue send the updates posted so far before a put completes,
-    so that (as on an IOC) a client sees the final readbacks before the put's completion.
-
-    caproto batches monitor updates for up to ``HIGH_LOAD_TIMEOUT`` (``serve_async`` lowers it
-    to 1 ms), while put completions go out at once; waiting a little longer keeps the order."""
-    await asyncio.sleep(0.003)
 
 
 class _MotorValue(PvpropertyDouble):
@@ -84,6 +76,8 @@ class MotorRecord(PVGroup):
         self._move_lock = asyncio.Lock()
         self._homed = False
         self._moving_task: asyncio.Task[Any] | None = None
+        self._jog_task: asyncio.Task[Any] | None = None
+        self._generation = 0  # counts requests and stops: retries belong to one request
 
     @property
     def fields(self) -> Any:
@@ -112,6 +106,19 @@ class MotorRecord(PVGroup):
     def _mres(self) -> float:
         return abs(float(self.fields.motor_step_size.value)) or 1e-4
 
+    def _eres(self) -> float:
+        return abs(float(self.fields.encoder_step_size.value)) or self._mres()
+
+    def _use_encoder(self) -> bool:
+        return _enum_index(self.fields.use_encoder_if_present.value, ("No", "Yes")) == 1
+
+    def readback_dial(self, t: float) -> float:
+        """The dial readback at ``t``: the encoder on the load (quantised to ERES) if UEIP is Yes,
+        else the motor's own position."""
+        if self._use_encoder():
+            return round(self.axis.load_position(t) / self._eres()) * self._eres()
+        return self.axis.position(t)
+
     def _spmg(self) -> int:
         return _enum_index(self.fields.stop_pause_move_go.value, ("Stop", "Pause", "Move", "Go"))
 
@@ -120,22 +127,23 @@ class MotorRecord(PVGroup):
     async def motor(self, instance: Any, async_lib: Any) -> None:
         """Publish the initial state of the axis."""
         f = self.fields
-        await f.engineering_units.write(self.egu, verify_value=False)
-        await f.description.write(self.description, verify_value=False)
-        await f.velocity.write(self.axis.velocity, verify_value=False)
-        await f.max_velocity.write(self.axis.velocity * 10, verify_value=False)
-        await f.base_velocity.write(0.0, verify_value=False)
-        await f.seconds_to_velocity.write(self.axis.accel_time, verify_value=False)
-        await f.motor_step_size.write(1e-4, verify_value=False)
-        await f.retry_deadband.write(1e-4, verify_value=False)
-        await f.stop_pause_move_go.write("Go", verify_value=False)
-        await f.enable_control.write("Enable", verify_value=False)
-        await f.display_precision.write(self.precision, verify_value=False)
+        await post(f.engineering_units, self.egu)
+        await post(f.description, self.description)
+        await post(f.velocity, self.axis.velocity)
+        await post(f.max_velocity, self.axis.velocity * 10)
+        await post(f.base_velocity, 0.0)
+        await post(f.seconds_to_velocity, self.axis.accel_time)
+        await post(f.motor_step_size, 1e-4)
+        await post(f.retry_deadband, 1e-4)
+        await post(f.encoder_step_size, 1e-4)
+        await post(f.stop_pause_move_go, "Go")
+        await post(f.enable_control, "Enable")
+        await post(f.display_precision, self.precision)
         await self._apply_precision(self.precision)
         await self._publish_limits()
         pos = self.to_user(self.axis.position(self.clock.now()))
-        await instance.write(pos, verify_value=False)
-        await f.dial_desired_value.write(self.to_dial(pos), verify_value=False)
+        await post(instance, pos)
+        await post(f.dial_desired_value, self.to_dial(pos))
         await self._publish_state(self.clock.now())
 
     async def _apply_precision(self, prec: int) -> None:
@@ -150,10 +158,10 @@ class MotorRecord(PVGroup):
         f = self.fields
         dlo, dhi = self.axis.low_limit, self.axis.high_limit
         ulo, uhi = sorted((self.to_user(dlo), self.to_user(dhi)))
-        await f.dial_low_limit.write(dlo, verify_value=False)
-        await f.dial_high_limit.write(dhi, verify_value=False)
-        await f.user_low_limit.write(ulo, verify_value=False)
-        await f.user_high_limit.write(uhi, verify_value=False)
+        await post(f.dial_low_limit, dlo)
+        await post(f.dial_high_limit, dhi)
+        await post(f.user_low_limit, ulo)
+        await post(f.user_high_limit, uhi)
         for pv in (self.motor, f.user_readback_value):
             await pv.write_metadata(lower_ctrl_limit=ulo, upper_ctrl_limit=uhi,
                                     lower_disp_limit=ulo, upper_disp_limit=uhi)
@@ -188,12 +196,17 @@ class MotorRecord(PVGroup):
         return bits
 
     async def _publish_position(self, t: float) -> None:
+        """RBV/DRBV/RRBV/DIFF from the readback source (UEIP), RMP from the motor, REP from the encoder."""
         f = self.fields
-        dial = self.axis.position(t)
-        await f.user_readback_value.write(self.to_user(dial), verify_value=False)
-        await f.dial_readback_value.write(dial, verify_value=False)
-        await f.raw_readback_value.write(round(dial / self._mres()), verify_value=False)
-        await f.difference_dval_drbv.write(float(f.dial_desired_value.value) - dial, verify_value=False)
+        steps = round(self.axis.position(t) / self._mres())
+        encoder = round(self.axis.load_position(t) / self._eres())
+        dial = self.readback_dial(t)
+        await post(f.raw_motor_position, steps)
+        await post(f.raw_encoder_position, encoder)
+        await post(f.user_readback_value, self.to_user(dial))
+        await post(f.dial_readback_value, dial)
+        await post(f.raw_readback_value, encoder if self._use_encoder() else steps)
+        await post(f.difference_dval_drbv, float(f.dial_desired_value.value) - dial)
 
     async def _publish_state(self, t: float) -> None:
         """Positions, switches, MSTA and alarms at rest."""
@@ -203,9 +216,9 @@ class MotorRecord(PVGroup):
         # the record's HLS/LLS are in user direction
         if self.sign < 0:
             hls, lls = lls, hls
-        await f.user_high_limit_switch.write(int(hls), verify_value=False)
-        await f.user_low_limit_switch.write(int(lls), verify_value=False)
-        await f.motor_status.write(self._msta(t, moving=False), verify_value=False)
+        await post(f.user_high_limit_switch, int(hls))
+        await post(f.user_low_limit_switch, int(lls))
+        await post(f.motor_status, self._msta(t, moving=False))
         if self.axis.halt_reason == "stall":
             await self._set_alarm(AlarmStatus.STATE, AlarmSeverity.MAJOR_ALARM)
         elif hls or lls:
@@ -214,62 +227,93 @@ class MotorRecord(PVGroup):
             await self._set_alarm(AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM)
 
     async def _pulse_dmov(self) -> None:
-        f = self.fields
-        await f.done_moving_to_value.write(0, verify_value=False)
-        await f.done_moving_to_value.write(1, verify_value=False)
+        """DMOV 1→0→1: a request that ends at once (a null move, a refused or held one)."""
+        dmov = self.fields.done_moving_to_value
+        await dmov.write(0, verify_value=False)
+        await dmov.write(1, verify_value=False)
 
     # -- motion -------------------------------------------------------------------------------
-    async def _run(self, start: Callable[[float], object]) -> None:
-        """Start motion with ``start(now)`` and follow it in simulated time until it ends."""
+    async def _run(self, start: Callable[[float], object], velocity: float | None = None,
+                   accel_time: float | None = None) -> tuple[float, float]:
+        """Start motion with ``start(now)`` (at VELO/ACCL unless given) and follow it in simulated
+        time until it ends; returns the simulated (start, rest) times. DMOV stays 0: the caller
+        ends the whole request (backlash, retries included) with ``_finish``."""
         f = self.fields
         self._wake.clear()
         t_start = self.clock.now()
-        velo = float(f.velocity.value) or self.axis.velocity
+        velo = velocity or float(f.velocity.value) or self.axis.velocity
         vmax, vbas = float(f.max_velocity.value), float(f.base_velocity.value)
         if vmax > 0:
             velo = min(velo, vmax)
         self.axis.velocity = max(velo, vbas)
-        self.axis.accel_time = max(float(f.seconds_to_velocity.value), 0.0)
+        accl = float(f.seconds_to_velocity.value) if accel_time is None else accel_time
+        self.axis.accel_time = max(accl, 0.0)
         start(t_start)
         await self._set_alarm(AlarmStatus.NO_ALARM, AlarmSeverity.NO_ALARM)
-        await f.done_moving_to_value.write(0, verify_value=False)
+        await post(f.done_moving_to_value, 0)
         end_dial = self.axis.position(self.axis.end_time()) if self.axis.moving(t_start) else None
         if end_dial is not None:
             # TDIR is the raw (dial) direction, as in the record
-            await f.direction_of_travel.write(int(end_dial >= self.axis.position(t_start)), verify_value=False)
-            await f.motor_is_moving.write(1, verify_value=False)
-            await f.motor_status.write(self._msta(t_start, moving=True), verify_value=False)
+            await post(f.direction_of_travel, int(end_dial >= self.axis.position(t_start)))
+            await post(f.motor_is_moving, 1)
+            await post(f.motor_status, self._msta(t_start, moving=True))
             while True:
+                self.clock.advance_to(self.axis.end_time())  # a stepped clock jumps to the end
                 now = self.clock.now()
                 remaining = self.clock.wall_duration(self.axis.end_time() - now)
                 if remaining <= 0:
                     break
-                try:
-                    await asyncio.wait_for(self._wake.wait(), min(TICK, remaining))
+                if await wait_wall(self._wake, min(TICK, remaining)):
                     self._wake.clear()
-                except TimeoutError:
-                    pass
-                await self._publish_position(self.clock.now())
+                if remaining >= TIMER_GRANULARITY:  # a tick, not a mere yield: readbacks follow
+                    await self._publish_position(self.clock.now())
         t_now = self.clock.now()
         # the simulated moment the axis came to rest (DMOV reports it a scheduling delay later)
         t_rest = min(self.axis.end_time(), t_now) if end_dial is not None else t_start
         self.axis.settle(t_now)
-        await f.motor_is_moving.write(0, verify_value=False)
+        await post(f.motor_is_moving, 0)
         await self._publish_state(t_now)
-        await f.done_moving_to_value.write(1, verify_value=False)
+        return t_start, t_rest
+
+    async def _finish(self, t_start: float, t_rest: float) -> None:
+        """The request is over: DMOV 1 (after the readbacks), and the twin's move record."""
+        await post(self.fields.done_moving_to_value, 1)
         if self.on_move is not None:
             await self.on_move(t_start, t_rest)
-        await flush_monitors()
+
+    async def _retry(self, dial: float, generation: int) -> float:
+        """The record's retries: while the readback misses DVAL by more than RDBD, move the motor
+        by the error again, at most RTRY times (RCNT counts them; MISS when they run out).
+        Only an encoder (UEIP) on a load with mechanical play can miss; returns the rest time."""
+        f = self.fields
+        count, missed, t_rest = 0, 0, self.clock.now()
+        deadband = max(float(f.retry_deadband.value), 0.5 * self._mres())
+        # a STOP, a pause or a newer request (a new generation) ends the retries
+        while self.axis.halt_reason == "" and generation == self._generation:
+            error = dial - self.readback_dial(self.clock.now())
+            if abs(error) <= deadband:
+                break
+            target = round((self.axis.position(self.clock.now()) + error) / self._mres()) * self._mres()
+            if count >= int(f.max_retry_count.value) or not self.axis.within_limits(target):
+                missed = 1
+                break
+            count += 1
+            _, t_rest = await self._run(lambda t, x=target: self.axis.start_move(x, t))
+        await post(f.retry_count, count)
+        await post(f.ran_out_of_retries, missed)
+        return t_rest
 
     async def _halted_at_val(self) -> None:
         """After a stop, VAL and DVAL follow the position where the motor came to rest."""
         here = self.axis.position(self.clock.now())
-        await self.motor.write(self.to_user(here), verify_value=False)
-        await self.fields.dial_desired_value.write(here, verify_value=False)
+        await post(self.motor, self.to_user(here))
+        await post(self.fields.dial_desired_value, here)
 
     async def request(self, user_target: float) -> float:
         """A new user target (VAL, DVAL or a resumed move); returns what VAL becomes."""
         f = self.fields
+        self._generation += 1
+        generation = self._generation
         old = float(self.motor.value)
         set_mode = _enum_index(f.set_use_switch.value, ("Use", "Set")) == 1
         if set_mode:
@@ -282,11 +326,11 @@ class MotorRecord(PVGroup):
         mres = self._mres()
         dial = round(dial / mres) * mres
         if not self.axis.within_limits(dial):
-            await f.limit_violation.write(1, verify_value=False)
+            await post(f.limit_violation, 1)
             await self._pulse_dmov()
             return old
-        await f.limit_violation.write(0, verify_value=False)
-        await f.dial_desired_value.write(dial, verify_value=False)
+        await post(f.limit_violation, 0)
+        await post(f.dial_desired_value, dial)
         if spmg == SPMG_PAUSE:
             await self._pulse_dmov()
             return user_target
@@ -294,7 +338,7 @@ class MotorRecord(PVGroup):
             self.axis.stop(self.clock.now())
             self._wake.set()
         async with self._move_lock:
-            await self.motor.write(user_target, verify_value=False)
+            await post(self.motor, user_target)
             here = self.axis.position(self.clock.now())
             if abs(dial - here) <= max(float(f.retry_deadband.value), 0.5 * mres):
                 await self._pulse_dmov()
@@ -303,19 +347,19 @@ class MotorRecord(PVGroup):
                 bdst = float(f.bl_distance.value)
                 if bdst != 0 and abs(dial - here) > abs(bdst):
                     # backlash takeout: go to DVAL − BDST, then approach in the BDST direction at BVEL
-                    await self._run(lambda t: self.axis.start_move(dial - bdst, t))
+                    t_start, t_rest = await self._run(lambda t: self.axis.start_move(dial - bdst, t))
                     if self.axis.halt_reason == "":
-                        velo = float(f.velocity.value)
-                        bvel = float(f.bl_velocity.value) or velo
-                        await f.velocity.write(bvel, verify_value=False)
-                        try:
-                            await self._run(lambda t: self.axis.start_move(dial, t))
-                        finally:
-                            await f.velocity.write(velo, verify_value=False)
+                        bvel = float(f.bl_velocity.value) or None
+                        _, t_rest = await self._run(lambda t: self.axis.start_move(dial, t), velocity=bvel)
                 else:
-                    await self._run(lambda t: self.axis.start_move(dial, t))
+                    t_start, t_rest = await self._run(lambda t: self.axis.start_move(dial, t))
+                t_rest = max(t_rest, await self._retry(dial, generation))
+                if self.axis.halt_reason:  # halted on a switch or by a stall: VAL follows RBV
+                    await self._halted_at_val()
+                    user_target = float(self.motor.value)
+                await self._finish(t_start, t_rest)
             if self._spmg() == SPMG_MOVE:
-                await f.stop_pause_move_go.write("Pause", verify_value=False)
+                await post(f.stop_pause_move_go, "Pause")
         return user_target
 
     async def _calibrate(self, user_target: float) -> float:
@@ -330,9 +374,9 @@ class MotorRecord(PVGroup):
             self.axis.redefine(new_dial, now)
             self.axis.low_limit += shift
             self.axis.high_limit += shift
-            await f.dial_desired_value.write(new_dial, verify_value=False)
+            await post(f.dial_desired_value, new_dial)
         else:
-            await f.user_offset.write(user_target - self.sign * dial, verify_value=False)
+            await post(f.user_offset, user_target - self.sign * dial)
         await self._publish_limits()
         await self._pulse_dmov()
         await self._publish_state(now)
@@ -342,15 +386,15 @@ class MotorRecord(PVGroup):
         """OFF or DIR changed: VAL, RBV and HLM/LLM follow (the dial stays)."""
         f = self.fields
         await self._publish_limits()
-        await self.motor.write(self.to_user(float(f.dial_desired_value.value)), verify_value=False)
+        await post(self.motor, self.to_user(float(f.dial_desired_value.value)))
         await self._publish_state(self.clock.now())
 
     async def resync(self) -> None:
         """After a restore: limits, VAL and the readbacks follow the axis and the frame fields."""
         await self._publish_limits()
         here = self.axis.position(self.clock.now())
-        await self.motor.write(self.to_user(here), verify_value=False)
-        await self.fields.dial_desired_value.write(here, verify_value=False)
+        await post(self.motor, self.to_user(here))
+        await post(self.fields.dial_desired_value, here)
         await self._publish_state(self.clock.now())
 
     async def refresh(self) -> None:
@@ -362,6 +406,7 @@ class MotorRecord(PVGroup):
 
     async def halt(self) -> None:
         """STOP: brake now; VAL becomes the position the motor stops at."""
+        self._generation += 1
         now = self.clock.now()
         if self.axis.moving(now):
             self.axis.stop(now)
@@ -380,16 +425,49 @@ class MotorRecord(PVGroup):
             # searching away from the switch: run to the soft limit in that direction first
             target = self.axis.high_limit if forward else self.axis.low_limit
         async with self._move_lock:
-            await self._run(lambda t: self.axis.start_move(target, t))
+            t_start, t_rest = await self._run(lambda t: self.axis.start_move(target, t))
             off_home = abs(self.axis.position(self.clock.now()) - self.axis.home) > self._mres()
             if self.axis.halt_reason == "" and off_home:
-                await self._run(lambda t: self.axis.start_move(self.axis.home, t))
+                _, t_rest = await self._run(lambda t: self.axis.start_move(self.axis.home, t))
             if self.axis.halt_reason == "":
                 self._homed = True
             await self._halted_at_val()
             await self._publish_state(self.clock.now())
-        await f.home_forward.write(0, verify_value=False)
-        await f.home_reverse.write(0, verify_value=False)
+            await self._finish(t_start, t_rest)
+        await post(f.home_forward, 0)
+        await post(f.home_reverse, 0)
+
+    async def tweak(self, sign: int) -> None:
+        """TWF/TWR: move by ±TWV from VAL (a request like a VAL put; completes when it ends)."""
+        await self.request(float(self.motor.value) + sign * float(self.fields.tweak_step_size.value))
+
+    def jog(self, forward: bool, on: bool) -> bool:
+        """JOGF/JOGR 1 starts a jog towards the soft limit at JVEL (accelerating at JAR, else over
+        ACCL), 0 brakes it; returns False when a jog start is ignored (the motor is busy)."""
+        now = self.clock.now()
+        if not on:
+            self._generation += 1
+            if self._jog_task is not None and not self._jog_task.done() and self.axis.moving(now):
+                self.axis.stop(now)
+                self._wake.set()
+            return True
+        if self._move_lock.locked() or self.axis.moving(now):
+            return False
+        self._jog_task = asyncio.create_task(self._jog(forward))
+        return True
+
+    async def _jog(self, forward: bool) -> None:
+        f = self.fields
+        dial_forward = forward == (self.sign > 0)
+        target = self.axis.high_limit if dial_forward else self.axis.low_limit
+        velo = float(f.jog_velocity.value) or float(f.velocity.value)
+        jar = float(f.jog_accel.value)
+        async with self._move_lock:
+            t_start, t_rest = await self._run(lambda t: self.axis.start_move(target, t), velocity=velo,
+                                              accel_time=velo / jar if jar > 0 else None)
+            await self._halted_at_val()
+            await post(f.jog_motor_forward if forward else f.jog_motor_reverse, 0)
+            await self._finish(t_start, t_rest)
 
     # -- puts ---------------------------------------------------------------------------------
     @motor.putter
@@ -420,6 +498,7 @@ class MotorRecord(PVGroup):
         if mode == SPMG_STOP:
             await ioc.halt()
         elif mode == SPMG_PAUSE:
+            ioc._generation += 1
             now = ioc.clock.now()
             if ioc.axis.moving(now):
                 ioc.axis.stop(now)
@@ -428,7 +507,7 @@ class MotorRecord(PVGroup):
             target = float(ioc.motor.value)
             here = ioc.to_user(ioc.axis.position(ioc.clock.now()))
             if abs(target - here) > max(float(ioc.fields.retry_deadband.value), ioc._mres()):
-                await instance.write(value, verify_value=False)
+                await post(instance, value)
                 ioc._moving_task = asyncio.create_task(ioc.request(target))
         return value
 
@@ -487,11 +566,35 @@ class MotorRecord(PVGroup):
         await ioc._apply_precision(int(value))
         return value
 
+    @motor.fields.tweak_motor_forward.putter
+    async def motor(fields: Any, instance: Any, value: int) -> int:
+        """TWF=1: tweak forward by TWV; the put completes when the move ends; reads back 0."""
+        if value:
+            await fields.parent.group.tweak(+1)
+        return 0
+
+    @motor.fields.tweak_motor_reverse.putter
+    async def motor(fields: Any, instance: Any, value: int) -> int:
+        """TWR=1: tweak in reverse by TWV; the put completes when the move ends; reads back 0."""
+        if value:
+            await fields.parent.group.tweak(-1)
+        return 0
+
+    @motor.fields.jog_motor_forward.putter
+    async def motor(fields: Any, instance: Any, value: int) -> int:
+        """JOGF: 1 jogs forward (towards the user high limit) until set to 0 or the limit is reached."""
+        return int(bool(value)) if fields.parent.group.jog(True, bool(value)) else 0
+
+    @motor.fields.jog_motor_reverse.putter
+    async def motor(fields: Any, instance: Any, value: int) -> int:
+        """JOGR: 1 jogs in reverse (towards the user low limit) until set to 0 or the limit is reached."""
+        return int(bool(value)) if fields.parent.group.jog(False, bool(value)) else 0
+
     @motor.fields.user_offset.putter
     async def motor(fields: Any, instance: Any, value: float) -> float:
         """OFF: user = dial·DIR + OFF; VAL, RBV, HLM and LLM follow."""
         ioc: MotorRecord = fields.parent.group
-        await instance.write(value, verify_value=False)
+        await post(instance, value)
         await ioc._user_frame_changed()
         return value
 
@@ -499,7 +602,7 @@ class MotorRecord(PVGroup):
     async def motor(fields: Any, instance: Any, value: Any) -> Any:
         """DIR Pos/Neg: the sign between dial and user; VAL, RBV, HLM and LLM follow."""
         ioc: MotorRecord = fields.parent.group
-        await instance.write(value, verify_value=False)
+        await post(instance, value)
         await ioc._user_frame_changed()
         return value
 

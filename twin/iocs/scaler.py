@@ -8,7 +8,7 @@ from typing import Any
 from caproto import AlarmSeverity, AlarmStatus, ChannelType
 from caproto.server import PVGroup, SubGroup, pvproperty
 
-from twin.iocs.motor import flush_monitors
+from twin.iocs.fields import TIMER_GRANULARITY, post, wait_wall
 from twin.physics import BeamlineModel
 
 #: The number of channels the record serves (S1 is the clock), as many as clients expect.
@@ -119,14 +119,26 @@ class ScalerRecord(PVGroup):
         t0 = clock.now()
         gates = self._gates()
         for n in range(1, NCH + 1):
-            await self._ch(n).s.write(0, verify_value=False)
-        t_stop, stopped_by = t0 + preset, 0
+            await post(self._ch(n).s, 0)
+        if clock.stepped:  # the count takes no wall time: the clock jumps to its end
+            hit = self._preset_hit(gates, t0, t0 + preset) if gates else None
+            t_stop, stopped_by = hit if hit is not None else (t0 + preset, 0)
+            clock.advance_to(t_stop)
+        else:
+            t_stop, stopped_by = await self._follow(t0, preset, gates)
+        await self._publish(t0, t_stop)
+        if stopped_by:
+            await self._ch(stopped_by).s.write(gates[stopped_by], verify_value=False)
+
+    async def _follow(self, t0: float, preset: float, gates: dict[int, int]) -> tuple[float, int]:
+        """Follow a count on the free-running clock, publishing as it goes; returns (the simulated
+        time it stopped, the gated channel that stopped it or 0)."""
+        clock = self.model.clock
         while True:
             now = min(clock.now(), t0 + preset)
             hit = self._preset_hit(gates, t0, now) if gates else None
             if hit is not None:
-                t_stop, stopped_by = hit
-                break
+                return hit
             target = t0 + preset
             for n, pr in gates.items():  # wake up near the expected preset crossing
                 r = self.model.rate(now, self.channels[n])
@@ -134,23 +146,18 @@ class ScalerRecord(PVGroup):
                     target = min(target, max(t0 + pr / r, now + 1e-3))
             remaining = clock.wall_duration(target - clock.now())
             if clock.now() >= t0 + preset:
-                break
-            try:
-                await asyncio.wait_for(self._abort.wait(), min(UPDATE, max(remaining, 0.001)))
-                t_stop = min(clock.now(), t0 + preset)
-                break
-            except TimeoutError:
+                return t0 + preset, 0
+            if await wait_wall(self._abort, min(UPDATE, remaining)):
+                return min(clock.now(), t0 + preset), 0
+            if remaining >= TIMER_GRANULARITY:  # a display update, not a mere yield
                 await self._publish(t0, min(clock.now(), t0 + preset))
-        await self._publish(t0, t_stop)
-        if stopped_by:
-            await self._ch(stopped_by).s.write(gates[stopped_by], verify_value=False)
 
     async def _publish(self, t0: float, t1: float) -> None:
         elapsed = t1 - t0
         saturated = False
-        await self._ch(1).s.write(round(elapsed * float(self.freq.value)), verify_value=False)
+        await post(self._ch(1).s, round(elapsed * float(self.freq.value)))
         for n, name in self.channels.items():
-            await self._ch(n).s.write(self.model.count(name, t0, t1), verify_value=False)
+            await post(self._ch(n).s, self.model.count(name, t0, t1))
             saturated = saturated or self.model.saturated(name, t1)
         await self.t.write(elapsed, verify_value=False)
         status, severity = ((AlarmStatus.HIHI, AlarmSeverity.MAJOR_ALARM) if saturated
@@ -167,14 +174,14 @@ class ScalerRecord(PVGroup):
         await instance.write("Count", verify_value=False)
         async with self._busy:
             await self._count(float(self.tp.value))
-        await flush_monitors()
         return "Done"
 
     @cont.startup
     async def cont(self, instance: Any, async_lib: Any) -> None:
         """AutoCount: while not counting on demand, count TP1 s repeatedly (after DLY1 s)."""
         while True:
-            auto = instance.value in (1, "AutoCount")
+            # on a stepped clock a free-running count would drive simulated time: it idles
+            auto = instance.value in (1, "AutoCount") and not self.model.clock.stepped
             if auto and not self._busy.locked():
                 async with self._busy:
                     await self._count(float(self.tp1.value))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,12 +44,14 @@ def _beam_status(physics: dict[str, Any], devices: dict[str, str], model: Beamli
     return BeamStatus(prefix=prefixes.pop(), model=model) if prefixes else None
 
 
-def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0) -> tuple[BeamlineModel, list[PVGroup]]:
-    """The physics model and one PVGroup per device of ``beamline`` (the parsed YAML file)."""
+def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0,
+               clock: str = "free") -> tuple[BeamlineModel, list[PVGroup]]:
+    """The physics model and one PVGroup per device of ``beamline`` (the parsed YAML file);
+    ``clock`` is the simulation clock's mode (``free`` or ``stepped``, see ``SimClock``)."""
     physics = beamline.get("physics")
     if not isinstance(physics, dict):
         raise ValueError("beamline file: 'physics' section missing: a facility profile cannot be simulated")
-    model = BeamlineModel(physics, seed=seed, clock=SimClock(speed))
+    model = BeamlineModel(physics, seed=seed, clock=SimClock(speed, mode=clock))
     groups: list[PVGroup] = []
     boxes: list[tuple[str, dict[str, Any]]] = []
     cameras: dict[str, Any] = {}
@@ -217,11 +218,13 @@ async def serve_async(
     ready_file: Path | None = None,
     allow_network: bool = False,
     autosave_dir: Path | None = None,
+    clock: str = "free",
 ) -> None:
     """Serve the twin until cancelled; write the PV names to ``ready_file`` once all answer.
 
     With ``autosave_dir``, settings saved there by an earlier run are restored first, and the
-    current ones are saved there as they change."""
+    current ones are saved there as they change. ``clock="stepped"`` serves on an event-driven
+    clock: the same seed and the same sequence of puts give the same readings."""
     if host != LOOPBACK and not allow_network:
         raise ValueError(f"refusing to serve on {host}: the twin binds {LOOPBACK} unless told otherwise")
     if ready_file is not None and ready_file.exists():
@@ -229,14 +232,9 @@ async def serve_async(
     os.environ.update(server_environment(port, host))
     # With no CA repeater on loopback every beacon is refused; that is harmless noise.
     logging.getLogger("caproto").setLevel(logging.CRITICAL)
-    import caproto.server.common as cas
-    from caproto.asyncio.server import Context
+    from twin.iocs.ca_server import TwinContext
 
-    # monitor updates wait at most this long in caproto's batch (default 10 ms), so that they reach
-    # clients before the put completion that follows them (see motor.flush_monitors)
-    cas.HIGH_LOAD_TIMEOUT = 0.001
-
-    _, groups = build_iocs(beamline, seed=seed, speed=speed)
+    _, groups = build_iocs(beamline, seed=seed, speed=speed, clock=clock)
     pvdb = pvdb_of(groups)
     names = served_names(pvdb)
 
@@ -257,21 +255,5 @@ async def serve_async(
             tmp.replace(ready_file)
         print(f"twin ready: {len(names)} PVs on {host}:{port}", file=sys.stderr, flush=True)
 
-    ctx = _nodelay_context(Context)(pvdb, [host])
+    ctx = TwinContext(pvdb, [host])
     await ctx.run(startup_hook=announce)
-
-
-def _nodelay_context(base: type[Any]) -> type[Any]:
-    """``base`` (caproto's asyncio server Context) with Nagle's algorithm off on its circuits.
-
-    caproto makes its listening sockets with protocol 0, so asyncio does not set TCP_NODELAY on
-    the connections they accept; then a response written right after another waits for the
-    client's delayed ACK (40 ms on Linux), and two concurrent reads on one circuit take ~44 ms.
-    Accepted sockets inherit the option from the listening socket."""
-
-    class NoDelayContext(base):  # type: ignore[misc,valid-type]
-        async def server_accept_loop(self, sock: socket.socket) -> None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            await super().server_accept_loop(sock)
-
-    return NoDelayContext

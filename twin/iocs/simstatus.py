@@ -11,11 +11,13 @@ from typing import Any
 from caproto import ChannelType
 from caproto.server import PVGroup, pvproperty
 
+from twin.iocs.fields import post
 from twin.physics import Axis, SimClock
 
 
 class SimStatus(PVGroup):
-    """Simulated time (``SimTime-RB``, fresh on every read), speed (``Speed-RB``/``Speed-SP``), ``Seed-RB``."""
+    """Simulated time (``SimTime-RB``, fresh on every read), speed (``Speed-RB``/``Speed-SP``), ``Seed-RB``,
+    the clock mode (``Clock-RB``) and, on a stepped clock, ``Advance-Cmd``."""
 
     sim_time = pvproperty(name="SimTime-RB", value=0.0, precision=6, read_only=True,
                           doc="simulated time, s")
@@ -25,6 +27,10 @@ class SimStatus(PVGroup):
                           doc="set the speed factor (> 0); takes effect at once")
     seed = pvproperty(name="Seed-RB", value=0, dtype=ChannelType.LONG, read_only=True,
                       doc="the twin's seed")
+    clock_mode = pvproperty(name="Clock-RB", value="free", dtype=ChannelType.STRING, read_only=True,
+                            doc="the clock mode: free (runs with the wall clock) or stepped (event-driven)")
+    advance = pvproperty(name="Advance-Cmd", value=0.0, precision=6,
+                         doc="stepped clock: advance simulated time by this many seconds (> 0)")
 
     def __init__(self, *args: Any, clock: SimClock, seed_value: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -37,6 +43,7 @@ class SimStatus(PVGroup):
         await self.speed.write(self.clock.speed)
         await self.speed_sp.write(self.clock.speed, verify_value=False)
         await self.seed.write(self.seed_value)
+        await self.clock_mode.write(self.clock.mode)
         while True:
             await instance.write(self.clock.now())
             await async_lib.library.sleep(0.1)
@@ -45,6 +52,17 @@ class SimStatus(PVGroup):
     async def sim_time(self, instance: Any) -> float:
         """Every read sees the simulated time of that moment."""
         return self.clock.now()
+
+    @advance.putter
+    async def advance(self, instance: Any, value: float) -> float:
+        """Move a stepped clock forward by ``value`` simulated seconds (e.g. to let a beam dump end)."""
+        if not self.clock.stepped:
+            raise ValueError("Advance-Cmd needs the stepped clock; the free-running clock advances by itself")
+        if not value > 0:
+            raise ValueError(f"advance by > 0 s, got {value}")
+        self.clock.advance_to(self.clock.now() + float(value))
+        await self.sim_time.write(self.clock.now())
+        return value
 
     @speed_sp.putter
     async def speed_sp(self, instance: Any, value: float) -> float:
@@ -82,8 +100,8 @@ class AxisTwin(PVGroup):
 
     async def record_move(self, t_start: float, t_end: float) -> None:
         """Called by the motor record when a move ends."""
-        await self.move_start.write(t_start)
-        await self.move_end.write(t_end)
+        await post(self.move_start, t_start)
+        await post(self.move_end, t_end)
 
     @stall.putter
     async def stall(self, instance: Any, value: Any) -> Any:

@@ -75,6 +75,9 @@ class TriggerBox(PVGroup):
         if value in (0, "Disarm"):
             self._disarm.set()
             return value
+        if self.clock.stepped:
+            raise ValueError("the trigger box needs the free-running clock: on a stepped clock a move "
+                             "ends the moment it starts, so there is no motion to watch (serve --clock free)")
         n = int(self.count.value)
         step = float(self.step.value)
         if not 1 <= n <= MAX_PULSES or step == 0:

@@ -8,21 +8,39 @@ from collections.abc import Callable
 
 import numpy as np
 
+#: The clock modes: ``free`` runs with the wall clock; ``stepped`` moves only when told.
+CLOCK_MODES = ("free", "stepped")
+
 
 class SimClock:
-    """Simulated time that runs ``speed`` times faster than the wall clock.
+    """Simulated time that runs ``speed`` times faster than the wall clock, or in steps.
 
     Simulated time starts at 0 when the clock is made. ``wall`` is injectable so that
     tests (and the physics) can drive time by hand.
+
+    A ``stepped`` clock is event-driven: simulated time stands still until something calls
+    ``advance_to`` (a move or a count that takes simulated time jumps the clock to its end at
+    once), so the simulated moment of every event depends only on the events before it,
+    never on wall timing; waits take no wall time (``wall_duration`` is 0) and the speed
+    factor does not apply. On a free-running clock ``advance_to`` does nothing: time flows.
     """
 
-    def __init__(self, speed: float = 1.0, wall: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, speed: float = 1.0, wall: Callable[[], float] = time.monotonic, *,
+                 mode: str = "free") -> None:
         if not speed > 0:
             raise ValueError(f"speed factor must be > 0, got {speed!r}")
+        if mode not in CLOCK_MODES:
+            raise ValueError(f"clock mode must be one of {CLOCK_MODES}, got {mode!r}")
+        self.mode = mode
         self._wall = wall
         self._speed = float(speed)
         self._wall0 = wall()
         self._sim0 = 0.0
+
+    @property
+    def stepped(self) -> bool:
+        """Whether simulated time moves only by ``advance_to`` (event-driven)."""
+        return self.mode == "stepped"
 
     @property
     def speed(self) -> float:
@@ -40,10 +58,19 @@ class SimClock:
 
     def now(self) -> float:
         """The current simulated time in seconds."""
+        if self.stepped:
+            return self._sim0
         return self._sim0 + (self._wall() - self._wall0) * self._speed
 
+    def advance_to(self, sim_time: float) -> None:
+        """Stepped clock: jump forward to ``sim_time`` (never back). Free-running: nothing."""
+        if self.stepped and sim_time > self._sim0:
+            self._sim0 = float(sim_time)
+
     def wall_duration(self, sim_seconds: float) -> float:
-        """Wall-clock seconds that ``sim_seconds`` of simulated time take."""
+        """Wall-clock seconds that ``sim_seconds`` of simulated time take (none when stepped)."""
+        if self.stepped:
+            return 0.0
         return max(0.0, sim_seconds) / self._speed
 
 

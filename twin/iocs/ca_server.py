@@ -1,0 +1,99 @@
+"""caproto's asyncio CA server, as the twin serves it: Nagle off, monitors before put completions.
+
+Two departures from caproto's defaults, both about latency on loopback:
+
+- TCP_NODELAY on every circuit. caproto makes its listening sockets with protocol 0, so
+  asyncio does not set TCP_NODELAY on the connections they accept; then a response written
+  right after another waits for the client's delayed ACK (40 ms on Linux), and two concurrent
+  reads on one circuit take ~44 ms. Accepted sockets inherit the option from the listener.
+- Monitor updates go out as soon as they are queued, and a put completion
+  (``WriteNotifyResponse``) is sent only once every update queued before it has been sent.
+  caproto holds updates back for ``HIGH_LOAD_TIMEOUT`` (10 ms) to batch them and sends put
+  completions at once, so a client could see a move complete before the readbacks of its
+  end — an IOC posts a record's monitors before the put callback. Updates still travel in
+  batches: whatever has queued up by the time the circuit's sender runs goes out in one send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import caproto as ca
+from caproto.asyncio.server import Context, VirtualCircuit
+from caproto.server.common import DisconnectedCircuit
+
+#: Scheduler passes a put completion waits at most for queued monitors to go out; each pass
+#: lets every ready task run once (a flush takes two or three), so this bound is only reached
+#: if a circuit's socket stops draining (a stuck client), when waiting longer would not help.
+FLUSH_PASSES = 100
+
+
+class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
+    """A circuit whose monitor sender sends what has queued at once and tells when it is idle."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sending = False
+
+    @property
+    def idle(self) -> bool:
+        """No monitor update is waiting in this circuit or being written to its socket."""
+        return not self.sending and self.subscription_queue.empty()
+
+    async def subscription_queue_loop(self) -> None:
+        """Send each batch of queued updates as soon as it is there (no batching delay)."""
+        self.events_on.set()
+        queue: asyncio.Queue[Any] = self.subscription_queue
+        while True:
+            try:
+                refs = [await queue.get()]
+            except asyncio.CancelledError:
+                break
+            self.sending = True
+            try:
+                while not queue.empty():
+                    refs.append(queue.get_nowait())
+                # an expired weak reference is an update dropped for a slow client (caproto's
+                # backlog quota); a cancelled subscription must get no update after its cancel
+                live = {sub.subscriptionid for subs in self.subscriptions.values() for sub in subs}
+                commands = [c for c in (ref() for ref in refs) if c is not None and c.subscriptionid in live]
+                if commands:
+                    await self.send(*commands)
+            except DisconnectedCircuit:
+                await self._on_disconnect()
+                self.circuit.disconnect()
+                await self.context.circuit_disconnected(self)
+                break
+            finally:
+                self.sending = False
+
+    async def send(self, *commands: Any) -> None:
+        """Send ``commands``; a put completion first lets the queued monitor updates go out."""
+        if any(isinstance(c, ca.WriteNotifyResponse) for c in commands):
+            await self.context.flush_monitors()
+        await super().send(*commands)
+
+
+class TwinContext(Context):  # type: ignore[misc]
+    """caproto's asyncio server context with ``TwinCircuit`` circuits and Nagle off."""
+
+    CircuitClass = TwinCircuit
+
+    async def server_accept_loop(self, sock: socket.socket) -> None:
+        """Listen on ``sock`` with TCP_NODELAY (inherited by the circuits it accepts)."""
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await super().server_accept_loop(sock)
+
+    def monitors_flushed(self) -> bool:
+        """No monitor update waits anywhere: not in the context's queue nor in any circuit."""
+        return self.subscription_queue.empty() and all(
+            getattr(c, "idle", True) for c in self.circuits)
+
+    async def flush_monitors(self) -> None:
+        """Yield to the monitor senders until every update queued so far has been sent."""
+        for _ in range(FLUSH_PASSES):
+            if self.monitors_flushed():
+                return
+            await asyncio.sleep(0)
