@@ -23,9 +23,10 @@ CA_KEYS = ("EPICS_CA_ADDR_LIST", "EPICS_CA_AUTO_ADDR_LIST", "EPICS_CA_SERVER_POR
 def ca_environment(env: dict[str, str]) -> Iterator[None]:
     """The ``EPICS_CA_*`` environment ``env`` inside the block, the previous one after it."""
     saved = {k: os.environ.get(k) for k in CA_KEYS}
+    os.environ.update(env)  # set before any is removed: caproto's threads read these at any moment
     for k in CA_KEYS:
-        os.environ.pop(k, None)
-    os.environ.update(env)
+        if k not in env:
+            os.environ.pop(k, None)
     try:
         yield
     finally:
