@@ -1,9 +1,9 @@
 """Environment factories for ``beamtwin evaluate --scenario S``.
 
 The analytic tasks (``hartmann6`` and the direct-mode stand-ins ``map2d``, ``edge``,
-``phases``) come from ``adaptive.harness.tasks``; twin-backed factories (full stack over CA,
-or direct calls into the twin's physics) are added here once the twin's optics, XAFS edge,
-diffraction and 2-D map samples exist. A factory is a picklable ``seed -> Environment``.
+``phases``) come from ``adaptive.harness.tasks``; the twin-backed factories (full stack over
+CA, or direct calls into the twin's physics) live in ``scenarios.envs``. A factory is a
+picklable ``seed -> Environment``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,29 @@ SCENARIOS: dict[str, str] = {
     "map2d": "analytic 2-D map with a sharp boundary (stand-in for the twin's map sample), direct mode",
     "edge": "analytic absorption edge (stand-in for the twin's XAFS edge), direct mode",
     "phases": "analytic phase library with diffraction-like patterns (stand-in for the twin's), direct mode",
+    "alignment": "the twin's 4 coupled optics axes (scenario alignment): evaluations to 95 % of the true optimum "
+                 "flux; full stack over CA (--direct: the physics model)",
+    "sample-map": "the twin's 2-D map sample (scenario sample-map): map error vs a 30×30 raster's; full stack "
+                  "over CA (--direct: the physics model)",
+}
+
+#: twin-backed evaluation scenarios: name → "module:factory class" (the factory takes mode=ca|direct)
+TWIN_FACTORIES: dict[str, str] = {
+    "alignment": "scenarios.envs.alignment:AlignmentFactory",
+    "sample-map": "scenarios.envs.sample_map:SampleMapFactory",
 }
 
 
-def scenario_factory(name: str) -> Any:
-    """The environment factory of the evaluation scenario ``name``."""
+def scenario_factory(name: str, *, direct: bool = False) -> Any:
+    """The environment factory of the evaluation scenario ``name`` (twin-backed ones over CA,
+    or with ``direct`` on the physics model)."""
     if name not in SCENARIOS:
         raise ValueError(f"unknown evaluation scenario {name!r}; known: {', '.join(SCENARIOS)}")
+    if name in TWIN_FACTORIES:
+        import importlib
+
+        module, cls = TWIN_FACTORIES[name].split(":")
+        return getattr(importlib.import_module(module), cls)(scenario=name, mode="direct" if direct else "ca")
     from adaptive.harness.tasks import task_factory
 
     return task_factory(name)

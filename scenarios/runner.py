@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import platform
 import sys
@@ -26,6 +27,12 @@ from scenarios.faults import FaultInjector, FaultSpec, SuspensionLog, build_susp
 from scenarios.twin_process import TwinProcess
 from store import Catalog, Writer
 from twin.physics import BeamlineModel
+
+#: experiment kinds beyond ``scan``: plan name → "module:function" (run_scenario's keywords)
+EXPERIMENTS: dict[str, str] = {
+    "align": "scenarios.experiments.alignment:run_alignment",
+    "map": "scenarios.experiments.map:run_map",
+}
 
 
 @dataclass
@@ -118,8 +125,15 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
     seed = sc.seed if seed is None else seed
     speed = sc.speed if speed is None else speed
     exp = sc.experiment
+    if exp["plan"] in EXPERIMENTS:
+        module, func = EXPERIMENTS[exp["plan"]].split(":")
+        run = getattr(importlib.import_module(module), func)
+        done: Outcome = run(sc, data_dir=Path(data_dir), seed=seed, speed=speed, out=out, no_twin=no_twin,
+                            profile=profile)
+        return done
     if exp["plan"] != "scan":
-        raise ValueError(f"{sc.path}: experiment.plan {exp['plan']!r} is not supported yet (supported: scan)")
+        raise ValueError(f"{sc.path}: experiment.plan {exp['plan']!r} is not supported "
+                         f"(supported: scan, {', '.join(EXPERIMENTS)})")
     device_file = beamlines.load(profile) if profile else sc.beamline
     data_dir = Path(data_dir)
     log = SuspensionLog(out)

@@ -31,8 +31,9 @@ class Scenario:
 
     def ci_variant(self) -> Scenario:
         """The small variant the test suite runs: ``ci:`` overrides ``speed``, ``faults`` and
-        fields of ``experiment`` (the scenario itself when it has no ``ci:``)."""
+        fields of ``experiment`` and ``success`` (the scenario itself when it has no ``ci:``)."""
         return replace(self, experiment={**self.experiment, **self.ci.get("experiment", {})},
+                       success={**self.success, **self.ci.get("success", {})},
                        speed=float(self.ci.get("speed", self.speed)),
                        faults=parse_faults(self.ci["faults"], "ci.faults") if "faults" in self.ci else self.faults)
 
@@ -62,10 +63,13 @@ def load(name_or_path: str | Path | None = None) -> Scenario:
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"{path}: seed must be a non-negative integer, got {seed!r}")
     ci = raw.get("ci") or {}
-    if not isinstance(ci, dict) or set(ci) - {"speed", "experiment", "faults"}:
-        raise ValueError(f"{path}: ci must be a mapping of speed, experiment and faults, got {ci!r}")
-    if not isinstance(ci.get("experiment", {}), dict):
-        raise ValueError(f"{path}: ci.experiment must be a mapping of experiment fields")
+    if not isinstance(ci, dict) or set(ci) - {"speed", "experiment", "faults", "success"}:
+        raise ValueError(f"{path}: ci must be a mapping of speed, experiment, faults and success, got {ci!r}")
+    for part in ("experiment", "success"):
+        if not isinstance(ci.get(part, {}), dict):
+            raise ValueError(f"{path}: ci.{part} must be a mapping of {part} fields")
+    if not isinstance(raw.get("success") or {}, dict):
+        raise ValueError(f"{path}: success must be a mapping of criteria")
     ci_speed = ci.get("speed", 1.0)
     if not isinstance(ci_speed, int | float) or ci_speed <= 0:
         raise ValueError(f"{path}: ci.speed must be a positive number, got {ci_speed!r}")

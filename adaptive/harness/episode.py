@@ -73,6 +73,8 @@ def run_episode(agent_name: str, factory: Callable[[int], Environment], seed: in
             _record(result, env, xs, ys, len(xs))
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
+    finally:
+        env.close()
     result.n_evals = len(xs)
     result.wall_s = time.perf_counter() - t_start
     return result

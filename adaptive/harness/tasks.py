@@ -55,6 +55,9 @@ class Environment:
         """Constructor options for the agent called ``agent`` on this task."""
         return {}
 
+    def close(self) -> None:
+        """Release what the environment holds (a twin process, connections); called when the episode ends."""
+
     def describe(self) -> dict[str, Any]:
         """JSON-ready description for reports."""
         return {"name": self.name, "bounds": self.bounds, "budget": self.budget, "target": self.target,

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 # the agents' command-line names (adaptive.agents.AGENTS; listed here so that the CLI starts without torch)
-AGENT_NAMES = ["gp-bo", "gp-map", "slope", "cluster", "grid", "random", "sobol"]
+AGENT_NAMES = ["gp-bo", "gp-map", "slope", "cluster", "grid", "random", "sobol", "coordinate"]
 
 
 def register(sub: Any) -> None:
@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default="evaluation", help="report directory (default ./evaluation)")
     p.add_argument("--budget", type=int, default=None, help="evaluations per episode (default: the scenario's)")
     p.add_argument("--first-seed", type=int, default=0, help="seed of the first episode (default 0)")
+    p.add_argument("--direct", action="store_true",
+                   help="twin-backed scenarios: call the physics model directly instead of the full stack over CA")
     p.set_defaults(func=main)
 
 
@@ -41,7 +43,7 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--episodes and --workers must be positive (got {args.episodes}, {args.workers})")
     if args.budget is not None and args.budget < 1:
         raise ValueError(f"--budget must be positive, got {args.budget}")
-    factory = scenario_factory(args.scenario)
+    factory = scenario_factory(args.scenario, direct=args.direct)
     summary = evaluate(args.agents, factory, episodes=args.episodes, workers=args.workers, scheduler=args.scheduler,
                        out=args.out, first_seed=args.first_seed, budget=args.budget, scenario=args.scenario)
     for name, s in summary["agents"].items():
