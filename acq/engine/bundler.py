@@ -34,7 +34,9 @@ class _Stream:
     def __init__(self, desc: dict[str, Any]) -> None:
         self.desc = desc
         self.uid: str = desc["uid"]
-        self.keys = frozenset(desc["data_keys"])
+        # what each event carries: stream assets (external "STREAM:", e.g. camera frames) are not in events
+        self.keys = frozenset(k for k, dk in desc["data_keys"].items()
+                              if not str(dk.get("external", "")).startswith("STREAM:"))
         self.external = tuple(k for k, dk in desc["data_keys"].items() if dk.get("external"))
 
 
@@ -112,8 +114,8 @@ class RunBundle:
 
     def _emit_event(self, stream: _Stream) -> None:
         name = stream.desc["name"]
-        self._flush_assets()
         seq = self.num_events.get(name, 0) + 1
+        self._flush_assets(stream.uid, seq)
         self.num_events[name] = seq
         bundle = self.bundle
         self.emit("event", {
@@ -191,10 +193,13 @@ class RunBundle:
         return (await self.describe(name, objs, collect=collect)).desc
 
     # -- asset documents ------------------------------------------------------------------------
-    def _flush_assets(self) -> None:
+    def _flush_assets(self, descriptor: str | None = None, seq: int | None = None) -> None:
+        """Emit the bundle's asset documents; stream datums get the event's descriptor and seq_num."""
         pending, self.pending_assets = self.pending_assets, []
         for kind, doc in pending:
-            self.emit_asset(kind, doc, None)
+            if kind == "stream_datum" and seq is not None and not any(doc.get("seq_nums", {}).values()):
+                doc = {**doc, "seq_nums": {"start": seq, "stop": seq + 1}}
+            self.emit_asset(kind, doc, descriptor)
 
     def emit_asset(self, kind: str, doc: dict[str, Any], descriptor: str | None) -> None:
         """Emit a resource, datum, stream_resource or stream_datum, filling in run/descriptor uids."""

@@ -14,12 +14,25 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+import beamlines
 from acq import plans
-from acq.devices import load_profile
+from acq.devices.profile import connect_all, make_devices
 from acq.engine import RunEngine
 from acq.loop import call_in_loop
 from scenarios.envs.spec import CampaignSpec
 from scenarios.twin_process import TwinProcess
+
+
+def connect_devices(beamline: str, names: list[str], timeout: float = 5.0) -> dict[str, Any]:
+    """Connected devices ``names`` of the beamline file ``beamline`` (only those: a profile may
+    hold kinds that this experiment does not use)."""
+    profile = beamlines.load(beamline)
+    missing = [n for n in names if n not in profile["devices"]]
+    if missing:
+        raise ValueError(f"{beamline}: no device(s) {missing} (has: {sorted(profile['devices'])})")
+    devices = make_devices({"devices": {n: profile["devices"][n] for n in dict.fromkeys(names)}})
+    call_in_loop(connect_all(devices, timeout))
+    return devices
 
 
 class TwinSession:
@@ -42,7 +55,7 @@ class TwinSession:
         self.twin = twin
         self._saved = {k: os.environ.get(k) for k in twin.env}
         os.environ.update(twin.env)
-        devices = load_profile(self.beamline)
+        devices = connect_devices(self.beamline, [*self.spec.names, self.spec.detector])
         self.motors = [devices[n] for n in self.spec.names]
         self.det = devices[self.spec.detector]
         call_in_loop(self.det.preset_time.put(self.spec.count_time))

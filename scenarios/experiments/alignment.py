@@ -45,7 +45,7 @@ def run_alignment(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: f
 
     spec, device_file = campaign_spec(sc, profile, min_axes=1)
     with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out) as where, \
-            engine(sc, device_file, where, data_dir, out) as (RE, writer, devices):
+            engine(sc, device_file, spec, where, data_dir, out) as (RE, writer, devices):
         run = run_campaign_scan(RE, writer, devices, spec, seed=seed, park=_park(devices, spec),
                                 simulated=bool(where["simulated"]))
     truth: dict[str, Any] = {}

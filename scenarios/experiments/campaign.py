@@ -15,12 +15,13 @@ import numpy as np
 import beamlines
 from acq import plans
 from acq.callbacks import LiveProgress, LiveTable
-from acq.devices import Motor, Scaler, load_profile
+from acq.devices import Motor, Scaler
 from acq.engine import RunEngine
 from acq.loop import call_in_loop
 from adaptive.agents import make_agent
 from adaptive.wiring import Guarded
 from scenarios import scenario as scenarios
+from scenarios.envs.session import connect_devices
 from scenarios.envs.spec import CampaignSpec, parse_campaign
 from store import Catalog, Writer
 
@@ -56,13 +57,14 @@ def _typed(devices: dict[str, Any], name: str, kind: type) -> Any:
 
 
 @contextmanager
-def engine(sc: scenarios.Scenario, device_file: dict[str, Any], where: dict[str, Any], data_dir: Path,
-           out: TextIO) -> Iterator[tuple[RunEngine, Writer, dict[str, Any]]]:
-    """Devices from ``device_file`` over CA, a RunEngine whose start documents say what was talked
-    to, and a Writer into ``data_dir`` (plus the live table)."""
+def engine(sc: scenarios.Scenario, device_file: dict[str, Any], spec: CampaignSpec, where: dict[str, Any],
+           data_dir: Path, out: TextIO) -> Iterator[tuple[RunEngine, Writer, dict[str, Any]]]:
+    """The experiment's devices from ``device_file`` over CA, a RunEngine whose start documents say
+    what was talked to, and a Writer into ``data_dir`` (plus the live table)."""
     from scenarios.runner import software_versions
 
-    devices = load_profile(device_file["_path"])
+    devices = connect_devices(device_file["_path"], [*spec.names, spec.detector, *([spec.camera] if spec.camera
+                                                                                  else [])])
     RE = RunEngine(md={"scenario": sc.name, **where, "beamline": device_file.get("name", ""),
                        "beamline_hash": device_file["_hash"], "versions": software_versions()}, state_dir=data_dir)
     writer = Writer(data_dir)

@@ -32,15 +32,16 @@ def run_map(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: float, 
     spec, device_file = campaign_spec(sc, profile, min_axes=2)
     if len(spec.names) != 2:
         raise ValueError(f"{sc.path}: experiment.axes must name exactly 2 motors for a map, got {spec.names}")
+    if spec.camera and device_file["devices"][spec.camera]["kind"] != "area_detector":
+        raise ValueError(f"{sc.path}: experiment.camera {spec.camera!r} is a "
+                         f"{device_file['devices'][spec.camera]['kind']}, not an area_detector")
     data_dir = Path(data_dir).resolve()
     with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out) as where, \
-            engine(sc, device_file, where, data_dir, out) as (RE, writer, devices):
+            engine(sc, device_file, spec, where, data_dir, out) as (RE, writer, devices):
         extra: list[Any] = []
         if spec.camera:
             cam = devices[spec.camera]
-            if not isinstance(cam, AreaDetector):
-                raise ValueError(f"{sc.path}: experiment.camera {spec.camera!r} is a {type(cam).__name__}, "
-                                 "not an area_detector")
+            assert isinstance(cam, AreaDetector)
             cam.write_path = str(data_dir / "frames")
             call_in_loop(cam.acquire_time.put(spec.count_time))
             extra.append(cam)
