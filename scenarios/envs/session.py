@@ -51,7 +51,7 @@ class TwinSession:
         """Start the twin and connect the devices (done by the first ``measure``)."""
         if self.twin is not None:
             return
-        twin = TwinProcess(self.scenario, seed=self.seed, speed=self.speed).start()
+        twin = self._start()
         self.twin = twin
         self._saved = {k: os.environ.get(k) for k in twin.env}
         os.environ.update(twin.env)
@@ -61,6 +61,17 @@ class TwinSession:
         call_in_loop(self.det.preset_time.put(self.spec.count_time))
         self.key = str(getattr(self.det, self.spec.channel).name)
         self.RE = RunEngine(md={"scenario": self.scenario, "simulated": True, "twin_seed": self.seed})
+
+    def _start(self, attempts: int = 3) -> TwinProcess:
+        """Start the twin; a start that fails (its self-check of every PV times out when the
+        machine is loaded, e.g. several twins starting at once) is tried again."""
+        for attempt in range(attempts):
+            try:
+                return TwinProcess(self.scenario, seed=self.seed, speed=self.speed).start()
+            except RuntimeError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def measure(self, x: ArrayLike) -> float:
         """Move the steered motors to ``x``, count, and return the channel's counts (one run)."""
@@ -85,15 +96,14 @@ class TwinSession:
         return got[0]
 
     def close(self) -> None:
-        """Stop the twin and restore the CA environment."""
+        """Stop the twin and restore the CA environment (variables that were unset stay set: the
+        CA client's search threads may be reading the environment, and a deletion races them)."""
         if self.twin is None:
             return
         try:
             self.twin.stop()
         finally:
             for k, v in self._saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
+                if v is not None:
                     os.environ[k] = v
             self.twin = None
