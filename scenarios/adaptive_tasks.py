@@ -19,12 +19,18 @@ SCENARIOS: dict[str, str] = {
                  "over CA (--direct: the physics model)",
     "phase-library": "the twin's phase library (scenario phase-library): 1 - ARI of the phase labels, target 0.1; "
                      "full stack over CA (--direct: the physics model)",
+    "alignment": "the twin's 4 coupled optics axes (scenario alignment): evaluations to 95 % of the true optimum "
+                 "flux; full stack over CA (--direct: the physics model)",
+    "sample-map": "the twin's 2-D map sample (scenario sample-map): map error vs a 30×30 raster's; full stack "
+                  "over CA (--direct: the physics model)",
 }
 
 #: twin-backed evaluation scenarios: name → "module:factory class" (the factory takes mode=ca|direct)
 TWIN_FACTORIES: dict[str, str] = {
     "xafs-edge": "scenarios.envs.xafs_edge:XafsEdgeFactory",
     "phase-library": "scenarios.envs.phase_library:PhaseLibraryFactory",
+    "alignment": "scenarios.envs.alignment:AlignmentFactory",
+    "sample-map": "scenarios.envs.sample_map:SampleMapFactory",
 }
 
 

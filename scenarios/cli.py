@@ -16,6 +16,9 @@ examples:
   beamtwin run                         run the default scenario end to end
   beamtwin run demo --speed 50 --seed 3 --data-dir ./data
   beamtwin run beam-dump --ci         a scan through a beam dump: suspend, resume, nothing lost
+  beamtwin run alignment               GP-BO aligns 4 coupled optics axes for flux, per event over CA
+  beamtwin run sample-map --ci         GP mapping of a 2-D sample, a camera frame per point in HDF5
+  beamtwin evaluate --agent gp-bo --agent random --agent coordinate --scenario alignment --episodes 20
   beamtwin serve demo --port 5064      serve the twin's PVs on 127.0.0.1:5064
   beamtwin export -1 --format jsonl --data-dir ./data
 """

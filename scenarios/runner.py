@@ -34,6 +34,8 @@ EXPERIMENTS: dict[str, str] = {
     "xafs_edge": "scenarios.experiments.xafs:run_xafs",
     "phase_library": "scenarios.experiments.phases:run_phases",
     "fly_scan": "scenarios.experiments.fly:run_fly_scan",
+    "align": "scenarios.experiments.alignment:run_alignment",
+    "map": "scenarios.experiments.map:run_map",
 }
 
 

@@ -27,15 +27,20 @@ class GPBOAgent(Agent):
 
     ``acquisition`` is "ei" (log expected improvement) or "ucb" (with ``beta``); ``n_init``
     Sobol points start the design; ``noise`` fixes the noise variance (standardised units),
-    e.g. ``1e-6`` for noise-free objectives, instead of fitting it.
+    e.g. ``1e-6`` for noise-free objectives, instead of fitting it. ``output="log"`` models the
+    logarithm of a positive objective (counts, flux): a product of apertures and rocking
+    curves becomes a smooth sum whose tails still point to the peak.
     """
 
     name: ClassVar[str] = "gp-bo"
 
     def __init__(self, bounds: ArrayLike, *, acquisition: str = "ei", beta: float = 4.0, n_init: int = 10,
                  noise: float | None = None, n_candidates: int = 2048, n_polish: int = 6,
-                 **kwargs: Any) -> None:
+                 output: str = "identity", **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
+        if output not in ("identity", "log"):
+            raise ValueError(f"output must be 'identity' or 'log', got {output!r}")
+        self.output = output
         if acquisition not in ("ei", "ucb"):
             raise ValueError(f"acquisition must be 'ei' or 'ucb', got {acquisition!r}")
         if n_init < 1:
@@ -53,7 +58,8 @@ class GPBOAgent(Agent):
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().config(), "acquisition": self.acquisition, "beta": self.beta, "n_init": self.n_init,
-                "noise": self.noise, "n_candidates": self.n_candidates, "n_polish": self.n_polish}
+                "noise": self.noise, "n_candidates": self.n_candidates, "n_polish": self.n_polish,
+                "output": self.output}
 
     def state(self) -> dict[str, Any]:
         """Observations plus how much of the initial design was used."""
@@ -86,14 +92,24 @@ class GPBOAgent(Agent):
                 out.append(self._model_points(n_model, extra=[p for p in out]))
         return np.concatenate(out) if out else np.zeros((0, self.space.dim))
 
+    def _transformed(self, y: Array) -> Array:
+        """The objective as modelled: itself, or its log (values ≤ 0 floored at a millionth of the largest)."""
+        if self.output == "identity" or not y.size:
+            return y
+        floor = max(float(np.max(np.abs(y))) * 1e-6, 1e-300)
+        return np.log(np.maximum(y, floor))
+
     def _signed(self, y: Array) -> Array:
         return -y if self.minimize else y
 
     def _model_points(self, n: int, extra: list[Array]) -> Array:
         space = self.space
         xu = space.to_unit(self.obs.X())
-        y = self._signed(self.objective_values())
+        y = self._signed(self._transformed(self.objective_values()))
         sig = self._sigma()
+        if sig is not None and self.output == "log":  # δ(log y) = δy / y
+            raw = self.objective_values()
+            sig = sig / np.maximum(raw, max(float(np.max(np.abs(raw))) * 1e-6, 1e-300))
         gp = GP(xu, y, noise=self.noise, sigma=sig, start=self.warm)
         self.warm = gp.raw_vector()
         self.last_model = {"lengthscales": gp.lengthscales(), "n_fit": len(xu)}

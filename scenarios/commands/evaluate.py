@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 # the agents' command-line names (adaptive.agents.AGENTS; listed here so that the CLI starts without torch)
-AGENT_NAMES = ["gp-bo", "gp-map", "slope", "cluster", "grid", "random", "sobol"]
+AGENT_NAMES = ["gp-bo", "gp-map", "slope", "cluster", "grid", "random", "sobol", "coordinate"]
 
 
 def register(sub: Any) -> None:

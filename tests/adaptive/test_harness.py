@@ -88,4 +88,5 @@ def test_the_command_line_knows_every_agent() -> None:
     from adaptive.agents import AGENTS
     from scenarios.commands.evaluate import AGENT_NAMES
 
-    assert AGENT_NAMES == list(AGENTS) == ["gp-bo", "gp-map", "slope", "cluster", "grid", "random", "sobol"]
+    assert AGENT_NAMES == list(AGENTS) == ["gp-bo", "gp-map", "slope", "cluster", "grid", "random", "sobol",
+                                          "coordinate"]

@@ -230,3 +230,20 @@ def test_keyed_rng_depends_on_time() -> None:
 def test_bad_physics_names_the_field(physics: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
         BeamlineModel(physics)
+
+
+def test_clipped_centre_and_mirror_footprint_against_monte_carlo() -> None:
+    from twin.physics.optics import clipped_centre
+
+    rng = np.random.default_rng(1)
+    y = rng.normal(0.3, 0.2, size=400_000)
+    for lo, hi in ((-0.1, 0.2), (0.25, 0.9), (0.5, 0.6)):
+        inside = y[(y > lo) & (y < hi)]
+        assert clipped_centre(lo, hi, 0.3, 0.2) == pytest.approx(inside.mean(), abs=3e-3)
+    assert clipped_centre(-1.0, 1.0, 0.0, 0.1) == pytest.approx(0.0, abs=1e-12)
+    m = Mirror(length=100.0, offset=0.05)  # 100 mm at 3 mrad: a 0.3 mm high window around +0.05 mm
+    assert m.acceptance(0.05, 0.01, 3.0) == pytest.approx(1.0)
+    assert m.acceptance(0.05 + 0.15, 1e-4, 3.0) == pytest.approx(0.5, abs=1e-3)
+    assert m.acceptance(0.05, 0.1, 4.0) > m.acceptance(0.05, 0.1, 2.0)  # steeper: a taller footprint
+    assert Mirror().acceptance(5.0, 0.1, 3.0) == 1.0  # no length: no footprint limit
+    assert DCM().deflection(10.0) == pytest.approx(0.02)  # 2δ, in mrad

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from twin.physics.clock import SimClock
+from twin.physics.clock import SimClock, keyed_rng
 from twin.physics.detectors import Detector, make_detector
 from twin.physics.motion import Axis
 from twin.physics.optics import DCM, GaussianBeam, Mirror, UndulatorSource, bragg_energy, through_slits
@@ -98,24 +98,37 @@ class BeamlineModel:
         self.ring = StorageRing(**_kwargs({k: v for k, v in ring.items() if k != "dumps"}, "physics.ring", {
             "nominal": 500.0, "band": 0.005, "lifetime": 3 * 3600.0, "refill_time": 600.0, "dump_rate": 0.0}),
             seed=self.seed, dumps=[(float(a), float(b)) for a, b in ring.get("dumps", [])]) if ring else None
-        self.source = UndulatorSource(**_kwargs(_section(physics, "source"), "physics.source", {
+        source = dict(_section(physics, "source"))
+        #: source → sample distance (m); 0: offsets upstream do not travel to the sample (no geometry)
+        self.sample_distance = number(source, "sample_distance", 0.0, "physics.source")
+        source.pop("sample_distance", None)
+        self.source = UndulatorSource(**_kwargs(source, "physics.source", {
             "sx": 0.03, "sy": 0.005, "divx": 0.02, "divy": 0.01, "flux_per_ma": 2e10, "peak": 10.0, "width": 6.0}))
         optics = _section(physics, "optics")
-        unknown = set(optics) - {"slits", "dcm", "mirror", "shutter"}
+        unknown = set(optics) - {"slits", "dcm", "mirror", "shutter", "exit_slits"}
         if unknown:
-            raise ValueError(f"physics.optics: unknown part(s) {sorted(unknown)} (known: dcm, mirror, shutter, slits)")
+            raise ValueError(f"physics.optics: unknown part(s) {sorted(unknown)} "
+                             "(known: dcm, exit_slits, mirror, shutter, slits)")
         self.optics_axes: dict[str, str] = {}
         self.slits = self._axes_of(optics.get("slits"), "physics.optics.slits", ("hcen", "hsize", "vcen", "vsize"))
         self.slit_distance = number(optics.get("slits") or {}, "distance", 20.0, "physics.optics.slits")
         dcm = optics.get("dcm")
-        self.dcm = DCM(**_kwargs({k: v for k, v in dcm.items() if k not in ("theta", "pitch2")}, "physics.optics.dcm",
-                                 {"d": 3.1356, "darwin_8kev": 36.4, "reflectivity": 0.95})) if dcm else None
+        #: misalignments drawn from the seed (``offset_range``): the DCM's parallel setting (µrad)
+        #: and the mirror's height (mm), part of the twin's truth
+        self.misalignment: dict[str, float] = {}
+        self.dcm = DCM(**_kwargs(self._offset(dcm, "dcm", ("theta", "pitch2")), "physics.optics.dcm",
+                                 {"d": 3.1356, "darwin_8kev": 36.4, "reflectivity": 0.95, "distance": 0.0,
+                                  "offset": 0.0})
+                       ) if dcm else None
         self.dcm_axes = self._axes_of(dcm, "physics.optics.dcm", ("theta", "pitch2"))
         mirror = optics.get("mirror")
-        self.mirror = Mirror(**_kwargs({k: v for k, v in mirror.items() if k != "pitch"}, "physics.optics.mirror", {
+        self.mirror = Mirror(**_kwargs(self._offset(mirror, "mirror", ("pitch",)), "physics.optics.mirror", {
             "distance": 10.0, "nominal_pitch": 3.0, "k_cut": 41.0, "reflectivity": 0.9, "edge_width": 0.5,
-            "focus": 0.1})) if mirror else None
+            "focus": 0.1, "length": 0.0, "offset": 0.0})) if mirror else None
         self.mirror_axes = self._axes_of(mirror, "physics.optics.mirror", ("pitch",))
+        exit_slits = optics.get("exit_slits")
+        self.exit_slits: dict[str, str | float] = self._settings_of(
+            exit_slits, "physics.optics.exit_slits", ("hcen", "hsize", "vcen", "vsize"))
         self.shutter_open = bool((optics.get("shutter") or {}).get("open", True))
         self.energy_kev = number(physics, "energy", 10.0, "physics")
         sample = _section(physics, "sample")
@@ -142,6 +155,34 @@ class BeamlineModel:
                 if spec[key] not in self.axes:
                     raise ValueError(f"{where}.{key}: no axis named {spec[key]!r} in physics.axes")
                 out[key] = str(spec[key])
+        return out
+
+    def _offset(self, spec: dict[str, Any], part: str, axes: tuple[str, ...]) -> dict[str, Any]:
+        """``spec`` without its axis names, its ``offset`` drawn from ``offset_range`` under the seed."""
+        out = {k: v for k, v in spec.items() if k not in axes}
+        if "offset_range" in out:
+            lo, hi = _pair(out.pop("offset_range"), f"physics.optics.{part}.offset_range")
+            out["offset"] = float(keyed_rng(self.seed, f"{part}.offset").uniform(lo, hi))
+            self.misalignment[f"{part}_offset"] = out["offset"]
+        return out
+
+    def _settings_of(self, spec: Any, where: str, keys: tuple[str, ...]) -> dict[str, str | float]:
+        """Each of ``keys``: an axis name (the setting follows that axis) or a fixed number."""
+        if spec is None:
+            return {}
+        if not isinstance(spec, dict):
+            raise ValueError(f"{where} must be a mapping")
+        unknown = set(spec) - set(keys)
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {sorted(unknown)} (known: {sorted(keys)})")
+        out: dict[str, str | float] = {}
+        for key, value in spec.items():
+            if isinstance(value, str):
+                if value not in self.axes:
+                    raise ValueError(f"{where}.{key}: no axis named {value!r} in physics.axes")
+                out[key] = value
+            else:
+                out[key] = number(spec, key, 0.0, where)
         return out
 
     def _flux_reference(self) -> float:
@@ -173,18 +214,40 @@ class BeamlineModel:
             p = {k: positions[a] for k, a in self.slits.items()}
             beam = through_slits(beam, p.get("hcen", 0.0), p.get("hsize", 1e3), p.get("vcen", 0.0),
                                  p.get("vsize", 1e3))
-        flux, y, sy = beam.flux, beam.y, beam.sy
+        flux, x, y, sx, sy = beam.flux, beam.x, beam.y, beam.sx, beam.sy
+        ray = _Ray(self.sample_distance, self.slit_distance, y, sy)
         if self.dcm is not None:
-            flux *= self.dcm.transmission(energy, positions[self.dcm_axes["pitch2"]] if "pitch2" in self.dcm_axes
-                                          else 0.0)
+            detune = (positions[self.dcm_axes["pitch2"]] if "pitch2" in self.dcm_axes else 0.0) - self.dcm.offset
+            flux *= self.dcm.transmission(energy, detune)
+            ray.deflect(self.dcm.distance, self.dcm.deflection(detune))
         if self.mirror is not None:
             pitch = positions[self.mirror_axes["pitch"]] if "pitch" in self.mirror_axes else self.mirror.nominal_pitch
+            if ray.live:
+                flux *= self.mirror.acceptance(ray.height(self.mirror.distance), ray.size(self.mirror.distance), pitch)
             flux *= self.mirror.reflect(energy, pitch)
-            y += self.mirror.spot_shift(pitch)
+            ray.deflect(self.mirror.distance, self.mirror.spot_shift(pitch) / max(self.mirror.distance, 1e-9))
             sy = min(sy, self.mirror.focus)
+        y = ray.height(0.0)
+        if self.exit_slits:
+            s = {k: positions[v] if isinstance(v, str) else v for k, v in self.exit_slits.items()}
+            after = through_slits(GaussianBeam(flux, x, y, sx, sy), s.get("hcen", 0.0), s.get("hsize", 1e3),
+                                  s.get("vcen", 0.0), s.get("vsize", 1e3))
+            flux, x, y, sx, sy = after.flux, after.x, after.y, after.sx, after.sy
         if not shutter_open:
             flux = 0.0
-        return BeamState(current, energy, GaussianBeam(flux, beam.x, y, beam.sx, sy), shutter_open)
+        return BeamState(current, energy, GaussianBeam(flux, x, y, sx, sy), shutter_open)
+
+    def flux_at(self, positions: dict[str, float]) -> float:
+        """Noise-free photon flux at the sample with the axes at ``positions`` (the rest where they
+        start), the nominal current and the shutter open: what alignment maximises."""
+        current = self.ring.nominal if self.ring else 500.0
+        return self._beam({**self.positions(0.0), **positions}, current, True).beam.flux
+
+    def measure_at(self, channel: str, positions: dict[str, float], count_time: float, key: float) -> int:
+        """Counts of ``channel`` in ``count_time`` s with the axes held at ``positions`` (nominal
+        current): the direct-mode measurement, its Poisson noise keyed by (seed, channel, ``key``)."""
+        rate = self.input_rate_at(channel, positions)
+        return self.detector(channel).count(self.seed, rate, count_time, key, key - count_time / 2)
 
     def beam(self, t: float) -> BeamState:
         """The beam at the sample at simulated time ``t``."""
@@ -199,9 +262,16 @@ class BeamlineModel:
 
     def input_rate(self, channel: str, t: float) -> float:
         """What detector ``channel`` sees at ``t`` before its gain, noise and dead time."""
+        return self._input(channel, self.positions(t), self.beam(t))
+
+    def input_rate_at(self, channel: str, positions: dict[str, float]) -> float:
+        """What ``channel`` sees with the axes at ``positions`` (the rest where they start), the
+        nominal current and the shutter open: the noise-free ground truth of a measurement."""
+        full = {**self.positions(0.0), **positions}
+        return self._input(channel, full, self._beam(full, self.ring.nominal if self.ring else 500.0, True))
+
+    def _input(self, channel: str, positions: dict[str, float], state: BeamState) -> float:
         det = self.detector(channel)
-        positions = self.positions(t)
-        state = self.beam(t)
         if det.sees == "i0":
             return state.beam.flux
         if det.sees == "it":
@@ -231,5 +301,43 @@ class BeamlineModel:
         return self.detector(channel).saturated(self.input_rate(channel, t), t)
 
     def truth(self) -> dict[str, Any]:
-        """Ground truth of the simulated sample."""
-        return self.sample.truth()
+        """Ground truth of the simulated sample (and the optics' drawn misalignments, if any)."""
+        truth = self.sample.truth()
+        return {**truth, "misalignment": dict(self.misalignment)} if self.misalignment else truth
+
+
+def _pair(value: Any, where: str) -> tuple[float, float]:
+    if (not isinstance(value, list | tuple) or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value) or value[0] > value[1]):
+        raise ValueError(f"{where} must be [low, high] with low ≤ high, got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+class _Ray:
+    """The beam's vertical centroid along the beamline, as a ray from the source through the slits'
+    centroid, bent by the DCM and the mirror. Distances are metres upstream of the sample; heights mm.
+    Without a source → sample distance there is no geometry: only the bends move the spot."""
+
+    def __init__(self, sample_distance: float, slit_distance: float, y_slit: float, sy_slit: float) -> None:
+        self.live = sample_distance > slit_distance > 0
+        self.y_slit, self.sy_slit = y_slit, sy_slit
+        self.source_z = sample_distance
+        self.slit_from_source = slit_distance
+        self.bends: list[tuple[float, float]] = []  # (upstream distance, angle in mrad)
+
+    def deflect(self, distance: float, angle_mrad: float) -> None:
+        """A bend of ``angle_mrad`` at ``distance`` m upstream of the sample."""
+        self.bends.append((distance, angle_mrad))
+
+    def height(self, distance: float) -> float:
+        """Centroid height (mm) at ``distance`` m upstream of the sample."""
+        bent = sum(a * (d - distance) for d, a in self.bends if d > distance)
+        if not self.live:
+            return self.y_slit + bent
+        return self.y_slit * (self.source_z - distance) / self.slit_from_source + bent
+
+    def size(self, distance: float) -> float:
+        """rms size (mm) at ``distance``: the bundle through the slits opens as seen from the source."""
+        if not self.live:
+            return self.sy_slit
+        return self.sy_slit * (self.source_z - distance) / self.slit_from_source

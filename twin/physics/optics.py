@@ -73,24 +73,45 @@ def slit_transmission(low: float, high: float, centre: float, sigma: float) -> f
     return float(0.5 * (erf((high - centre) / r2s) - erf((low - centre) / r2s)))
 
 
+def clipped_centre(low: float, high: float, centre: float, sigma: float) -> float:
+    """Centroid of a Gaussian (``centre``, rms ``sigma``) cut to [``low``, ``high``] (the gap's
+    middle when almost nothing passes)."""
+    if high <= low:
+        return 0.5 * (low + high)
+    a, b = (low - centre) / sigma, (high - centre) / sigma
+    mass = 0.5 * (erf(b / math.sqrt(2.0)) - erf(a / math.sqrt(2.0)))
+    if mass < 1e-12:
+        return 0.5 * (low + high)
+    pdf = (math.exp(-0.5 * a * a) - math.exp(-0.5 * b * b)) / math.sqrt(2 * math.pi)
+    return float(min(max(centre + sigma * pdf / mass, low), high))
+
+
 def through_slits(beam: GaussianBeam, hcen: float, hsize: float, vcen: float, vsize: float) -> GaussianBeam:
-    """The beam after a pair of slit pairs (centre/size per direction); the size clips to the gap."""
+    """The beam after a pair of slit pairs (centre/size per direction); the size clips to the gap
+    and an off-centre gap moves the centroid to the middle of what passes."""
     th = slit_transmission(hcen - hsize / 2, hcen + hsize / 2, beam.x, beam.sx)
     tv = slit_transmission(vcen - vsize / 2, vcen + vsize / 2, beam.y, beam.sy)
     # rms of a uniformly filled gap is size/√12: a Gaussian clipped by a narrow gap is no wider
     sx = min(beam.sx, max(hsize, 0.0) / math.sqrt(12)) if hsize < 4 * beam.sx else beam.sx
     sy = min(beam.sy, max(vsize, 0.0) / math.sqrt(12)) if vsize < 4 * beam.sy else beam.sy
-    return GaussianBeam(beam.flux * th * tv, beam.x, beam.y, max(sx, 1e-6), max(sy, 1e-6))
+    x = clipped_centre(hcen - hsize / 2, hcen + hsize / 2, beam.x, beam.sx) if hsize < 1e3 else beam.x
+    y = clipped_centre(vcen - vsize / 2, vcen + vsize / 2, beam.y, beam.sy) if vsize < 1e3 else beam.y
+    return GaussianBeam(beam.flux * th * tv, x, y, max(sx, 1e-6), max(sy, 1e-6))
 
 
 @dataclass(frozen=True)
 class DCM:
     """A Si(111) double-crystal monochromator: Bragg's law, a rocking curve of FWHM
-    ``darwin_8kev`` µrad at 8 keV (Si(111): 36.4) scaling with tan θ, and a peak reflectivity per crystal."""
+    ``darwin_8kev`` µrad at 8 keV (Si(111): 36.4) scaling with tan θ, and a peak reflectivity per crystal.
+    A second crystal detuned by δ µrad deflects the exit beam by 2δ; at ``distance`` m upstream
+    of the sample that moves the spot (0: no geometry, the spot stays put). The crystals are
+    parallel at a fine-pitch reading of ``offset`` µrad (the model subtracts it)."""
 
     d: float = SI111_D
     darwin_8kev: float = 36.4
     reflectivity: float = 0.95
+    distance: float = 0.0
+    offset: float = 0.0  # µrad: the fine-pitch reading at which the crystals are parallel
 
     def darwin_width(self, energy_kev: float) -> float:
         """Rocking-curve FWHM (µrad) at ``energy_kev``."""
@@ -108,11 +129,17 @@ class DCM:
         w = math.sqrt(2.0) * self.darwin_width(energy_kev)
         return self.reflectivity**2 * math.exp(-4 * math.log(2) * (mismatch_urad / w) ** 2)
 
+    def deflection(self, mismatch_urad: float) -> float:
+        """Exit-beam angle change (mrad) for a second crystal detuned by ``mismatch_urad``."""
+        return 2e-3 * mismatch_urad
+
 
 @dataclass(frozen=True)
 class Mirror:
     """A focusing mirror at ``distance`` m from the sample: a pitch change Δθ (mrad) moves the spot
-    by 2·D·Δθ; the reflectivity falls off above the cut-off energy ``k_cut / pitch`` (keV)."""
+    by 2·D·Δθ; the reflectivity falls off above the cut-off energy ``k_cut / pitch`` (keV). A mirror of
+    ``length`` mm (0: unlimited) at pitch θ intercepts a vertical window L·θ high around its
+    centre at ``offset`` mm: a beam that misses it, or overfills it at grazing pitch, is lost."""
 
     distance: float = 10.0
     nominal_pitch: float = 3.0
@@ -120,6 +147,8 @@ class Mirror:
     reflectivity: float = 0.9
     edge_width: float = 0.5
     focus: float = 0.1
+    length: float = 0.0
+    offset: float = 0.0
 
     def cutoff(self, pitch_mrad: float) -> float:
         """Cut-off energy (keV) at ``pitch_mrad``."""
@@ -130,10 +159,17 @@ class Mirror:
         z = (energy_kev - self.cutoff(pitch_mrad)) / self.edge_width
         return self.reflectivity / (1.0 + math.exp(min(z, 700.0)))
 
+    def acceptance(self, y: float, sigma: float, pitch_mrad: float) -> float:
+        """Fraction of a beam at height ``y`` (mm, rms ``sigma``) that the mirror's footprint intercepts."""
+        if self.length <= 0:
+            return 1.0
+        half = 0.5e-3 * self.length * max(pitch_mrad, 0.0)  # mm·mrad → mm
+        return slit_transmission(self.offset - half, self.offset + half, y, sigma)
+
     def spot_shift(self, pitch_mrad: float) -> float:
         """Vertical spot displacement (mm) at the sample: 2·D·Δθ."""
         return 2.0 * self.distance * (pitch_mrad - self.nominal_pitch)  # m·mrad = mm
 
 
 __all__ = ["DCM", "HC", "SI111_D", "GaussianBeam", "Mirror", "UndulatorSource", "bragg_angle", "bragg_energy",
-           "slit_transmission", "through_slits"]
+           "clipped_centre", "slit_transmission", "through_slits"]

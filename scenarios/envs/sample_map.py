@@ -1,0 +1,118 @@
+"""The 2-D sample-map task on the twin: reconstruct the fluorescence map of the mapping beamline.
+
+The error after some measurements is the RMSE of their linear interpolation against the
+twin's noise-free map on a 100×100 grid over the search box, divided by the map's range
+(as the analytic ``map2d`` task); the target is the error of a 30×30 raster measured on the
+same twin (with the same counting noise, from the physics model directly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from adaptive.harness.tasks import Map2D
+from adaptive.protocol import Array
+from scenarios import scenario as scenarios
+from scenarios.envs.session import TwinSession
+from scenarios.envs.spec import CampaignSpec, parse_campaign
+from twin.physics import BeamlineModel
+
+
+def true_map(model: BeamlineModel, spec: CampaignSpec, points: Array) -> Array:
+    """Expected counts of ``spec.channel`` in ``spec.count_time`` at ``points`` (n, 2): no noise."""
+    det = model.detector(spec.channel)
+    out = np.empty(len(points))
+    for i, p in enumerate(np.asarray(points, dtype=float)):
+        rate = model.input_rate_at(spec.channel, dict(zip(spec.names, map(float, p), strict=True)))
+        out[i] = det.observed_rate(rate * det.gain + det.dark_rate) * spec.count_time
+    return out
+
+
+def grid_over(bounds: list[list[float]], n: int) -> Array:
+    """An n×n grid of points over the 2-D box."""
+    (x0, x1), (y0, y1) = bounds
+    gx, gy = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    return np.stack(np.meshgrid(gx, gy, indexing="ij"), axis=-1).reshape(-1, 2)
+
+
+@dataclass
+class SampleMapEnv(Map2D):
+    """The twin's map sample of ``scenario`` for ``seed``; ``mode`` is ``ca`` or ``direct``."""
+
+    name: str = "sample-map"
+    scenario: str = "sample-map"
+    mode: str = "ca"
+    speed: float | None = None
+    spec: CampaignSpec = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("ca", "direct"):
+            raise ValueError(f"mode must be 'ca' or 'direct', got {self.mode!r}")
+        sc = scenarios.load(self.scenario)
+        self.spec = parse_campaign(sc.experiment, devices=sc.beamline["devices"], min_axes=2)
+        if len(self.spec.names) != 2:
+            raise ValueError(f"{sc.path}: experiment.axes must name exactly 2 motors for a map")
+        self.bounds = self.spec.bounds
+        self.budget = self.budget or self.spec.budget
+        self.model = BeamlineModel(sc.beamline["physics"], seed=self.seed)
+        self.session = TwinSession(str(sc.path), seed=self.seed, speed=self.speed or sc.speed, spec=self.spec,
+                                   beamline=sc.beamline["_path"]) if self.mode == "ca" else None
+        self.n_measured = 0
+        super().__post_init__()  # the target: a 30×30 raster's error (measured directly on the model)
+
+    @cached_property
+    def grid(self) -> Array:
+        """The 100×100 evaluation grid over the box."""
+        return grid_over(self.bounds, 100)
+
+    @cached_property
+    def truth(self) -> Array:
+        """The twin's noise-free map on the grid."""
+        return true_map(self.model, self.spec, self.grid)
+
+    def measure_direct(self, x: Array, key: float) -> float:
+        """Counts at ``x`` from the physics model, Poisson noise keyed by ``key``."""
+        pos = dict(zip(self.spec.names, map(float, x), strict=True))
+        return float(self.model.measure_at(self.spec.channel, pos, self.spec.count_time, key))
+
+    def evaluate(self, x: Array) -> float:
+        """Counts of the channel at ``x`` (over CA, or from the model)."""
+        self.n_measured += 1
+        if self.session is not None:
+            return self.session.measure(x)
+        return self.measure_direct(x, self.n_measured * self.spec.count_time)
+
+    def raster_error(self, n: int) -> float:
+        """The error of an n×n raster measured directly on the model (keys apart from the episode's)."""
+        pts = grid_over(self.bounds, n)
+        ys = np.array([self.measure_direct(p, 1e6 + i * self.spec.count_time) for i, p in enumerate(pts)])
+        return self.error(pts, ys)
+
+    def agent_options(self, agent: str) -> dict[str, Any]:
+        """The scenario's options for its own agent; the grid spreads the budget."""
+        opts: dict[str, Any] = dict(self.spec.agent_options) if agent == self.spec.agent else {}
+        if agent == "grid":
+            opts["budget"] = self.budget
+        return opts
+
+    def close(self) -> None:
+        """Stop the twin (CA mode)."""
+        if self.session is not None:
+            self.session.close()
+
+
+@dataclass(frozen=True)
+class SampleMapFactory:
+    """Picklable ``seed -> SampleMapEnv`` for dask workers."""
+
+    scenario: str = "sample-map"
+    mode: str = "ca"
+    budget: int = 0
+
+    def __call__(self, seed: int) -> SampleMapEnv:
+        """The environment of ``seed``."""
+        return SampleMapEnv(seed=seed, scenario=self.scenario, mode=self.mode, budget=self.budget)
