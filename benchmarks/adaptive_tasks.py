@@ -3,8 +3,9 @@
 - ``map2d``: normalised RMSE of the map (linear interpolation of the data, 100×100 grid, against
   the noise-free truth). Target: the error of a 30×30 raster (900 points) with ≤ 25% of its
   points (225), and better than Sobol at the same budget. Agents: gp-map, sobol, grid.
-- ``edge``: |E0 found − E0 true| (E0 = maximum of the derivative). Target: a 0.5 eV fixed-step
-  scan's error (401 points) with ≤ 50% of its points. Agents: slope, grid (200-point raster), sobol.
+- ``edge``: E0 (maximum of the derivative) and edge-step errors, each over a 0.5 eV fixed-step
+  scan's RMS error (401 points); error = the worse ratio, target 1 with ≤ 50% of the points.
+  Agents: slope, grid (200-point raster), sobol.
 - ``phases``: 1 − adjusted Rand index of the phase labels over a 400-sample library.
   Target: ARI ≥ 0.9. Agents: cluster, random, sobol.
 
@@ -39,7 +40,10 @@ def main() -> None:
                            out=f"{out}/{task}", scenario=task)
         factory = task_factory(task)
         figures[task] = {
-            "reference_error_per_seed": [factory(s).target for s in range(args.episodes)],
+            "reference_error_per_seed": [
+                {"e0_rms_ev": env.ref_e0_error, "step_rms": env.ref_step_error} if hasattr(env, "ref_e0_error")
+                else env.target for env in (factory(s) for s in range(args.episodes))],
+            "metrics": {a: s.get("metrics", {}) for a, s in summary["agents"].items()},
             "agents": {a: {"evals_to_target": s["evals_to_target"], "final_error": s["final_regret"],
                            "evaluations": s["evaluations"]["median"],
                            "latency_median_s": s["suggestion_latency_s"]["median"]}

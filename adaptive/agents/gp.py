@@ -42,13 +42,18 @@ def one_thread() -> None:
         _ONE_THREAD = True
 
 
+KERNELS = ("matern", "rbf")
+
+
 class _ExactGP(gpytorch.models.ExactGP):  # type: ignore[misc]
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, likelihood: Any, dim: int) -> None:
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, likelihood: Any, dim: int, kernel: str = "matern") -> None:
         super().__init__(x, y, likelihood)
         self.mean_module = gpytorch.means.ConstantMean()
         loc = math.sqrt(2.0) + 0.5 * math.log(dim)
-        self.covar_module = gpytorch.kernels.MaternKernel(
-            nu=2.5, ard_num_dims=dim,
+        kern = gpytorch.kernels.RBFKernel if kernel == "rbf" else gpytorch.kernels.MaternKernel
+        kw = {} if kernel == "rbf" else {"nu": 2.5}
+        self.covar_module = kern(
+            **kw, ard_num_dims=dim,
             lengthscale_prior=gpytorch.priors.LogNormalPrior(loc, math.sqrt(3.0)),
             lengthscale_constraint=gpytorch.constraints.Interval(2.5e-2, LENGTHSCALE_MAX))
 
@@ -60,12 +65,17 @@ class GP:
     """A fitted GP on points ``x`` (n, d) in [0, 1]^d and values ``y`` (n,).
 
     ``noise`` fixes the observation noise variance (in standardised units) instead of fitting it;
-    ``sigma`` gives per-point standard deviations (raw units), added to the fitted noise.
+    ``sigma`` gives per-point standard deviations (raw units), added to the fitted noise;
+    ``kernel`` is "matern" (ARD Matérn-5/2) or "rbf" (ARD squared exponential).
     """
 
     def __init__(self, x: Array, y: Array, *, noise: float | None = None, sigma: Array | None = None,
-                 hypers: dict[str, Any] | None = None, start: list[float] | None = None) -> None:
+                 hypers: dict[str, Any] | None = None, start: list[float] | None = None,
+                 kernel: str = "matern") -> None:
         one_thread()
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+        self.kernel = kernel
         if len(x) < 1:
             raise ValueError("a GP needs at least one measured point")
         self.dim = x.shape[1]
@@ -85,7 +95,7 @@ class GP:
             if noise is not None:
                 self.likelihood.noise = max(noise, 1e-6)
                 self.likelihood.raw_noise.requires_grad_(False)
-        self.model = _ExactGP(self.x, self.y, self.likelihood, self.dim).to(DTYPE)
+        self.model = _ExactGP(self.x, self.y, self.likelihood, self.dim, kernel).to(DTYPE)
         self.likelihood.to(DTYPE)
         if hypers is None:
             self._init_hypers()
@@ -134,7 +144,8 @@ class GP:
 
         def neg_log_posterior() -> torch.Tensor:
             n = len(self.x)
-            k = self.model.covar_module(self.x).to_dense()
+            xs = self.x / self._base_kernel().lengthscale.reshape(-1)
+            k = kernel_matrix(xs, xs, self.kernel) * self._prior_var()
             noise = self.likelihood.noise_covar.noise.reshape(-1)
             k = k + torch.diag(noise.expand(n) if noise.numel() == 1 else noise)
             chol = torch.linalg.cholesky(k + 1e-9 * torch.eye(n, dtype=DTYPE))
@@ -194,19 +205,20 @@ class GP:
         y = np.concatenate([self.y.numpy() * self.y_std + self.y_mean, y_new])
         gp = GP.__new__(GP)
         gp.dim, gp.y_mean, gp.y_std, gp.fixed_noise = self.dim, self.y_mean, self.y_std, self.fixed_noise
+        gp.kernel = self.kernel
         gp.x = torch.as_tensor(x, dtype=DTYPE)
         gp.y = torch.as_tensor((y - self.y_mean) / self.y_std, dtype=DTYPE)
         if isinstance(self.likelihood, gpytorch.likelihoods.FixedNoiseGaussianLikelihood):
             base = self.likelihood.noise_covar.noise.detach()
             noise = torch.cat([base, base.min().expand(len(x_new))])
             gp.likelihood = gpytorch.likelihoods.FixedNoiseGaussianLikelihood(noise=noise).to(DTYPE)
-            gp.model = _ExactGP(gp.x, gp.y, gp.likelihood, self.dim).to(DTYPE)
+            gp.model = _ExactGP(gp.x, gp.y, gp.likelihood, self.dim, self.kernel).to(DTYPE)
             gp.model.load_state_dict(self.model.state_dict(), strict=False)
         else:
             gp.likelihood = gpytorch.likelihoods.GaussianLikelihood(
                 noise_constraint=gpytorch.constraints.GreaterThan(1e-6)).to(DTYPE)
             gp.likelihood.noise = self.likelihood.noise.detach()
-            gp.model = _ExactGP(gp.x, gp.y, gp.likelihood, self.dim).to(DTYPE)
+            gp.model = _ExactGP(gp.x, gp.y, gp.likelihood, self.dim, self.kernel).to(DTYPE)
             gp.model.load_state_dict(self.model.state_dict(), strict=False)
         gp.model.eval()
         gp.likelihood.eval()
@@ -227,10 +239,20 @@ class GP:
             self._chol = cached
         return cached
 
+    def _cross(self, x: torch.Tensor) -> torch.Tensor:
+        """The kernel's covariance between ``x`` and the data (matches ``covar_module(x, self.x)``)."""
+        scaled: tuple[torch.Tensor, torch.Tensor] | None = getattr(self, "_scaled", None)
+        if scaled is None:
+            ls = self._base_kernel().lengthscale.detach().reshape(-1)
+            scaled = (ls, self.x / ls)
+            self._scaled = scaled
+        ls, xs = scaled
+        return kernel_matrix(x / ls, xs, self.kernel) * self._prior_var()
+
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and standard deviation of the latent function, in standardised units (differentiable in ``x``)."""
         chol, alpha = self._cache()
-        kx = self.model.covar_module(x, self.x).to_dense()
+        kx = self._cross(x)
         mean = self.model.mean_module.constant.detach() + kx @ alpha
         v = torch.linalg.solve_triangular(chol, kx.T, upper=False)
         var = (self._prior_var() - (v * v).sum(0)).clamp_min(1e-12)
@@ -251,6 +273,37 @@ class GP:
     def best_standardised(self) -> float:
         """The largest standardised value observed."""
         return float(self.y.max())
+
+
+def kernel_matrix(a: torch.Tensor, b: torch.Tensor, kernel: str) -> torch.Tensor:
+    """Matérn-5/2 or RBF covariance of points already divided by their lengthscales, in plain torch
+    (gpytorch's lazy tensors cost more than the arithmetic at these sizes); differentiable."""
+    sq = ((a * a).sum(-1, keepdim=True) - 2.0 * a @ b.T + (b * b).sum(-1)).clamp_min(0.0)
+    if kernel == "rbf":
+        return torch.exp(-0.5 * sq)
+    r = math.sqrt(5.0) * (sq + 1e-30).sqrt()
+    return (1.0 + r + r * r / 3.0) * torch.exp(-r)
+
+
+TRANSFORMS = ("standardise", "power", "copula")
+
+
+def warp_outputs(y: Array, transform: str) -> Array:
+    """Monotone output warping before the GP: "standardise" (none beyond the GP's own
+    standardisation), "power" (Box-Cox for positive values, Yeo-Johnson otherwise, fitted by
+    maximum likelihood, as HEBO does) or "copula" (ranks to standard-normal quantiles)."""
+    y = np.asarray(y, dtype=float)
+    if transform == "standardise" or len(y) < 3 or np.ptp(y) == 0:
+        return y
+    if transform == "copula":
+        from scipy.stats import norm, rankdata
+
+        return np.asarray(norm.ppf((rankdata(y) - 0.5) / len(y)), dtype=float)
+    from sklearn.preprocessing import PowerTransformer
+
+    z = y / np.std(y)
+    method = "box-cox" if z.min() > 0 else "yeo-johnson"
+    return np.asarray(PowerTransformer(method=method).fit_transform(z[:, None])[:, 0], dtype=float)
 
 
 def log_ei(mean: torch.Tensor, std: torch.Tensor, best: float) -> torch.Tensor:

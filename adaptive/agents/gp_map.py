@@ -1,10 +1,20 @@
-"""GP mapping: measure where the map is uncertain *and* changing (gradients, boundaries).
+"""GP mapping: measure where the map is changing (gradients, boundaries), not just where it is unknown.
 
-A stationary GP's variance alone only fills space (no better than Sobol), so the score
-weighs the posterior standard deviation by the magnitude of the posterior mean's gradient:
-``σ(x) · (floor + |∇μ(x)| / max|∇μ|)``. With ``mode="variance"`` the score is σ alone,
-which is also the expected information gain of a GP observation (½ log(1 + σ²/σₙ²) is
-monotone in σ). Batches and pending points are handled by believers, as in GP-BO.
+A stationary GP's variance alone only fills space (no better than Sobol). Three modes:
+
+- ``"boundary"`` (default): the measured points (plus the box's corners, valued by the GP's
+  mean) are triangulated (Delaunay); a triangle's score is its area times the square of the
+  change across it beyond the noise (the range of its vertex values minus twice the GP's noise
+  standard deviation, plus ``floor`` × the map's range so that large empty triangles still get
+  measured). That is about the squared error that a linear map over the triangle leaves where
+  a boundary or a steep gradient crosses it. The next point bisects the best triangle's edge
+  that changes most (length × change), so points close in on a boundary from both sides.
+- ``"gradient"``: ``σ(x) · (floor + |∇μ(x)| / max|∇μ|)`` over random candidates.
+- ``"variance"``: σ alone, which is also the expected information gain of a GP observation
+  (½ log(1 + σ²/σₙ²) is monotone in σ).
+
+Batches and pending points are handled by believers (their GP mean), as in GP-BO. The GP
+gives the noise level, the corners' values and the reconstruction (:meth:`GPMapAgent.predict`).
 """
 
 from __future__ import annotations
@@ -14,10 +24,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
+from scipy.spatial import Delaunay
 
 from adaptive.agents.baselines import sobol_points
 from adaptive.agents.gp import DTYPE, GP
 from adaptive.protocol import Agent, Array
+
+MODES = ("boundary", "gradient", "variance")
 
 
 class GPMapAgent(Agent):
@@ -25,11 +38,11 @@ class GPMapAgent(Agent):
 
     name: ClassVar[str] = "gp-map"
 
-    def __init__(self, bounds: ArrayLike, *, n_init: int = 20, mode: str = "gradient", floor: float = 0.02,
+    def __init__(self, bounds: ArrayLike, *, n_init: int = 20, mode: str = "boundary", floor: float = 0.02,
                  n_candidates: int = 2048, refit_every: int = 5, **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
-        if mode not in ("gradient", "variance"):
-            raise ValueError(f"mode must be 'gradient' or 'variance', got {mode!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.n_init = int(n_init)
         self.mode = mode
         self.floor = float(floor)
@@ -83,6 +96,8 @@ class GPMapAgent(Agent):
         return np.concatenate(out)
 
     def _targeted(self, n: int, extra: list[Array]) -> Array:
+        if self.mode == "boundary" and self.space.dim == 2:
+            return self._bisect_boundaries(n, extra)
         gp = self.model()
         rng = self.rng(2)
         cand = rng.random((self.n_candidates, self.space.dim))
@@ -103,6 +118,45 @@ class GPMapAgent(Agent):
             if grad is not None:
                 grad = np.delete(grad, i)
         return self.space.from_unit(np.asarray(chosen))
+
+    def _bisect_boundaries(self, n: int, extra: list[Array]) -> Array:
+        """Bisect the edges of the triangles whose values change most beyond the noise (see the module docstring)."""
+        gp = self.model()
+        pts = self.space.to_unit(self.obs.X())
+        vals = np.asarray(self.objective_values(), dtype=float)
+        noise_sd = float(gp.likelihood.noise_covar.noise.detach().reshape(-1).min().sqrt()) * gp.y_std
+        believers = [self.space.to_unit(p) for p in (self.pending_points(), self.failed_points(), *extra) if len(p)]
+        corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+        extra_pts = np.concatenate([corners, *believers]) if believers else corners
+        extra_pts = extra_pts[np.all(np.abs(extra_pts[:, None, :] - pts[None, :, :]).max(-1) > 1e-9, axis=1)]
+        points = np.concatenate([pts, extra_pts])
+        values = np.concatenate([vals, gp.predict(extra_pts)[0]])
+        spread = float(np.ptp(values)) or 1.0
+        chosen: list[Array] = []
+        for _ in range(n):
+            tri = Delaunay(points).simplices
+            a, b, c = points[tri[:, 0]], points[tri[:, 1]], points[tri[:, 2]]
+            area = 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
+            change = np.clip(np.ptp(values[tri], axis=1) - 2.0 * noise_sd, 0.0, None)
+            score = area * (change**2 + (self.floor * spread) ** 2)
+            for i in np.argsort(-score):
+                u = self._edge_midpoint(points[tri[i]], values[tri[i]])
+                if self.space.allowed(self.space.from_unit(u))[0]:
+                    break
+            else:
+                break
+            chosen.append(u)
+            points = np.concatenate([points, u[None, :]])
+            values = np.concatenate([values, gp.predict(u[None, :])[0]])
+        return self.space.from_unit(np.asarray(chosen).reshape(-1, 2))
+
+    @staticmethod
+    def _edge_midpoint(corner: Array, value: Array) -> Array:
+        """The midpoint of the triangle's edge with the largest length × change of value."""
+        pairs = ((0, 1), (1, 2), (0, 2))
+        weight = [abs(value[i] - value[j]) * float(np.linalg.norm(corner[i] - corner[j])) for i, j in pairs]
+        i, j = pairs[int(np.argmax(weight))]
+        return np.asarray((corner[i] + corner[j]) / 2, dtype=float)
 
     @staticmethod
     def _gradient(gp: GP, cand: Array) -> Array:

@@ -28,6 +28,7 @@ class EpisodeResult:
     evals_to_target: int | None = None
     final_error: float = float("inf")
     n_evals: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     wall_s: float = 0.0
     error: str | None = None
@@ -73,6 +74,9 @@ def run_episode(agent_name: str, factory: Callable[[int], Environment], seed: in
             _record(result, env, xs, ys, len(xs))
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
+    try:
+        if xs and result.error is None:
+            result.metrics = env.metrics(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
     finally:
         env.close()
     result.n_evals = len(xs)

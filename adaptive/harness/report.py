@@ -64,6 +64,8 @@ def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
                 "max": float(lat.max()) if lat.size else None, "n": int(lat.size)},
             "wall_time_s": quartiles([r.wall_s for r in mine]),
             "evaluations": quartiles([float(r.n_evals) for r in mine]),
+            "metrics": {k: quartiles([r.metrics.get(k, math.inf) for r in mine])
+                        for k in dict.fromkeys(k for r in mine for k in r.metrics)},
             "failed_episodes": [{"seed": r.seed, "error": r.error.splitlines()[0]} for r in mine if r.error],
         }
     return agents

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from adaptive.agents import ClusterAgent, GPBOAgent, GPMapAgent, GridAgent, SlopeAgent, SobolAgent
 from adaptive.harness.episode import run_episode
@@ -93,7 +94,8 @@ def test_slope_stepping_finds_the_edge_with_half_the_points_of_a_fixed_scan() ->
         result = run_episode("slope", task_factory("edge"), seed)
         assert result.error is None, result.error
         assert result.n_evals <= 200, result.n_evals  # ≤ 50% of the 401-point 0.5 eV scan
-        assert result.final_error <= max(env.target, 0.1) * 1.5, (result.final_error, env.target)
+        assert result.metrics["e0_error_ev"] <= 1.5 * env.ref_e0_error, (result.metrics, env.ref_e0_error)
+        assert result.metrics["step_error"] < 0.01 * env.true_step, result.metrics  # the step to 1%
 
 
 def test_slope_agent_refines_a_jump_and_stops_at_the_end() -> None:
@@ -155,4 +157,22 @@ def test_edge_stand_in_has_its_derivative_maximum_at_the_edge() -> None:
     for seed in (0, 3):
         env = Edge1D(seed=seed)
         assert abs(env.true_e0 - env.e0) < 0.5  # the white line shifts it a little, nothing else may
-        assert env.target < 0.3, "a 0.5 eV scan finds E0 to a fraction of its step"
+        assert abs(env.true_step - 1.0) < 0.1  # the arctan step of height 1, less its far tail
+        assert env.ref_e0_error < 0.3, "a 0.5 eV scan finds E0 to a fraction of its step"
+        assert env.ref_step_error < 0.01, "and the step to 1%"
+
+
+def test_edge_step_is_the_jump_between_the_pre_and_post_edge_lines() -> None:
+    from adaptive.harness.tasks import edge_step
+
+    e = np.arange(8800.0, 9300.0, 1.0)
+    mu = 0.1 + 1e-4 * (e - 9000) + 0.7 * (e > 9000) + 2e-4 * (e - 9000) * (e > 9000)
+    assert edge_step(e, mu, 9000.0) == pytest.approx(0.7, abs=1e-3)
+    assert np.isnan(edge_step(e[e > 8990], mu[e > 8990], 9000.0)), "no pre-edge data: no step"
+    env = Edge1D(seed=1)
+    pts = np.arange(8900.0, 9100.0 + 1e-9, 0.5)[:, None]
+    ys = np.array([env.evaluate(p) for p in pts])
+    err = env.error(pts, ys)
+    assert 0 < err < 5, "one 0.5 eV scan is within a few of its own RMS errors"
+    shifted = ys + 0.05 * (pts[:, 0] > env.true_e0 + 20)  # a wrong post-edge level
+    assert env.metrics(pts, shifted)["step_error"] > 0.04 and env.error(pts, shifted) > 10
