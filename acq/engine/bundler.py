@@ -34,8 +34,10 @@ class _Stream:
     def __init__(self, desc: dict[str, Any]) -> None:
         self.desc = desc
         self.uid: str = desc["uid"]
-        self.keys = frozenset(desc["data_keys"])
-        self.external = tuple(k for k, dk in desc["data_keys"].items() if dk.get("external"))
+        # keys whose data come as stream_datum documents (``external: "STREAM:"``) are never in events
+        events = {k: dk for k, dk in desc["data_keys"].items() if dk.get("external") != "STREAM:"}
+        self.keys = frozenset(events)
+        self.external = tuple(k for k, dk in events.items() if dk.get("external"))
 
 
 class RunBundle:
