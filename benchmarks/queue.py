@@ -3,11 +3,12 @@
 Measures queue adds per second (one item per request: from one lean client process, from
 four, through our Python client, and as one batch), latency from ``add`` to plan start and
 to plan done for trivial plans (``count([det])``, one stored run, against the twin at speed
-×1000; and ``mv`` to where the motor is, no run), status requests per second with 50
-concurrent clients in separate processes, and the time to open the environment. The peer,
-when ``bluesky_queueserver`` is importable and ``redis-server`` is on PATH, is measured in
-the same run with its own 0MQ client (queue autostart on, ophyd.sim devices). The last line
-is one JSON object.
+×1000, with where that time goes: add to the worker's start, to the run's start document,
+to its stop document, to the server's "finished"; and ``mv`` to where the motor is, no run),
+status requests per second with 50 concurrent clients in separate processes, and the time
+to open the environment. The peer, when ``bluesky_queueserver`` is importable and
+``redis-server`` is on PATH, is measured in the same run with its own 0MQ client (queue
+autostart on, ophyd.sim devices). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -133,12 +134,20 @@ class Ours:
     def _watch(self) -> None:
         from qserver import Client
 
+        runs: dict[str, str] = {}  # run uid -> item uid
         try:
             for ev in Client(self.url, self.key).stream(timeout=600):
                 if ev["type"] == "started":
-                    self.events.setdefault(ev["uid"], {})["start"] = time.perf_counter()
+                    self.events.setdefault(ev["uid"], {}).update(start=time.perf_counter(), worker_start=ev["time"])
+                elif ev["type"] == "doc" and ev["name"] in ("start", "stop"):
+                    doc = ev["doc"]
+                    if ev["name"] == "start":
+                        runs[doc["uid"]] = doc.get("qserver_item", "")
+                    item = runs.get(doc["uid"] if ev["name"] == "start" else doc["run_start"], "")
+                    self.events.setdefault(item, {})[f"run_{ev['name']}"] = doc["time"]
                 elif ev["type"] == "finished":
-                    self.events.setdefault(ev["item"]["uid"], {})["done"] = time.perf_counter()
+                    self.events.setdefault(ev["item"]["uid"], {}).update(done=time.perf_counter(),
+                                                                         done_wall=time.time())
                     self.got.set()
         except Exception:
             return
@@ -177,19 +186,29 @@ class Ours:
         before = len(c.history())
         for label, plan in (("", TRIVIAL), ("_no_run", TRIVIAL_NO_RUN)):
             starts, dones = [], []
+            parts: dict[str, list[float]] = {}
             for _ in range(N_LATENCY):
                 self.got.clear()
-                t0 = time.perf_counter()
+                t0, wall0 = time.perf_counter(), time.time()
                 uid = c.add(plan["name"], plan["args"], plan["kwargs"])["uid"]
                 deadline = time.monotonic() + 30
                 while "done" not in self.events.get(uid, {}):
                     if time.monotonic() > deadline:
                         raise TimeoutError("a trivial plan did not finish in 30 s")
                     self.got.wait(0.05)
-                starts.append(self.events[uid]["start"] - t0)
-                dones.append(self.events[uid]["done"] - t0)
+                ev = self.events[uid]
+                starts.append(ev["start"] - t0)
+                dones.append(ev["done"] - t0)
+                if "run_start" in ev and "run_stop" in ev:  # where the time goes (wall clocks of one machine)
+                    for part, value in (("to_worker", ev["worker_start"] - wall0),
+                                        ("worker_to_run_start", ev["run_start"] - ev["worker_start"]),
+                                        ("run_start_to_stop", ev["run_stop"] - ev["run_start"]),
+                                        ("stop_to_done", ev["done_wall"] - ev["run_stop"])):
+                        parts.setdefault(part, []).append(value)
             out[f"add_to_start{label}_s"] = statistics.median(starts)
             out[f"add_to_done{label}_s"] = statistics.median(dones)
+            for part, values in parts.items():
+                out[f"done_part_{part}_s"] = statistics.median(values)
         hist = c.history()[before:]
         if sum(h["exit_status"] == "completed" for h in hist) != 2 * N_LATENCY:
             raise AssertionError(f"trivial plans did not all complete: {hist[-1]}")
