@@ -16,6 +16,8 @@ from http import HTTPStatus
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from qserver.wire import dumps
+
 # answer(method, path, api_key, body) -> (status, JSON bytes)
 Answer = Callable[[str, str, str | None, bytes], tuple[int, bytes]]
 MAX_BODY = 1 << 20  # a larger body takes the ordinary path (which reads it in pieces)
@@ -69,7 +71,10 @@ def fast_lane_protocol(answer: Answer, hot: frozenset[tuple[str, str]]) -> type[
                 super().on_message_complete()
                 return
             self._lane = None
-            status, payload = answer(lane[0], lane[1], lane[2], bytes(lane[3]))
+            try:
+                status, payload = answer(lane[0], lane[1], lane[2], bytes(lane[3]))
+            except Exception as exc:  # what the app would answer for a bug: 500, and the connection lives on
+                status, payload = 500, dumps({"error": f"internal error: {type(exc).__name__}: {exc}"}).encode()
             self.transport.write(_head(status, len(payload)) + payload)
             self.on_response_complete()
 

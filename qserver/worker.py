@@ -283,13 +283,10 @@ class Worker:
         except asyncio.CancelledError:
             status = self._stop_reason or "aborted"
             reason = f"{status} on request"
-        except Exception as exc:
-            if self._stop_reason and type(exc).__name__.startswith("Request"):
-                status, reason = self._stop_reason, f"{self._stop_reason} on request"
-            else:
-                status = "failed"
-                reason = f"{type(exc).__name__}: {exc}"
-                self._console(traceback.format_exc(limit=3))
+        except Exception as exc:  # (a plan that fails while being stopped is recorded as stopped)
+            status = self._stop_reason or "failed"
+            reason = f"{type(exc).__name__}: {exc}"
+            self._console(traceback.format_exc(limit=3))
         run_uids = list(uids) or list(self.RE._run_uids)
         result = {"exec_id": exec_id, "item": item, "exit_status": status, "reason": reason,
                   "run_uids": run_uids, "started": started, "finished": time.time()}

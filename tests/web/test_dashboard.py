@@ -344,6 +344,7 @@ def test_a_beam_dump_during_a_queued_scan_shows_as_a_suspension(
     page.click("#nav button[data-view=live]")
     watcher = threading.Thread(target=follow, daemon=True)
     watcher.start()
+    _wait(lambda: bool(events), what="the stream's first event (its status)")  # following before anything runs
     item = admin.add("scan", [["det"], "motor", -2.0, 2.0, 12])
     admin.start()
     _wait(lambda: _points(page) >= 2, what="the first points")
