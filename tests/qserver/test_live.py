@@ -147,7 +147,10 @@ def test_pause_resume_abort_and_stream(qs: QueueServer, admin: Client) -> None:
     events: list[dict[str, Any]] = []
     watcher = threading.Thread(target=lambda: _collect(qs.client(), events, 60), daemon=True)
     watcher.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30
+    while not events:  # the stream's first event (the status): following before anything runs
+        assert time.monotonic() < deadline, "the stream did not answer"
+        time.sleep(0.02)
 
     def points() -> list[int]:
         return [e["doc"]["seq_num"] for e in events if e["type"] == "doc" and e["doc"].get("seq_num")
