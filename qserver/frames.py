@@ -61,6 +61,7 @@ class FrameGrabber:
         self.period = 1.0 / max_rate
         self._watched: dict[str, _Plugin] = {}  # descriptor uid -> the camera its events carry
         self._want: tuple[_Plugin, str, int] | None = None
+        self._latest: tuple[_Plugin, str, int] | None = None
         self._task: asyncio.Task[None] | None = None
         self._last = 0.0
         self._run = ""
@@ -73,14 +74,13 @@ class FrameGrabber:
             if plugin is not None:
                 self._watched[doc["uid"]] = plugin
         elif name == "event" and doc["descriptor"] in self._watched:
-            self._want = (self._watched[doc["descriptor"]], self._run, int(doc["seq_num"]))
+            self._want = self._latest = (self._watched[doc["descriptor"]], self._run, int(doc["seq_num"]))
             self._kick()
-        elif name == "stop":
+        elif name == "stop" and self._latest is not None:
+            self._want, self._latest = self._latest, None  # read once more now that the run is over
             self._kick(final=True)
 
     def _kick(self, final: bool = False) -> None:
-        if final and self._want is None:
-            return
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._grab(final))
 

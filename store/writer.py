@@ -96,6 +96,7 @@ class Writer:
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
         self._closing: list[tuple[Path, Journal]] = []  # files written, not yet fsync'd; their journals
+        self._finishing = threading.Lock()
         _WRITERS.add(self)
 
     # -- routing ---------------------------------------------------------------------------
@@ -161,13 +162,15 @@ class Writer:
         """fsync every open run's journal now, and every finished run's file (then drop its journal)."""
         with self._lock:
             runs = list(self._runs.values())
-            closing, self._closing = self._closing, []
         for run in runs:
             run.journal.sync()
-        for path, journal in closing:
-            make_durable(path)
-            journal.close()
-            journal.remove()
+        with self._finishing:  # a flush that overlaps the flush thread's returns once its files are done too
+            with self._lock:
+                closing, self._closing = self._closing, []
+            for path, journal in closing:
+                make_durable(path)
+                journal.close()
+                journal.remove()
 
     def _ensure_flusher(self) -> None:
         if self._flusher is None or not self._flusher.is_alive():
