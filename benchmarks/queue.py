@@ -3,11 +3,12 @@
 Measures queue adds per second (one item per request: from one lean client process, from
 four, through our Python client, and as one batch), latency from ``add`` to plan start and
 to plan done for trivial plans (``count([det])``, one stored run, against the twin at speed
-×1000; and ``mv`` to where the motor is, no run), status requests per second with 50
-concurrent clients in separate processes, and the time to open the environment. The peer,
-when ``bluesky_queueserver`` is importable and ``redis-server`` is on PATH, is measured in
-the same run with its own 0MQ client (queue autostart on, ophyd.sim devices). The last line
-is one JSON object.
+×1000, with where that time goes: add to the worker's start, to the run's start document,
+to its stop document, to the server's "finished"; and ``mv`` to where the motor is, no run),
+status requests per second with 50 concurrent clients in separate processes, and the time
+to open the environment. The peer, when ``bluesky_queueserver`` is importable and
+``redis-server`` is on PATH, is measured in the same run with its own 0MQ client (queue
+autostart on, ophyd.sim devices). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -68,27 +69,37 @@ def _run_load(cmd: list[str], n_clients: int, seconds: float) -> tuple[float, in
 
 def _load_client(url: str, key: str, seconds: float, what: str) -> None:
     """One load process: ``status`` (GET /api/status) or ``add`` (POST an item) on a kept-alive
-    connection from ``start_at`` for ``seconds``; prints how many succeeded."""
-    import http.client
+    connection from ``start_at`` for ``seconds``; prints how many succeeded. A lean client (one
+    prebuilt request, a socket, the answer's length from its header), so that what is measured
+    is the server: the peer's load client is as lean (a bare 0MQ REQ socket)."""
+    import socket
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    body = json.dumps({"item": TRIVIAL})
+    sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=30)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if what == "status":
+        request = f"GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
+    else:
+        body = json.dumps({"item": TRIVIAL}).encode()
+        request = (f"POST /api/queue/add HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                   f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
     start_at = _barrier()
     while time.time() < start_at:
         time.sleep(0.001)
     n = errors = 0
     end = start_at + seconds
+    buf = b""
     while time.time() < end:
-        if what == "status":
-            conn.request("GET", "/api/status", headers=headers)
-        else:
-            conn.request("POST", "/api/queue/add", body=body, headers=headers)
-        r = conn.getresponse()
-        r.read()
-        if r.status == 200:
+        sock.sendall(request)
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(65536)
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        while len(buf) < length:
+            buf += sock.recv(65536)
+        buf = buf[length:]
+        if head.startswith(b"HTTP/1.1 200"):
             n += 1
         else:
             errors += 1
@@ -133,12 +144,20 @@ class Ours:
     def _watch(self) -> None:
         from qserver import Client
 
+        runs: dict[str, str] = {}  # run uid -> item uid
         try:
             for ev in Client(self.url, self.key).stream(timeout=600):
                 if ev["type"] == "started":
-                    self.events.setdefault(ev["uid"], {})["start"] = time.perf_counter()
+                    self.events.setdefault(ev["uid"], {}).update(start=time.perf_counter(), worker_start=ev["time"])
+                elif ev["type"] == "doc" and ev["name"] in ("start", "stop"):
+                    doc = ev["doc"]
+                    if ev["name"] == "start":
+                        runs[doc["uid"]] = doc.get("qserver_item", "")
+                    item = runs.get(doc["uid"] if ev["name"] == "start" else doc["run_start"], "")
+                    self.events.setdefault(item, {})[f"run_{ev['name']}"] = doc["time"]
                 elif ev["type"] == "finished":
-                    self.events.setdefault(ev["item"]["uid"], {})["done"] = time.perf_counter()
+                    self.events.setdefault(ev["item"]["uid"], {}).update(done=time.perf_counter(),
+                                                                         done_wall=time.time())
                     self.got.set()
         except Exception:
             return
@@ -177,19 +196,29 @@ class Ours:
         before = len(c.history())
         for label, plan in (("", TRIVIAL), ("_no_run", TRIVIAL_NO_RUN)):
             starts, dones = [], []
+            parts: dict[str, list[float]] = {}
             for _ in range(N_LATENCY):
                 self.got.clear()
-                t0 = time.perf_counter()
+                t0, wall0 = time.perf_counter(), time.time()
                 uid = c.add(plan["name"], plan["args"], plan["kwargs"])["uid"]
                 deadline = time.monotonic() + 30
                 while "done" not in self.events.get(uid, {}):
                     if time.monotonic() > deadline:
                         raise TimeoutError("a trivial plan did not finish in 30 s")
                     self.got.wait(0.05)
-                starts.append(self.events[uid]["start"] - t0)
-                dones.append(self.events[uid]["done"] - t0)
+                ev = self.events[uid]
+                starts.append(ev["start"] - t0)
+                dones.append(ev["done"] - t0)
+                if "run_start" in ev and "run_stop" in ev:  # where the time goes (wall clocks of one machine)
+                    for part, value in (("to_worker", ev["worker_start"] - wall0),
+                                        ("worker_to_run_start", ev["run_start"] - ev["worker_start"]),
+                                        ("run_start_to_stop", ev["run_stop"] - ev["run_start"]),
+                                        ("stop_to_done", ev["done_wall"] - ev["run_stop"])):
+                        parts.setdefault(part, []).append(value)
             out[f"add_to_start{label}_s"] = statistics.median(starts)
             out[f"add_to_done{label}_s"] = statistics.median(dones)
+            for part, values in parts.items():
+                out[f"done_part_{part}_s"] = statistics.median(values)
         hist = c.history()[before:]
         if sum(h["exit_status"] == "completed" for h in hist) != 2 * N_LATENCY:
             raise AssertionError(f"trivial plans did not all complete: {hist[-1]}")
@@ -250,21 +279,37 @@ user_groups:
 """
 
 
-def _peer_load_client(addr: str, seconds: float) -> None:
-    """One peer load process: 'status' requests over its 0MQ API."""
-    from bluesky_queueserver import ZMQCommSendThreads
+PEER_USER = {"user": "bench", "user_group": "primary"}
+PEER_ITEM = {"item_type": "plan", "name": "count", "args": [["det"]], "kwargs": {"num": 1}}
 
-    comm = ZMQCommSendThreads(zmq_server_address=addr, timeout_recv=30000)
+
+def _peer_load(addr: str, n_clients: int, seconds: float, what: str) -> tuple[float, int]:
+    """The peer's requests per second from ``n_clients`` processes at once, and the number of errors."""
+    return _run_load([sys.executable, __file__, "--peer-load-client", addr, str(seconds), what], n_clients, seconds)
+
+
+def _peer_load_client(addr: str, seconds: float, what: str) -> None:
+    """One peer load process: 'status' or 'queue_item_add' over a bare 0MQ REQ socket with the
+    JSON messages its own client sends (``{"method", "params"}``)."""
+    import zmq
+
+    sock = zmq.Context().socket(zmq.REQ)
+    sock.RCVTIMEO = 30000
+    sock.connect(addr)
+    msg: dict[str, Any] = {"method": "status", "params": {}}
+    if what == "add":
+        msg = {"method": "queue_item_add", "params": {"item": PEER_ITEM, **PEER_USER}}
     start_at = _barrier()
     while time.time() < start_at:
         time.sleep(0.001)
     n = errors = 0
     end = start_at + seconds
     while time.time() < end:
-        try:
-            comm.send_message(method="status")
+        sock.send_json(msg)
+        reply = sock.recv_json()
+        if isinstance(reply, dict) and reply.get("success", True) is not False:
             n += 1
-        except Exception:
+        else:
             errors += 1
     print(json.dumps({"n": n, "errors": errors}))
 
@@ -310,8 +355,8 @@ class Peer:
              "--use-ipython-kernel", "OFF", "--zmq-publish-console", "OFF", "--console-output", "OFF", "--silent"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         self.comm = ZMQCommSendThreads(zmq_server_address=self.addr, timeout_recv=20000)
-        self.user = {"user": "bench", "user_group": "primary"}
-        self.item = {"item_type": "plan", "name": "count", "args": [["det"]], "kwargs": {"num": 1}}
+        self.user = PEER_USER
+        self.item = PEER_ITEM
         deadline = time.monotonic() + 90
         while True:
             try:
@@ -342,14 +387,21 @@ class Peer:
             time.sleep(0.001)
 
     def adds(self) -> dict[str, float]:
-        """One item per request from its Python 0MQ client, then one batch."""
+        """One item per request: its Python 0MQ client; one and four lean client processes; one batch."""
         out = {}
         self.call("queue_clear")
         t0 = time.perf_counter()
         for _ in range(N_ADDS // 2):
             self.call("queue_item_add", item=self.item, **self.user)
-        out["adds_per_s"] = (N_ADDS // 2) / (time.perf_counter() - t0)
+        out["adds_per_s_python_client"] = (N_ADDS // 2) / (time.perf_counter() - t0)
         self.call("queue_clear")
+        for n in (1, 4):
+            rate, errors = _peer_load(self.addr, n, ADD_SECONDS, "add")
+            queued = self.call("status")["items_in_queue"]
+            if errors or queued != round(rate * ADD_SECONDS):
+                raise AssertionError(f"{errors} adds failed, or the queue lacks acknowledged adds")
+            out["adds_per_s" if n == 1 else f"adds_per_s_{n}_clients"] = rate
+            self.call("queue_clear")
         t0 = time.perf_counter()
         self.call("queue_item_add_batch", items=[self.item] * N_BATCH, **self.user)
         out["batch_adds_per_s"] = N_BATCH / (time.perf_counter() - t0)
@@ -373,8 +425,7 @@ class Peer:
 
     def status(self) -> dict[str, float]:
         """'status' from 50 client processes at once."""
-        rate, errors = _run_load([sys.executable, __file__, "--peer-load-client", self.addr, str(STATUS_SECONDS)],
-                                 N_CLIENTS, STATUS_SECONDS)
+        rate, errors = _peer_load(self.addr, N_CLIENTS, STATUS_SECONDS, "status")
         return {"status_per_s": rate, "status_errors": errors}
 
     def environment(self) -> dict[str, float]:
@@ -454,7 +505,9 @@ def main() -> int:
     figures["peer_reference"] = "measured in this run" if measured else "the issue's figures (0.0.25)"
     figures["ratios"] = {
         "adds_per_s": o["adds_per_s"] / ref["adds_per_s"],
-        "adds_per_s_4_clients": o["adds_per_s_4_clients"] / ref["adds_per_s"],
+        "adds_per_s_4_clients": o["adds_per_s_4_clients"] / ref.get("adds_per_s_4_clients", ref["adds_per_s"]),
+        "adds_per_s_python_client": o["adds_per_s_python_client"] / ref.get("adds_per_s_python_client",
+                                                                            ref["adds_per_s"]),
         "batch_adds_per_s": o["batch_adds_per_s"] / ref.get("batch_adds_per_s", ref["adds_per_s"]),
         "add_to_start_speedup": ref["add_to_start_s"] / o["add_to_start_s"],
         "add_to_done_speedup": ref["add_to_done_s"] / o["add_to_done_s"],
@@ -474,7 +527,7 @@ def main() -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--peer-load-client":
-        _peer_load_client(sys.argv[2], float(sys.argv[3]))
+        _peer_load_client(sys.argv[2], float(sys.argv[3]), sys.argv[4])
         raise SystemExit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--load-client":
         _load_client(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])

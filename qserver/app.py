@@ -47,74 +47,59 @@ def _parse(raw: bytes) -> dict[str, Any]:
 
 
 Endpoint = Callable[[Principal, dict[str, Any]], Awaitable[Any] | Any]
-# Requests that clients and dashboards send most, answered without FastAPI's routing layer.
+# Requests that clients and dashboards send most: answered in uvicorn's parser callback (qserver.fastlane).
 HOT = frozenset({("GET", "/api/status"), ("GET", "/api/queue"), ("POST", "/api/queue/add")})
 
 
-class _HotPaths:
-    """ASGI wrapper: the hot endpoints straight to their handlers, everything else to FastAPI.
-
-    Requests from browsers (with an ``Origin`` header) always take the FastAPI path, so
-    middleware added to the app (CORS for the dashboard) applies to them.
-    """
-
-    def __init__(self, app: FastAPI, handle: Callable[..., Awaitable[tuple[int, bytes]]],
-                 routes: dict[tuple[str, str], Endpoint]) -> None:
-        self.app = app
-        self.handle = handle
-        self.routes = routes
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        key = (scope.get("method", ""), scope.get("path", ""))
-        if scope["type"] != "http" or key not in HOT or any(n == b"origin" for n, _ in scope["headers"]):
-            await self.app(scope, receive, send)  # browsers (Origin) get FastAPI's middleware, e.g. CORS
-            return
-        raw = b""
-        more = key[0] == "POST"
-        while more:
-            message = await receive()
-            raw += message.get("body", b"")
-            more = message.get("more_body", False)
-        api_key = None
-        for name, value in scope["headers"]:
-            if name == b"authorization" and value[:7].lower() == b"bearer ":
-                api_key = value[7:].strip().decode()
-            elif name == b"x-api-key" and api_key is None:
-                api_key = value.decode()
-        status, payload = await self.handle(self.routes[key], api_key, key[0], raw, {})
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
+def _failure(exc: Exception) -> tuple[int, bytes]:
+    """The status and body for an endpoint's error (re-raised when it is not one of ours)."""
+    if isinstance(exc, AuthError):
+        return exc.status, _error_body(str(exc))
+    if isinstance(exc, ItemError):
+        return 400, _error_body(str(exc))
+    if isinstance(exc, KeyError):
+        return 404, _error_body(str(exc.args[0]) if exc.args else "not found")
+    if isinstance(exc, Conflict):
+        return 409, _error_body(str(exc), state=exc.state)
+    if isinstance(exc, ValueError | TypeError):
+        return 400, _error_body(str(exc))
+    if isinstance(exc, RuntimeError):
+        return 503, _error_body(str(exc))
+    raise exc
 
 
-def build_app(manager: QueueManager) -> Any:
-    """The ASGI application serving ``manager``."""
+def _encode(result: Any) -> bytes:
+    return result if isinstance(result, bytes) else dumps(result).encode()
+
+
+def build_app(manager: QueueManager) -> FastAPI:
+    """The ASGI application serving ``manager``; ``app.state.answer`` answers the ``HOT`` requests
+    synchronously (``answer(method, path, key, body) -> (status, bytes)``) for the fast lane."""
     app = FastAPI(title="beamtwin queue server", docs_url=None, redoc_url=None, openapi_url=None)
     web.register(app, manager)  # the dashboard at / and its routes under /api/web
     routes: dict[tuple[str, str], Endpoint] = {}
 
+    def invoke(fn: Endpoint, key: str | None, method: str, raw: bytes, query: dict[str, Any]) -> Any:
+        who = manager.users.authenticate(key)
+        return fn(who, _parse(raw) if method == "POST" else query)
+
     async def handle(fn: Endpoint, key: str | None, method: str, raw: bytes,
                      query: dict[str, Any]) -> tuple[int, bytes]:
         try:
-            who = manager.users.authenticate(key)
-            body = _parse(raw) if method == "POST" else query
-            result = fn(who, body)
+            result = invoke(fn, key, method, raw, query)
             if asyncio.iscoroutine(result):
                 result = await result
-            return 200, dumps(result).encode()
-        except AuthError as exc:
-            return exc.status, _error_body(str(exc))
-        except ItemError as exc:
-            return 400, _error_body(str(exc))
-        except KeyError as exc:
-            return 404, _error_body(str(exc.args[0]) if exc.args else "not found")
-        except Conflict as exc:
-            return 409, _error_body(str(exc), state=exc.state)
-        except (ValueError, TypeError) as exc:
-            return 400, _error_body(str(exc))
-        except RuntimeError as exc:
-            return 503, _error_body(str(exc))
+            return 200, _encode(result)
+        except Exception as exc:
+            return _failure(exc)
+
+    def answer(method: str, path: str, key: str | None, raw: bytes) -> tuple[int, bytes]:
+        try:
+            return 200, _encode(invoke(routes[(method, path)], key, method, raw, {}))
+        except Exception as exc:
+            return _failure(exc)
+
+    app.state.answer = answer
 
     def route(path: str, method: str = "POST") -> Callable[[Endpoint], Endpoint]:
         def deco(fn: Endpoint) -> Endpoint:
@@ -133,7 +118,7 @@ def build_app(manager: QueueManager) -> Any:
 
     @route("/api/status", "GET")
     def status(who: Principal, body: dict[str, Any]) -> Any:
-        return manager.status()
+        return manager.status_body()
 
     @route("/api/whoami", "GET")
     def whoami(who: Principal, body: dict[str, Any]) -> Any:
@@ -216,6 +201,10 @@ def build_app(manager: QueueManager) -> Any:
     def resume(who: Principal, body: dict[str, Any]) -> Any:
         return manager.control(who, "resume")
 
+    @route("/api/plan/stop")
+    def plan_stop(who: Principal, body: dict[str, Any]) -> Any:
+        return manager.control(who, "stop")
+
     @route("/api/plan/abort")
     def abort(who: Principal, body: dict[str, Any]) -> Any:
         return manager.control(who, "abort")
@@ -270,4 +259,4 @@ def build_app(manager: QueueManager) -> Any:
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
 
-    return _HotPaths(app, handle, routes)
+    return app

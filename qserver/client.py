@@ -183,6 +183,10 @@ class Client:
         """Abort the running plan and stop the queue."""
         return dict(self._post("/api/plan/abort"))
 
+    def stop_plan(self) -> dict[str, Any]:
+        """End the running plan as a success (its runs close with ``exit_status='success'``); stop the queue."""
+        return dict(self._post("/api/plan/stop"))
+
     def halt(self) -> dict[str, Any]:
         """Stop every motor, abort the plan, stop the queue."""
         return dict(self._post("/api/plan/halt"))

@@ -33,6 +33,9 @@ class QueueDB:
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+        # one server per state dir: its locks are taken once and kept (fewer system calls per change,
+        # and a second server on the same state dir is refused instead of interleaving its changes)
+        self.conn.execute("PRAGMA locking_mode=EXCLUSIVE")
         self.conn.executescript(SCHEMA)
         rows = self.conn.execute("SELECT body FROM items ORDER BY pos").fetchall()
         self.items: list[Item] = [json.loads(r[0]) for r in rows]

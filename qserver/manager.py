@@ -36,12 +36,14 @@ class QueueManager:
     """The queue, the worker link and the listeners of one server."""
 
     def __init__(self, state_dir: Path, *, profile: str = "default", data_dir: Path | None = None,
-                 worker_env: dict[str, str] | None = None, validator: Validator | None = None) -> None:
+                 worker_env: dict[str, str] | None = None, validator: Validator | None = None,
+                 suspend_settle: float = 1.0) -> None:
         self.state_dir = state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.profile = profile
         self.data_dir = data_dir or state_dir / "data"
         self.worker_env = worker_env
+        self.suspend_settle = suspend_settle
         self.db = QueueDB(state_dir / "queue.sqlite")
         self.users = Users(state_dir / "users.json")
         self.admin_key = self.users.ensure_admin(state_dir / "admin.key")
@@ -62,6 +64,9 @@ class QueueManager:
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
         self._closing_env = False
         self.last_error = ""
+        self.frame: dict[str, Any] | None = None  # the newest camera frame of the running plan
+        self._status_key: tuple[Any, ...] | None = None
+        self._status_body = b""
 
     # -- the stream ---------------------------------------------------------------------------------
     def listen(self) -> asyncio.Queue[dict[str, Any]]:
@@ -88,6 +93,15 @@ class QueueManager:
             self.broadcast({"type": "status", **self.status()})
 
     # -- reads -----------------------------------------------------------------------------------
+    def status_body(self) -> bytes:
+        """``status()`` as JSON bytes, encoded again only when something in it changed."""
+        key = (self.db.version, self.queue_running, self.stop_pending, self.loop_mode, self.keep_alive, self.env,
+               self.worker_state, self.worker_pid, id(self.running), self.last_error)
+        if key != self._status_key:
+            self._status_body = wire.dumps(self.status()).encode()
+            self._status_key = key
+        return self._status_body
+
     def status(self) -> dict[str, Any]:
         """The server's state in one small object."""
         est_total, est_unknown = self.db.estimates()
@@ -262,13 +276,13 @@ class QueueManager:
         return self.status()
 
     def control(self, who: Principal, cmd: str, **kw: Any) -> dict[str, Any]:
-        """pause (deferred or immediate), resume, abort, halt the running plan."""
+        """pause (deferred or immediate), resume, stop (success), abort, halt the running plan (the engine's own)."""
         who.require("user")
         if self.running is None or self._writer is None:
             raise Conflict(f"nothing is running to {cmd}", self.status())
         if cmd == "resume" and self.worker_state != "paused":
             raise Conflict("the plan is not paused", self.status())
-        if cmd in ("abort", "halt"):
+        if cmd in ("abort", "halt", "stop"):
             self._set_flags(who.user, cmd, queue_running=False, stop_pending=False)
         else:
             self.db.log(who.user, cmd, kw)
@@ -384,7 +398,8 @@ class QueueManager:
         try:
             return subprocess.Popen(
                 [sys.executable, "-m", "qserver.worker", "--state-dir", str(self.state_dir), "--profile",
-                 self.profile, "--data-dir", str(self.data_dir), *(["--standby"] if standby else [])],
+                 self.profile, "--data-dir", str(self.data_dir), "--suspend-settle", str(self.suspend_settle),
+                 *(["--standby"] if standby else [])],
                 stdin=subprocess.PIPE if standby else subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=env, start_new_session=True)
         finally:
@@ -430,7 +445,7 @@ class QueueManager:
 
     async def _attach(self, info: dict[str, Any]) -> bool:
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", int(info["port"]))
+            reader, writer = await asyncio.open_connection("127.0.0.1", int(info["port"]), limit=wire.LINE_LIMIT)
             await wire.send(writer, {"token": info["token"]})
             hello = await asyncio.wait_for(wire.receive(reader), 10)
         except (OSError, TimeoutError, ValueError):
@@ -487,6 +502,11 @@ class QueueManager:
             self._dispatch()
         elif t == "refused":
             self._interrupt("failed", f"the worker refused the item: {msg.get('reason')}")
+        elif t == "suspension":
+            self.broadcast({"type": "suspension", **{k: v for k, v in msg.items() if k != "t"}})
+        elif t == "frame":
+            self.frame = msg
+            self.broadcast({"type": "frame", **{k: v for k, v in msg.items() if k not in ("t", "data")}})
         elif t == "started":
             self.broadcast({"type": "started", "uid": msg.get("uid"), "time": msg.get("time")})
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections.abc
 import functools
 import inspect
+import json
 import typing
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -273,15 +274,52 @@ def _default_dry_run() -> DryRun:
     return basic_dry_run
 
 
+MEMO_FIELDS = frozenset({"name", "args", "kwargs", "uid"})  # items with 'meta' are always checked in full
+MEMO_SIZE = 4096
+
+
 class Validator:
     """Check items against the plan catalogue and a device snapshot; fill in uid and estimate."""
 
     def __init__(self, dry_run: DryRun | None = None) -> None:
         self.dry_run = dry_run or _default_dry_run()
-        self.snapshot: Snapshot = {}
+        self._snapshot: Snapshot = {}
+        self._memo: dict[str, tuple[list[str], float | None]] = {}
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The worker's device snapshot that items are checked against (setting it forgets past checks)."""
+        return self._snapshot
+
+    @snapshot.setter
+    def snapshot(self, value: Snapshot) -> None:
+        self._snapshot = value
+        self._memo = {}
 
     def check(self, raw: Any, *, keep_uid: str | None = None) -> dict[str, Any]:
-        """A normalised item ``{uid, name, args, kwargs, devices, estimate}``; ``ItemError`` otherwise."""
+        """A normalised item ``{uid, name, args, kwargs, devices, estimate}``; ``ItemError`` otherwise.
+
+        An item equal to one that passed against the same snapshot is not checked again: its
+        devices and estimate are remembered (queues repeat items: spreadsheets, agents, loops).
+        """
+        memo_key = None
+        if isinstance(raw, dict) and raw.keys() <= MEMO_FIELDS:
+            try:
+                memo_key = json.dumps([raw.get("name"), raw.get("args", []), raw.get("kwargs", {})], sort_keys=True)
+            except (TypeError, ValueError):
+                memo_key = None
+            known = self._memo.get(memo_key) if memo_key is not None else None
+            if known is not None:
+                return {"uid": keep_uid or str(uuid.uuid4()), "name": raw["name"], "args": raw.get("args", []),
+                        "kwargs": raw.get("kwargs", {}), "devices": list(known[0]), "estimate": known[1]}
+        item = self._check(raw, keep_uid)
+        if memo_key is not None:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            self._memo[memo_key] = (list(item["devices"]), item["estimate"])
+        return item
+
+    def _check(self, raw: Any, keep_uid: str | None) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise ItemError(f"an item is a JSON object with 'name', 'args', 'kwargs'; got {raw!r}")
         unknown = set(raw) - {"name", "args", "kwargs", "uid", "meta"}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 WORKER_FILE = "worker.json"
+LINE_LIMIT = 1 << 24  # the longest message line (a camera frame is ~100 kB; asyncio's default is 64 kB)
 
 
 def _default(obj: Any) -> Any:

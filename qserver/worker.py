@@ -4,10 +4,13 @@ Started by the server (``python -m qserver.worker``) in its own session, so it o
 server that dies: it keeps running its plan, keeps finished results until a server
 acknowledges them, and lets a restarted server re-attach through ``D/worker.json``.
 
-Pause and resume are the worker's own: every plan is wrapped so that it passes a
-``qs_pause_point`` message after each checkpoint (deferred pause) and before each message
-(immediate pause); abort and halt go through the engine's own ``abort()``/``halt()``, which
-close the open run with exit status ``abort``.
+Pause, resume, stop, abort and halt are the engine's own: a deferred pause takes effect at
+the plan's next checkpoint, an immediate one at once, and resuming after it rewinds to the
+last checkpoint (``RunEngine.request_pause``/``resume``). The engine's state is reported
+to the server as the worker's (``running``, ``paused``, ``suspended``). When the profile has
+a beam-status device, a suspender on its beam-available flag suspends any plan while the
+beam is down; suspensions are reported as they start and end, and camera frames of the
+running plan are reported as they come (``qserver.frames``).
 """
 
 from __future__ import annotations
@@ -25,38 +28,14 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-from acq.devices import Motor, Scaler, load_profile
-from acq.engine import Msg, RunEngine, TransitionError
+from acq.devices import AreaDetector, BeamStatus, Motor, Scaler, load_profile
+from acq.engine import RunEngine, TransitionError
+from acq.engine.suspenders import SuspendBoolLow, Suspender
 from acq.loop import call_in_loop, get_loop
 from qserver import wire
+from qserver.frames import FrameGrabber
 from qserver.validate import DEVICE_PARAMS, plan_catalogue
 from store import Writer
-
-PAUSE_POINT = "qs_pause_point"
-
-
-def with_pause_points(plan: Any) -> Generator[Msg, Any, Any]:
-    """``plan`` with a pause point before every message and a deferred one after every checkpoint."""
-    it = iter(plan)
-    reply: Any = None
-    error: BaseException | None = None
-    while True:
-        yield Msg(PAUSE_POINT, deferred=False)
-        try:
-            msg = it.throw(error) if error is not None else it.send(reply)
-        except StopIteration as stop:
-            return stop.value
-        error = None
-        try:
-            reply = yield msg
-        except GeneratorExit:
-            it.close()
-            raise
-        except BaseException as exc:
-            error, reply = exc, None
-            continue
-        if msg.command == "checkpoint":
-            yield Msg(PAUSE_POINT, deferred=True)
 
 
 def resolve(name: str, args: list[Any], kwargs: dict[str, Any], devices: dict[str, Any]) -> Any:
@@ -118,17 +97,15 @@ def _fmt(value: Any) -> str:
 class Worker:
     """One environment: devices of ``profile``, a RunEngine storing runs in ``data_dir``."""
 
-    def __init__(self, state_dir: Path, profile: str, data_dir: Path) -> None:
+    def __init__(self, state_dir: Path, profile: str, data_dir: Path, suspend_settle: float = 1.0) -> None:
         self.state_dir = state_dir
         self.profile = profile
         self.data_dir = data_dir
+        self.suspend_settle = suspend_settle
         self.token = secrets.token_hex(16)
         self.state = "opening"
         self.current: dict[str, Any] | None = None
         self.pending: dict[str, dict[str, Any]] = {}
-        self.pause_request: str | None = None
-        self._resume: asyncio.Event | None = None
-        self._task: asyncio.Task[Any] | None = None
         self._run_task: asyncio.Future[None] | None = None
         self._stop_reason = ""
         self._writer: asyncio.StreamWriter | None = None
@@ -136,6 +113,11 @@ class Worker:
         self._closed = asyncio.Event()
         self.devices: dict[str, Any] = {}
         self.snapshot: dict[str, Any] = {}
+        # Owned by the engine's loop (only touched there): which item the engine runs, and
+        # requests that came before it started.
+        self._engine_exec: str | None = None
+        self._early: dict[str, str] = {}  # exec_id -> 'deferred' | 'immediate' | an ending command
+        self._suspended: list[Suspender] = []
 
     # -- messages to the server ----------------------------------------------------------------
     def post(self, msg: dict[str, Any]) -> None:
@@ -146,6 +128,9 @@ class Worker:
         self.state = state
         self.post({"t": "state", "state": state})
 
+    def _console(self, line: str) -> None:
+        self.post({"t": "console", "line": line, "time": time.time()})
+
     async def _sender(self) -> None:
         while True:
             msg = await self._outbox.get()
@@ -153,7 +138,9 @@ class Worker:
             if writer is None:
                 continue  # no server attached: live documents and lines go nowhere; results stay pending
             try:
-                await wire.send(writer, msg)
+                writer.write(wire.dumps(msg).encode() + b"\n")
+                if self._outbox.empty():
+                    await writer.drain()
             except (ConnectionError, RuntimeError):
                 self._writer = None
 
@@ -177,31 +164,110 @@ class Worker:
         self.RE.subscribe(Writer(self.data_dir))
         self.RE.subscribe(_Console(self))
         self.RE.subscribe(lambda name, doc: self.post({"t": "doc", "name": name, "doc": doc}))
-        self.RE.register_command(PAUSE_POINT, self._pause_point)
+        cameras = [d for d in self.devices.values() if isinstance(d, AreaDetector)]
+        if cameras:
+            self.RE.subscribe(FrameGrabber(cameras, self.post))
+        for device in self.devices.values():
+            if isinstance(device, BeamStatus):
+                self.RE.install_suspender(self._beam_suspender(device))
 
-    async def _pause_point(self, msg: Msg) -> None:
-        """Runs in the engine's loop: hold here while a pause is requested."""
-        mode = self.pause_request
-        if mode is None or (mode == "deferred" and not msg.kwargs.get("deferred")):
+    def _beam_suspender(self, beam: BeamStatus) -> Suspender:
+        """Suspend while ``beam`` says no beam; report each suspension and its end to the server."""
+        sus = SuspendBoolLow(beam.available, sleep=self.suspend_settle, poll_period=0.1,
+                             tripped_message=f"{beam.name}: beam not available")
+
+        def pre() -> Any:
+            self._suspension(sus, True)
+            yield from ()
+
+        def post() -> Any:
+            self._suspension(sus, False)
+            yield from ()
+
+        sus.pre_plan, sus.post_plan = pre, post
+        return sus
+
+    def _suspension(self, sus: Suspender, begins: bool) -> None:
+        """Runs in the engine's loop: a suspension begins (``pre_plan``) or ends (``post_plan``)."""
+        active = bool(self._suspended)
+        if begins and sus not in self._suspended:
+            self._suspended.append(sus)
+        elif not begins and sus in self._suspended:
+            self._suspended.remove(sus)
+        if active == bool(self._suspended):
             return
-        self.pause_request = None
-        self._resume = asyncio.Event()
-        self._set_state("paused")
-        self.post({"t": "console", "line": f"paused ({mode})", "time": time.time()})
-        await self._resume.wait()
-        self._resume = None
-        self._set_state("running")
+        exec_id = (self.current or {}).get("exec_id")
+        if begins:
+            self.post({"t": "suspension", "state": "suspended", "justification": sus.justification,
+                       "settle": self.suspend_settle, "exec_id": exec_id, "time": time.time()})
+            self._console(f"SUSPENDED: {sus.justification}; waiting for it to clear "
+                          f"(then {self.suspend_settle:g} s to settle)")
+            self._set_state("suspended")
+        else:
+            self.post({"t": "suspension", "state": "resumed", "justification": sus.justification,
+                       "exec_id": exec_id, "time": time.time()})
+            self._console("RESUMED: the suspension cleared; rewinding to the last checkpoint")
+            self._set_state("running")
 
     # -- running ---------------------------------------------------------------------------------
-    async def _engine_run(self, plan: Any, md: dict[str, Any]) -> tuple[str, ...]:
-        self._task = asyncio.current_task()
-        return await self.RE.run(with_pause_points(plan), **md)
+    async def _engine_run(self, exec_id: str, plan: Any, md: dict[str, Any]) -> tuple[str, ...]:
+        """In the engine's loop: run ``plan``, reporting the engine's pauses as the worker's state."""
+        watcher = asyncio.get_running_loop().create_task(self._watch_engine())
+        try:
+            return await self.RE.run(self._begun(exec_id, plan), **md)
+        finally:
+            self._engine_exec = None
+            self._early.pop(exec_id, None)
+            watcher.cancel()
+
+    def _begun(self, exec_id: str, plan: Any) -> Generator[Any, Any, Any]:
+        """``plan``, first taking the requests that came before the engine asked for its first message
+        (before then the engine would drop them: it resets its plan state when it starts)."""
+        self._engine_exec = exec_id
+        early = self._early.pop(exec_id, None)
+        if early is not None:
+            self._engine_request(exec_id, early)
+        return (yield from plan)
+
+    async def _watch_engine(self) -> None:
+        """In the engine's loop: report the engine's pauses and resumptions as the worker's state."""
+        seen = "running"
+        while True:
+            await asyncio.sleep(0.01)
+            state = self.RE.state
+            if state != seen and state in ("running", "paused"):
+                seen = state
+                if state == "paused":
+                    self._console("paused: resume goes on from the last checkpoint")
+                self._set_state("suspended" if state == "running" and self._suspended else state)
+
+    def _engine_request(self, exec_id: str, what: str) -> None:
+        """In the engine's loop: pause (deferred/immediate), resume, stop, abort or halt item ``exec_id``."""
+        if self._engine_exec != exec_id:
+            if (self.current or {}).get("exec_id") == exec_id and what != "resume":
+                self._early[exec_id] = what  # the plan has not started yet
+            return
+        RE = self.RE
+        try:
+            if what in ("deferred", "immediate"):
+                RE.request_pause(defer=what == "deferred")
+            elif what == "resume":
+                RE.resume()
+            elif what == "stop":
+                self._stop_reason = "stopped"
+                RE.stop()
+            elif what == "halt":
+                self._stop_reason = "halted"
+                RE.halt()
+            else:
+                self._stop_reason = "aborted"
+                RE.abort("aborted on request")
+        except TransitionError:
+            pass  # the plan ended meanwhile
 
     async def _run(self, exec_id: str, item: dict[str, Any]) -> None:
-        started = time.time()
-        self.current = {"exec_id": exec_id, "item": item, "started": started}
+        started = self.current["started"] if self.current else time.time()
         self._stop_reason = ""
-        self.pause_request = None
         self._set_state("running")
         self.post({"t": "started", "exec_id": exec_id, "uid": item["uid"], "time": started})
         uids: tuple[str, ...] = ()
@@ -209,7 +275,7 @@ class Worker:
         try:
             plan = resolve(item["name"], item.get("args", []), item.get("kwargs", {}), self.devices)
             md = {"qserver_item": item["uid"], "qserver_user": item.get("user", "")}
-            fut = asyncio.run_coroutine_threadsafe(self._engine_run(plan, md), get_loop())
+            fut = asyncio.run_coroutine_threadsafe(self._engine_run(exec_id, plan, md), get_loop())
             uids = await asyncio.wrap_future(fut)
             status = self._stop_reason or "completed"
             if self._stop_reason:
@@ -217,11 +283,10 @@ class Worker:
         except asyncio.CancelledError:
             status = self._stop_reason or "aborted"
             reason = f"{status} on request"
-        except Exception as exc:
-            status = "failed"
+        except Exception as exc:  # (a plan that fails while being stopped is recorded as stopped)
+            status = self._stop_reason or "failed"
             reason = f"{type(exc).__name__}: {exc}"
-            self.post({"t": "console", "line": traceback.format_exc(limit=3), "time": time.time()})
-        self._task = None
+            self._console(traceback.format_exc(limit=3))
         run_uids = list(uids) or list(self.RE._run_uids)
         result = {"exec_id": exec_id, "item": item, "exit_status": status, "reason": reason,
                   "run_uids": run_uids, "started": started, "finished": time.time()}
@@ -230,18 +295,10 @@ class Worker:
         self._set_state("idle")
         self.post({"t": "done", **result})
 
-    def _cancel(self, why: str) -> None:
-        """End the running plan through the engine: its run closes with ``exit_status='abort'``."""
-        if self._task is None:
-            return
-        self._stop_reason = why
-        try:
-            if why == "halted":
-                self.RE.halt()
-            else:
-                self.RE.abort(f"{why} on request")
-        except TransitionError:
-            pass  # the plan ended meanwhile
+    def _request(self, what: str) -> None:
+        """Hand a control request for the current item to the engine's loop."""
+        if self.current is not None:
+            get_loop().call_soon_threadsafe(self._engine_request, self.current["exec_id"], what)
 
     async def _halt(self) -> None:
         for device in self.devices.values():
@@ -249,8 +306,8 @@ class Worker:
                 try:
                     await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(device.stop(), get_loop()))
                 except Exception as exc:  # keep halting the others
-                    self.post({"t": "console", "line": f"halt: {device.name}: {exc}", "time": time.time()})
-        self._cancel("halted")
+                    self._console(f"halt: {device.name}: {exc}")
+        self._request("halt")
 
     # -- the link ----------------------------------------------------------------------------------
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -280,22 +337,16 @@ class Worker:
         cmd = msg.get("cmd")
         if cmd == "run":
             if self.current is None:
+                self.current = {"exec_id": msg["exec_id"], "item": msg["item"], "started": time.time()}
                 self._run_task = asyncio.ensure_future(self._run(msg["exec_id"], msg["item"]))
             else:
                 self.post({"t": "refused", "exec_id": msg["exec_id"], "reason": "the worker is busy"})
         elif cmd == "ack":
             self.pending.pop(msg.get("exec_id", ""), None)
         elif cmd == "pause":
-            if self.current is not None:
-                self.pause_request = "immediate" if msg.get("immediate") else "deferred"
-        elif cmd == "resume":
-            event = self._resume
-            if event is not None:
-                get_loop().call_soon_threadsafe(event.set)
-        elif cmd in ("abort", "stop"):
-            self._cancel("aborted")
-            if self._resume is not None:
-                get_loop().call_soon_threadsafe(self._resume.set)
+            self._request("immediate" if msg.get("immediate") else "deferred")
+        elif cmd in ("resume", "abort", "stop"):
+            self._request(cmd)
         elif cmd == "halt":
             await self._halt()
         elif cmd == "close":
@@ -308,7 +359,7 @@ class Worker:
         sender = asyncio.ensure_future(self._sender())
         await asyncio.to_thread(self._open)
         self.state = "idle"
-        server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        server = await asyncio.start_server(self._handle, "127.0.0.1", 0, limit=wire.LINE_LIMIT)
         port = server.sockets[0].getsockname()[1]
         info = {"pid": os.getpid(), "port": port, "token": self.token, "profile": self.profile}
         path = self.state_dir / wire.WORKER_FILE
@@ -331,13 +382,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--state-dir", type=Path, required=True)
     p.add_argument("--profile", default="default")
     p.add_argument("--data-dir", type=Path, required=True)
+    p.add_argument("--suspend-settle", type=float, default=1.0,
+                   help="seconds of good beam before a suspended plan resumes")
     p.add_argument("--standby", action="store_true",
                    help="import everything, then wait for a line on stdin before opening (EOF: exit)")
     a = p.parse_args(argv)
     if a.standby and not sys.stdin.readline():
         return 0
     try:
-        return asyncio.run(Worker(a.state_dir, a.profile, a.data_dir).main())
+        return asyncio.run(Worker(a.state_dir, a.profile, a.data_dir, a.suspend_settle).main())
     except Exception as exc:
         print(f"qserver worker: cannot open the environment: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 3

@@ -58,8 +58,12 @@ def _page_rows(index: int, page: dict[str, Any]) -> list[_Row]:
     return rows
 
 
-def write_run(path: Path, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:
-    """Write the documents of one run to ``path`` atomically (a temporary file, fsync, rename)."""
+def write_run(path: Path, docs: Iterable[tuple[str, dict[str, Any]]], *, durable: bool = True) -> None:
+    """Write the documents of one run to ``path`` atomically (a temporary file, fsync, rename).
+
+    With ``durable=False`` the fsyncs are left to the caller (``make_durable(path)``), which
+    must keep another durable copy of the run (its journal) until then.
+    """
     start: dict[str, Any] | None = None
     stop: dict[str, Any] | None = None
     descriptors: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -120,10 +124,22 @@ def write_run(path: Path, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:
         for stream, uids in streams.items():
             stream_rows = sorted((r for u in uids for r in rows.get(u, [])), key=lambda r: r.doc_index)
             _write_stream(nc.createGroup(groups[stream]), [descriptors[u] for u in uids], stream_rows, motors)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
+    if durable:
+        _fsync_file(tmp)
     os.replace(tmp, path)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def make_durable(path: Path) -> None:
+    """fsync a file written with ``write_run(..., durable=False)`` and its directory entry."""
+    _fsync_file(path)
     _fsync_dir(path.parent)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -4,12 +4,15 @@ Documents go to the run's append-only journal as they arrive (``store.journal``)
 writer's call has returned, the document survives a kill of the process, and a background
 thread fsyncs the journal every ``flush_interval`` seconds, so it survives a crash of the
 machine too. At the stop document the netCDF file is made from the documents and moved into
-place by atomic rename; then the journal goes. An interrupted run's journal stays behind
-for ``Catalog.recover()``.
+place by atomic rename, readable at once; the same thread then fsyncs it (the fsyncs would
+otherwise take milliseconds from the plan, between its last document and its end) and only
+then lets the journal go, which it holds locked till then. An interrupted run's journal
+stays behind for ``Catalog.recover()``.
 """
 
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 import time
@@ -21,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from store.journal import Journal, iter_journal, resolve_arrays
-from store.netcdf import write_run
+from store.netcdf import make_durable, write_run
 
 JOURNAL_DIR = ".journal"
 MAX_FLUSH_INTERVAL = 1.0
@@ -92,6 +95,9 @@ class Writer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
+        self._closing: list[tuple[Path, Journal]] = []  # files written, not yet fsync'd; their journals
+        self._finishing = threading.Lock()
+        _WRITERS.add(self)
 
     # -- routing ---------------------------------------------------------------------------
     def __call__(self, name: str, doc: dict[str, Any]) -> None:
@@ -144,24 +150,46 @@ class Writer:
             self._by_descriptor.pop(uid, None)
         for uid in run.resources:
             self._by_resource.pop(uid, None)
-        run.journal.close()
         path = self.data_dir / run_filename(run.start)
-        write_run(path, run.documents())
-        run.journal.remove()
+        write_run(path, run.documents(), durable=False)
+        with self._lock:
+            self._closing.append((path, run.journal))
         self.last_path = path
+        self._ensure_flusher()
+        self._wake.set()
 
     def flush(self) -> None:
-        """fsync every open run's journal now."""
+        """fsync every open run's journal now, and every finished run's file (then drop its journal)."""
         with self._lock:
             runs = list(self._runs.values())
         for run in runs:
             run.journal.sync()
+        with self._finishing:  # a flush that overlaps the flush thread's returns once its files are done too
+            with self._lock:
+                closing, self._closing = self._closing, []
+            for path, journal in closing:
+                make_durable(path)
+                journal.close()
+                journal.remove()
 
     def _ensure_flusher(self) -> None:
         if self._flusher is None or not self._flusher.is_alive():
             self._flusher = threading.Thread(target=_flush_loop, args=(weakref.ref(self),),
                                              name="store-writer-flush", daemon=True)
             self._flusher.start()
+
+
+_WRITERS: weakref.WeakSet[Writer] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    """At exit, make the runs finished in the last moments durable (the flush thread is a daemon)."""
+    for writer in list(_WRITERS):
+        try:
+            writer.flush()
+        except Exception as exc:  # their journals stay for Catalog.recover()
+            print(f"store.Writer: flush at exit: {exc}", file=sys.stderr)
 
 
 def _flush_loop(ref: weakref.ReferenceType[Writer]) -> None:
@@ -174,6 +202,7 @@ def _flush_loop(ref: weakref.ReferenceType[Writer]) -> None:
         wake = writer._wake
         del writer
         wake.wait(interval)
+        wake.clear()
         writer = ref()
         if writer is None:
             return

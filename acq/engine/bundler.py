@@ -34,10 +34,11 @@ class _Stream:
     def __init__(self, desc: dict[str, Any]) -> None:
         self.desc = desc
         self.uid: str = desc["uid"]
-        self.external = tuple(k for k, dk in desc["data_keys"].items() if dk.get("external"))
-        # what an event's data holds: not the keys whose data come only through stream_datum
-        self.keys = frozenset(k for k, dk in desc["data_keys"].items()
-                              if not str(dk.get("external", "")).startswith("STREAM:"))
+        # keys whose data come as stream_datum documents (``external: "STREAM:"``) are never in events
+        events = {k: dk for k, dk in desc["data_keys"].items()
+                  if not str(dk.get("external", "")).startswith("STREAM:")}
+        self.keys = frozenset(events)
+        self.external = tuple(k for k, dk in events.items() if dk.get("external"))
 
 
 class RunBundle:

@@ -2,7 +2,7 @@
 
 ``register(app, manager)`` serves the page at ``/`` (login first: it holds no data), its
 files at ``/static/``, and, under ``/api/web/``, plan forms trimmed to the caller's group,
-run search and run data with netCDF and CSV downloads, the live run so far, the beamline
+run search and run data with netCDF and CSV downloads, the live run so far and its newest camera frame, the beamline
 readbacks and the twin's fault buttons, and agent campaigns. Every ``/api`` route needs a
 key, exactly as the queue API. The API answers cross-origin requests (keys travel in a
 header, never in cookies), so a page served elsewhere can steer this server.
@@ -88,6 +88,13 @@ def register(app: FastAPI, manager: QueueManager) -> None:
     @route("/api/web/live")
     async def live_run(who: Principal, request: Request) -> Any:
         return live.snapshot()
+
+    @route("/api/web/live/frame")
+    async def live_frame(who: Principal, request: Request) -> Any:
+        frame = manager.frame
+        if frame is None:
+            raise KeyError("no camera frame yet (no run with a camera since the server started)")
+        return {k: v for k, v in frame.items() if k != "t"}
 
     @route("/api/web/beamline")
     async def beamline(who: Principal, request: Request) -> Any:

@@ -2,7 +2,7 @@
 
 A ``LiveRecorder`` listens to the queue manager's stream like any client and keeps the
 documents of the latest run (start, descriptors, events, stop) and the last state changes
-(paused, resumed, suspended, …), so a browser that connects mid-run can draw the whole run
+(paused, resumed, suspended with the reason, …), so a browser that connects mid-run can draw the whole run
 so far and then follow the stream.
 """
 
@@ -18,6 +18,7 @@ from qserver.manager import QueueManager
 MAX_DOCS = 50000
 MAX_NOTES = 200
 ORDINARY = frozenset({"", "idle", "running", "opening", "closed"})  # other worker states (paused, suspended) are noted
+SUSPENSION_LINES = ("SUSPENDED:", "RESUMED:")  # the worker's lines for what its suspension events say
 NOTABLE = ("suspend", "paused", "resum", "abort", "halt", "fail", "error", "interrupt")
 
 
@@ -57,8 +58,11 @@ class LiveRecorder:
             self._worker = worker
         elif kind == "console":
             line = str(event.get("line", ""))
-            if any(w in line.lower() for w in NOTABLE):
+            if any(w in line.lower() for w in NOTABLE) and not line.startswith(SUSPENSION_LINES):
                 self.note("console", line)
+        elif kind == "suspension":
+            self.note("suspension", f"SUSPENDED: {event.get('justification')}" if event.get("state") == "suspended"
+                      else f"RESUMED: {event.get('justification')} cleared")
         elif kind == "finished":
             self.note("finished", f"{event['item']['name']} ended {event.get('exit_status')}"
                                   + (f": {event['reason']}" if event.get("reason") else ""))

@@ -27,6 +27,8 @@ def register(sub: Any) -> None:
     serve.add_argument("--data-dir", type=Path, default=None, help="where runs are stored (default: D/data)")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     serve.add_argument("--no-open", action="store_true", help="do not open the environment at start")
+    serve.add_argument("--suspend-settle", type=float, default=1.0, metavar="S",
+                       help="seconds of good beam before a plan suspended by a beam loss resumes (default 1)")
     cli.register(qsub)
     queue.set_defaults(func=main)
 
@@ -37,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
         from qserver import cli
 
         return cli.run(args)
-    from qserver.server import serve_async
+    from qserver.server import fast_event_loop, serve_async
     from scenarios.queue_twin import QueueTwin
 
     state_dir: Path = args.state_dir.resolve()
@@ -46,9 +48,10 @@ def main(args: argparse.Namespace) -> int:
     profile = args.profile or "default"
 
     def run(env: dict[str, str] | None) -> None:
-        asyncio.run(serve_async(state_dir, args.port, ready_file=args.ready_file, profile=profile,
-                                data_dir=args.data_dir, worker_env=env, host=args.host,
-                                open_environment=not args.no_open))
+        with fast_event_loop():
+            asyncio.run(serve_async(state_dir, args.port, ready_file=args.ready_file, profile=profile,
+                                    data_dir=args.data_dir, worker_env=env, host=args.host,
+                                    open_environment=not args.no_open, suspend_settle=args.suspend_settle))
 
     if twin is None:
         run(None)

@@ -143,35 +143,69 @@ def test_restricted_group_and_observer(qs: QueueServer, admin: Client) -> None:
 
 
 def test_pause_resume_abort_and_stream(qs: QueueServer, admin: Client) -> None:
+    """The engine's own pauses: deferred at the next checkpoint, immediate at once with a rewind."""
     events: list[dict[str, Any]] = []
-    watcher = threading.Thread(target=lambda: _collect(qs.client(), events, 30), daemon=True)
+    watcher = threading.Thread(target=lambda: _collect(qs.client(), events, 60), daemon=True)
     watcher.start()
-    time.sleep(0.5)
-    item = admin.add(**_call(long_count(6.0)))
+    deadline = time.monotonic() + 30
+    while not events:  # the stream's first event (the status): following before anything runs
+        assert time.monotonic() < deadline, "the stream did not answer"
+        time.sleep(0.02)
+
+    def points() -> list[int]:
+        return [e["doc"]["seq_num"] for e in events if e["type"] == "doc" and e["doc"].get("seq_num")
+                and e["name"] == "event"]
+
+    def wait_points(n: int, timeout: float = 30.0) -> float:
+        deadline = time.monotonic() + timeout
+        while len(points()) < n:
+            assert time.monotonic() < deadline, f"no event {n} in {timeout} s: {points()}"
+            time.sleep(0.02)
+        return time.monotonic()
+
+    item = admin.add("count", [["det"]], {"num": 4, "delay": 3.0})   # a checkpoint, a point, 3 s, …
     admin.add(**_call(SCAN))
     admin.start()
-    _wait_running(admin)
-    admin.pause()                                  # deferred: at the next checkpoint
+    wait_points(1)
+    admin.pause()                                  # deferred: at the next checkpoint, after the 3 s delay
     admin.wait(lambda s: s["worker"] == "paused", 15)
-    seen = len([e for e in events if e["type"] == "doc" and e["name"] == "event"])
     time.sleep(0.5)
-    assert len([e for e in events if e["type"] == "doc" and e["name"] == "event"]) == seen  # nothing moves
+    assert points() == [1]                         # paused at the checkpoint before point 2: nothing moves
     admin.resume()
-    admin.wait(lambda s: s["worker"] == "running", 15)
-    time.sleep(0.3)
-    admin.pause(immediate=True)
+    t2 = wait_points(2)
+    admin.pause(immediate=True)                    # immediate: the 3 s delay is interrupted …
     admin.wait(lambda s: s["worker"] == "paused", 15)
+    assert time.monotonic() - t2 < 2.5 and points() == [1, 2]
+    resumed = time.monotonic()
+    admin.resume()                                 # … and replayed from the last checkpoint on resume
+    t3 = wait_points(3)
+    assert t3 - resumed > 2.0, "resume went on where the delay was cut instead of rewinding"
     admin.abort()
     admin.wait_idle(timeout=30)
     last = admin.history()[-1]
     assert last["item"]["uid"] == item["uid"] and last["exit_status"] == "aborted" and last["run_uids"]
     assert len(admin.items()) == 1  # the queue stopped after the abort
-    stop = Catalog(qs.state_dir / "data")[last["run_uids"][0]].metadata["stop"]
-    assert stop["exit_status"] == "abort"
+    run = Catalog(qs.state_dir / "data")[last["run_uids"][0]]
+    assert run.metadata["stop"]["exit_status"] == "abort"
+    assert list(run.stream("primary")["seq_num"].values) == [1, 2, 3] == points()   # none lost, none twice
     names = {e.get("name") for e in events if e["type"] == "doc"}
     assert {"start", "descriptor", "event", "stop"} <= names
     assert any(e["type"] == "console" for e in events)
     assert any(e["type"] == "status" and e["worker"] == "paused" for e in events)
+
+
+def test_stop_ends_the_plan_as_a_success_and_stops_the_queue(qs: QueueServer, admin: Client) -> None:
+    item = admin.add("count", [["det"]], {"num": 3, "delay": 5.0})
+    waiting = admin.add("count", [["det"]], {"num": 1})
+    admin.start()
+    _wait_running(admin)
+    time.sleep(0.5)
+    admin.stop_plan()
+    admin.wait_idle(timeout=15)
+    last = admin.history()[-1]
+    assert last["item"]["uid"] == item["uid"] and last["exit_status"] == "stopped"
+    assert Catalog(qs.state_dir / "data")[last["run_uids"][0]].metadata["stop"]["exit_status"] == "success"
+    assert [it["uid"] for it in admin.items()] == [waiting["uid"]]
 
 
 def _collect(client: Client, out: list[dict[str, Any]], seconds: float) -> None:

@@ -1,4 +1,4 @@
-"""The queue server's parts on their own: SQLite persistence, validation, keys, spreadsheets, pause points."""
+"""The queue server's parts on their own: SQLite persistence, validation, keys, spreadsheets, the fast lane."""
 
 from __future__ import annotations
 
@@ -7,14 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from acq.devices import Signal, SoftBackend
-from acq.engine import Msg, RunEngine
-from acq.plans import count
 from qserver.auth import AuthError, Unauthenticated, Users
 from qserver.db import QueueDB
 from qserver.spreadsheet import read_items
 from qserver.validate import ItemError, Validator
-from qserver.worker import PAUSE_POINT, with_pause_points
 
 SNAPSHOT = {"devices": {"motor": {"kind": "motor", "limits": [-10.0, 10.0], "velocity": 5.0, "position": 0.0},
                         "det": {"kind": "scaler", "readings": ["det"], "count_time": 1.0}}}
@@ -127,18 +123,32 @@ def test_csv_batch_reads_columns_as_keyword_arguments(tmp_path: Path) -> None:
         read_items(bad)
 
 
-def test_pause_points_wrap_a_plan_without_changing_its_documents() -> None:
-    det = Signal(SoftBackend(1.0), name="det")
-    RE = RunEngine()
-    docs: list[tuple[str, dict[str, object]]] = []
-    RE.subscribe(lambda n, d: docs.append((n, d)))
-    seen: list[Msg] = []
-    RE.register_command(PAUSE_POINT, lambda msg: seen.append(msg))
-    uids = RE(with_pause_points(count([det], num=3)))
-    assert len(uids) == 1
-    assert [n for n, _ in docs] == ["start", "descriptor", "event", "event", "event", "stop"]
-    assert sum(1 for m in seen if m.kwargs["deferred"]) == 3   # one after each checkpoint
-    assert json.loads(json.dumps(docs[-1][1]))["exit_status"] == "success"
+def test_a_repeated_item_is_checked_once_per_snapshot_and_errors_are_never_remembered() -> None:
+    calls: list[str] = []
+
+    def dry_run(name: str, args: list[object], kwargs: dict[str, object], snap: dict[str, object]) -> float:
+        calls.append(name)
+        if kwargs.get("num") == 0:
+            raise ValueError("num must be positive")
+        return 2.0
+
+    v = Validator(dry_run=dry_run)
+    v.snapshot = SNAPSHOT
+    first = v.check({"name": "count", "args": [["det"]], "kwargs": {"num": 3}})
+    second = v.check({"name": "count", "args": [["det"]], "kwargs": {"num": 3}})
+    assert calls == ["count"] and first["uid"] != second["uid"]
+    assert {k: v for k, v in first.items() if k != "uid"} == {k: v for k, v in second.items() if k != "uid"}
+    with pytest.raises(ItemError, match=r"expected an integer, got 3\.0"):   # equal in Python, not the same item
+        v.check({"name": "count", "args": [["det"]], "kwargs": {"num": 3.0}})
+    v.check({"name": "count", "args": [["det"]], "kwargs": {"num": 4}})     # another value: checked again
+    assert len(calls) == 2
+    for _ in range(2):
+        with pytest.raises(ItemError, match="num must be positive"):
+            v.check({"name": "count", "args": [["det"]], "kwargs": {"num": 0}})
+    assert len(calls) == 4
+    v.snapshot = {"devices": {"motor": SNAPSHOT["devices"]["motor"]}}   # det gone: the same item now fails
+    with pytest.raises(ItemError, match="no device 'det'"):
+        v.check({"name": "count", "args": [["det"]], "kwargs": {"num": 3}})
 
 
 def test_the_plans_dry_run_plugs_in_on_stand_in_devices(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,43 +176,67 @@ def test_the_plans_dry_run_plugs_in_on_stand_in_devices(monkeypatch: pytest.Monk
         v.check({"name": "scan", "args": [["det"], "motor", -1, 30, 3]})  # the plan's own check, on a stand-in
 
 
-def test_hot_paths_answer_scripts_directly_and_leave_browsers_to_fastapi(tmp_path: Path) -> None:
+def test_the_fast_lane_answers_scripts_in_one_write_and_leaves_browsers_to_fastapi(tmp_path: Path) -> None:
     import asyncio
 
-    from qserver.app import build_app
+    import uvicorn
+
+    from qserver.app import HOT, build_app
+    from qserver.fastlane import fast_lane_protocol
     from qserver.manager import QueueManager
+    from scenarios.twin_process import free_port
 
     manager = QueueManager(tmp_path)
-    app = build_app(manager)
     assert manager.admin_key is not None
+    app = build_app(manager)
     through_fastapi: list[str] = []
-    fastapi_app = app.app
 
     async def recording(scope: dict[str, object], receive: object, send: object) -> None:
-        through_fastapi.append(str(scope["path"]))
-        await fastapi_app(scope, receive, send)
+        through_fastapi.append(f"{scope.get('method')} {scope.get('path')}")
+        await app(scope, receive, send)  # type: ignore[arg-type]
 
-    app.app = recording
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(recording, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
+                                           http=fast_lane_protocol(app.state.answer, HOT)))
+    auth = f"Authorization: Bearer {manager.admin_key}\r\n"
+    item = json.dumps({"item": {"name": "count", "args": [["det"]], "kwargs": {"num": 2}}})
 
-    async def get(path: str, *headers: tuple[bytes, bytes]) -> tuple[int, dict[str, object]]:
-        sent: list[dict[str, object]] = []
+    async def exchange(*requests: str) -> list[tuple[int, dict[str, str], dict[str, object]]]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        answers = []
+        for request in requests:  # one kept-alive connection, as scripts use
+            writer.write(request.encode())
+            head = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
+            headers = dict(line.lower().split(": ", 1) for line in head[1:] if line)
+            body = await reader.readexactly(int(headers["content-length"]))
+            answers.append((int(head[0].split()[1]), headers, json.loads(body)))
+        writer.close()
+        return answers
 
-        async def receive() -> dict[str, object]:
-            return {"type": "http.request", "body": b"", "more_body": False}
+    async def main() -> list[tuple[int, dict[str, str], dict[str, object]]]:
+        task = asyncio.ensure_future(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        try:
+            return await exchange(
+                f"GET /api/status HTTP/1.1\r\nHost: x\r\n{auth}\r\n",
+                f"POST /api/queue/add HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {len(item)}\r\n\r\n{item}",
+                f"GET /api/queue HTTP/1.1\r\nHost: x\r\nX-API-Key: {manager.admin_key}\r\n\r\n",
+                "GET /api/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n\r\n",
+                "POST /api/queue/add HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 5\r\n\r\n{nope",
+                f"GET /api/status HTTP/1.1\r\nHost: x\r\nOrigin: http://elsewhere\r\n{auth}\r\n",
+                f"GET /api/history HTTP/1.1\r\nHost: x\r\n{auth}\r\n")
+        finally:
+            server.should_exit = True
+            await task
 
-        async def send(msg: dict[str, object]) -> None:
-            sent.append(msg)
-
-        scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "root_path": "",
-                 "scheme": "http", "server": ("127.0.0.1", 1), "client": ("127.0.0.1", 2), "http_version": "1.1",
-                 "headers": [(b"authorization", b"Bearer " + manager.admin_key.encode()), *headers]}
-        await app(scope, receive, send)
-        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")  # type: ignore[misc]
-        return int(sent[0]["status"]), json.loads(body)  # type: ignore[call-overload]
-
-    direct = asyncio.run(get("/api/status"))
-    browser = asyncio.run(get("/api/status", (b"origin", b"http://elsewhere")))
-    assert through_fastapi == ["/api/status"]                   # only the browser's request
-    assert direct[0] == browser[0] == 200 and direct[1] == browser[1]
-    assert asyncio.run(get("/api/history"))[0] == 200 and through_fastapi[-1] == "/api/history"
+    status, added, queue, refused, garbage, browser, history = asyncio.run(main())
+    assert through_fastapi == ["GET /api/status", "GET /api/history"]   # the browser's and the non-hot request
+    assert status[0] == added[0] == queue[0] == browser[0] == history[0] == 200
+    assert "server" not in status[1] and "server" in browser[1]          # one write, without uvicorn's headers
+    assert browser[1]["access-control-allow-origin"] == "*"             # the browser got FastAPI's CORS middleware
+    assert queue[2]["items"][0]["uid"] == added[2]["item"]["uid"] and queue[2]["version"] == added[2]["version"]
+    assert browser[2]["items"] == 1 and status[2]["items"] == 0
+    assert refused[0] == 401 and "invalid API key" in str(refused[2]["error"])
+    assert garbage[0] == 400 and "not valid JSON" in str(garbage[2]["error"])
     manager.db.close()

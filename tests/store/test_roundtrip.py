@@ -26,8 +26,10 @@ def _store(tmp_path: Path, docs: runs.Docs) -> Path:
     writer = Writer(tmp_path / "data", flush_interval=0.2)
     for name, doc in docs:
         writer(name, doc)
-    assert writer.last_path is not None
-    assert not list((tmp_path / "data" / ".journal").glob("*")), "the journal is gone once the file is written"
+    assert writer.last_path is not None and writer.last_path.exists()   # readable at once
+    assert Catalog(tmp_path / "data").interrupted() == []               # its journal is held till it is fsync'd
+    writer.flush()                                                      # (the flush thread's job; here at once)
+    assert not list((tmp_path / "data" / ".journal").glob("*")), "the journal is gone once the file is durable"
     return writer.last_path
 
 

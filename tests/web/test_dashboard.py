@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import xarray as xr
 
 from qserver import Client
+from scenarios.twin_process import TwinProcess
+from store import Catalog
 from tests.qserver.conftest import QueueServer
 from tests.web.conftest import log_in
 
@@ -323,3 +327,41 @@ def test_run_search_filters_and_errors(qs: QueueServer, keys: dict[str, str], ad
     assert r.status_code == 404 and "no run" in r.json()["error"]
     r = httpx.post(f"{qs.url}/api/web/faults", json={"fault": "beam_dump"}, headers=auth)
     assert r.status_code == 403, "an observer may not trigger faults"
+
+
+def test_a_beam_dump_during_a_queued_scan_shows_as_a_suspension(
+        qs: QueueServer, twin: TwinProcess, keys: dict[str, str], admin: Client, page: Any, shots: Path) -> None:
+    events: list[dict[str, Any]] = []
+
+    def follow() -> None:
+        with qs.client() as c:
+            for ev in c.stream(timeout=60):
+                events.append(ev)
+                if ev["type"] == "finished":
+                    return
+
+    log_in(page, qs.url, keys["admin"])
+    page.click("#nav button[data-view=live]")
+    watcher = threading.Thread(target=follow, daemon=True)
+    watcher.start()
+    _wait(lambda: bool(events), what="the stream's first event (its status)")  # following before anything runs
+    item = admin.add("scan", [["det"], "motor", -2.0, 2.0, 12])
+    admin.start()
+    _wait(lambda: _points(page) >= 2, what="the first points")
+    twin.fault("dump", value=10.0)                   # 10 simulated s without beam: 2 s here
+    page.wait_for_selector("#live-notes li:has-text('SUSPENDED')", timeout=15000)
+    page.wait_for_selector("#badge-worker:has-text('suspended')")
+    page.screenshot(path=str(shots / "live-suspended.png"), full_page=True)
+    page.wait_for_selector("#live-notes li:has-text('RESUMED')", timeout=30000)
+    admin.wait_idle(timeout=60)
+    watcher.join(30)
+    [done] = admin.history()[-1:]
+    assert done["item"]["uid"] == item["uid"] and done["exit_status"] == "completed"
+    suspensions = [e for e in events if e["type"] == "suspension"]
+    assert [e["state"] for e in suspensions] == ["suspended", "resumed"]
+    assert "beam not available" in suspensions[0]["justification"]
+    assert any(e["type"] == "status" and e["worker"] == "suspended" for e in events)
+    with xr.open_dataset(Catalog(qs.state_dir / "data")[done["run_uids"][0]].path, group="primary",
+                         decode_times=False) as ds:   # nothing lost or measured twice through the suspension
+        assert list(ds["seq_num"].values) == list(range(1, 13))
+        np.testing.assert_allclose(ds["motor"].values, np.linspace(-2.0, 2.0, 12), atol=1e-3)

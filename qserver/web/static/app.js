@@ -5,7 +5,7 @@
 const S = {
   url: "", key: "", who: null, status: null, queue: { items: [], version: 0, running: null },
   history: [], plans: {}, devices: {}, view: "queue", editing: null, source: null,
-  live: null, beamTimer: null, run: null,
+  live: null, beamTimer: null, run: null, frameBusy: false, frameAgain: false,
 };
 
 /* ---------- small helpers ---------- */
@@ -109,6 +109,8 @@ function connectStream() {
   src.addEventListener("finished", (e) => { const d = JSON.parse(e.data); liveNote("finished", `${d.item.name} ended ${d.exit_status}${d.reason ? ": " + d.reason : ""}`); refreshHistory(); refreshQueue(); });
   src.addEventListener("doc", (e) => { const d = JSON.parse(e.data); liveDoc(d.name, d.doc); });
   src.addEventListener("console", (e) => consoleLine(JSON.parse(e.data).line));
+  src.addEventListener("suspension", (e) => suspensionNote(JSON.parse(e.data)));
+  src.addEventListener("frame", () => loadFrame());
   src.onerror = () => { if (S.who) setTimeout(() => { if (S.source === src && src.readyState === 2) connectStream(); }, 2000); };
 }
 setInterval(() => { if (S.who) refreshStatus(); }, 5000);
@@ -482,7 +484,7 @@ function renderLive() {
 }
 
 function liveNote(kind, text, time) {
-  const li = h("li", { class: kind === "state" || kind === "fault" ? "warn-text" : "" }, `${new Date((time || Date.now() / 1000) * 1000).toLocaleTimeString()} ${text}`);
+  const li = h("li", { class: kind === "state" || kind === "fault" || kind === "suspension" ? "warn-text" : "" }, `${new Date((time || Date.now() / 1000) * 1000).toLocaleTimeString()} ${text}`);
   $("#live-notes").prepend(li);
 }
 
@@ -491,7 +493,48 @@ function consoleLine(line) {
   c.textContent += line + "\n";
   if (c.textContent.length > 40000) c.textContent = c.textContent.slice(-30000);
   c.scrollTop = c.scrollHeight;
-  if (/suspend/i.test(line)) liveNote("state", line);
+}
+
+function suspensionNote(d) {
+  liveNote("suspension", d.state === "suspended" ? `SUSPENDED: ${d.justification}` : `RESUMED: ${d.justification} cleared`, d.time);
+}
+
+/* the newest camera frame: fetched when the stream says there is one (one request at a time) */
+async function loadFrame() {
+  if (S.frameBusy) { S.frameAgain = true; return; }
+  S.frameBusy = true;
+  try {
+    do {
+      S.frameAgain = false;
+      let f;
+      try { f = await api("/api/web/live/frame"); } catch (e) { return; }
+      drawFrame(f);
+    } while (S.frameAgain);
+  } finally { S.frameBusy = false; }
+}
+
+function drawFrame(f) {
+  const raw = atob(f.data);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  const px = new Int32Array(bytes.buffer);
+  let lo = Infinity, hi = -Infinity;
+  for (const v of px) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  const c = $("#live-frame");
+  c.width = f.width; c.height = f.height;
+  const ctx = c.getContext("2d");
+  const img = ctx.createImageData(f.width, f.height);
+  const span = hi > lo ? hi - lo : 1;
+  for (let i = 0; i < px.length; i++) {
+    const g = Math.round((255 * (px[i] - lo)) / span);
+    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = g;
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+  c.hidden = false;
+  c.dataset.uniqueId = f.unique_id;
+  c.dataset.run = f.run;
+  $("#live-camera").textContent = `${f.device} frame ${f.unique_id} (point ${f.seq_num} of run ${f.run.slice(0, 8)}), ${f.width}×${f.height}, counts ${lo}…${hi}`;
 }
 
 async function loadLive() {
@@ -499,6 +542,7 @@ async function loadLive() {
   try { snap = await api("/api/web/live"); } catch (e) { return; }
   for (const n of snap.notes) liveNote(n.kind, n.text, n.time);
   for (const [name, doc] of snap.docs) liveDoc(name, doc);
+  loadFrame();
 }
 
 /* ---------- beamline ---------- */
