@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +40,17 @@ def run_cli(*args: str, timeout: float = 180.0, env: dict[str, str] | None = Non
         out, err = proc.communicate()
         pytest.fail(f"{' '.join(args)} overran {timeout:g} s\n--- stdout\n{out[-6000:]}\n--- stderr\n{err[-20000:]}")
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def assert_plot(stdout: str, data_dir: Path) -> Path:
+    """The run printed ``plot: PATH``, and PATH is a real PNG image next to the data."""
+    lines = [line for line in stdout.splitlines() if line.startswith("plot: ")]
+    assert lines, "the run printed no 'plot:' line"
+    path = Path(lines[-1].removeprefix("plot: ").strip())
+    assert path.is_file() and path.resolve().is_relative_to(Path(data_dir).resolve()), path
+    head = path.read_bytes()[:8]
+    assert head == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000, f"{path} is not a drawn PNG"
+    return path
 
 
 def validate_documents(docs: list[tuple[str, dict[str, Any]]]) -> None:

@@ -60,6 +60,11 @@ def run_alignment(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: f
         X, Y = stored_points(data_dir, run.uids[-1], spec, run.key)
         outcome.details.update(points=X.tolist(), values=Y.tolist())
     judge_alignment(outcome, sc, spec, model if run.simulated else None)
+    if outcome.details.get("values"):
+        from scenarios.plots import progress_png
+
+        outcome.plot = progress_png(outcome.details["values"], Path(data_dir) / f"{run.uids[-1]}-progress.png",
+                                    title=f"{sc.name}: {spec.agent} over {', '.join(spec.names)}", ylabel=run.key)
     d = outcome.details
     if "best_fraction" in d:
         out.write(f"best measured point: true flux {d['best_flux']:.4g} = {100 * d['best_fraction']:.1f} % of the "

@@ -88,8 +88,13 @@ def run_fly_scan(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: fl
     outcome = Outcome(uids=uids, path=writer.last_path, fit=None, truth=truth)
     outcome.details["planned_positions"] = grid
     if writer.last_path is not None and uids:
-        outcome.details.update(measure(Catalog(data_dir)[uids[-1]].stream("primary"), motor.name, cams[0].image_key,
-                                       truth.get("pixel", 1.0)))
+        ds = Catalog(data_dir)[uids[-1]].stream("primary")
+        outcome.details.update(measure(ds, motor.name, cams[0].image_key, truth.get("pixel", 1.0)))
+        if cams[0].image_key in ds and ds.sizes.get("time", 0):
+            from scenarios.plots import frame_png
+
+            outcome.plot = frame_png(np.asarray(ds[cams[0].image_key][-1].values), data_dir / f"{uids[-1]}-frame.png",
+                                     title=f"{sc.name}: last of {ds.sizes['time']} frames")
         out.write(f"stored {outcome.details['triggers']} triggers and {outcome.details['frames']} frames "
                   f"({cams[0].image_key}, loaded from HDF5 on demand)\n")
     judge_fly(outcome, sc)

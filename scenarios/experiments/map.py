@@ -57,6 +57,15 @@ def run_map(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: float, 
             frames = np.asarray(ds[key].values) if key in ds else np.zeros((0, 0, 0))
             outcome.details.update(frames=len(frames), frame_shape=list(frames.shape[1:]),
                                    frame_max=[float(f.max()) for f in frames])
+            if len(frames):
+                from scenarios.plots import frame_png
+
+                outcome.details["frame_plot"] = str(frame_png(
+                    frames[-1], data_dir / f"{run.uids[-1]}-frame.png", title=f"{spec.camera}: last frame"))
+        from scenarios.plots import map_png
+
+        outcome.plot = map_png(X, Y, data_dir / f"{run.uids[-1]}-map.png", title=f"{sc.name}: {len(Y)} points",
+                               axes=(spec.names[0], spec.names[1]), label=run.key)
     env = SampleMapEnv(seed=seed, scenario=str(sc.path), mode="direct") if run.simulated else None
     if env is not None:
         outcome.truth = {"raster_30x30_error": env.target, **env.model.truth()}

@@ -171,6 +171,11 @@ def run_phases(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: floa
                            library=len(xp.library()))
     if len(uids) >= xp.n_phases:
         outcome.details["labels"] = recovered_labels(xp, seed, xs, ys).tolist()
+        from scenarios.plots import map_png
+
+        outcome.plot = map_png(xp.library(), outcome.details["labels"], Path(data_dir) / f"{campaign_id}-phases.png",
+                               title=f"{sc.name}: phases from {len(uids)} measured spots",
+                               axes=("sample_x", "sample_y"), label="phase")
     if where["simulated"]:
         outcome.truth = {"labels": true_labels(sc.beamline["physics"], seed, xp.library()).tolist()}
     judge(outcome, sc)

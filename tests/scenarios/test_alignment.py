@@ -20,6 +20,7 @@ from scenarios.envs.spec import parse_campaign
 from scenarios.experiments.alignment import judge_alignment
 from scenarios.runner import Outcome
 from store import Catalog
+from tests.conftest import assert_plot
 from twin.physics import BeamlineModel
 
 
@@ -78,6 +79,7 @@ def test_ci_variant_reaches_95_percent_of_the_true_optimum_over_ca(
         aligned: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     done, data = aligned
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert_plot(done.stdout, data)
     for check in ("stored", "within_budget", "best_flux", "parked_flux"):
         assert f"PASS {check}" in done.stdout
     sc = scenarios.load("alignment").ci_variant()

@@ -18,6 +18,7 @@ from scenarios import scenario as scenarios
 from scenarios.experiments.fly import check_experiment, fly_truth, judge_fly, measure
 from scenarios.runner import Outcome
 from store import Catalog
+from tests.conftest import assert_plot
 
 CHECKS = ("stored", "frames_equal_triggers", "positions_on_grid", "frames_at_positions", "spot_centroid")
 
@@ -35,6 +36,7 @@ def test_fly_scan_stores_triggers_and_references_every_frame(
         flown: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     done, data = flown
     assert done.returncode == 0, done.stdout + done.stderr
+    assert_plot(done.stdout, data)
     for check in CHECKS:
         assert f"PASS {check}" in done.stdout
     sc = scenarios.load("fly-scan").ci_variant()

@@ -22,6 +22,7 @@ from scenarios import scenario as scenarios
 from scenarios.experiments.phases import judge, parse, recovered_labels, true_labels
 from scenarios.runner import Outcome, run_scenario
 from store import Catalog
+from tests.conftest import assert_plot
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,7 @@ def _stored(data: Path) -> tuple[np.ndarray[Any, Any], list[Any], list[str]]:
 def test_phases_are_recovered_from_the_stored_runs(library_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     done, data = library_run
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert_plot(done.stdout, data)
     assert "PASS runs_stored" in done.stdout and "PASS ari" in done.stdout
     sc = scenarios.load("phase-library").ci_variant()
     xp = parse(sc)

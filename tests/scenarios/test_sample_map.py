@@ -21,6 +21,7 @@ from scenarios.envs.spec import parse_campaign
 from scenarios.experiments.map import judge_map
 from scenarios.runner import Outcome
 from store import Catalog
+from tests.conftest import assert_plot
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,7 @@ def test_ci_variant_maps_the_sample_and_stores_a_frame_per_point(
         mapped: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     done, data = mapped
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert_plot(done.stdout, data)
     for check in ("stored", "within_budget", "frames", "map_error"):
         assert f"PASS {check}" in done.stdout
     sc = scenarios.load("sample-map").ci_variant()
