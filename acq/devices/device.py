@@ -26,7 +26,8 @@ class ConnectionFailed(TimeoutError):
 class Device:
     """A named tree of signals and sub-devices; children are found among its attributes.
 
-    A child's name is ``f"{parent.name}_{attribute}"``; a child whose attribute is in
+    A child's name is ``f"{parent.name}_{attribute}"`` (the data key), its ``dotted_name`` the
+    attribute path ``parent.attribute`` (``walk("a.b")`` finds it); a child whose attribute is in
     ``_named_as_parent`` takes the parent's own name (so a motor's readback reads as
     ``motor``). ``kind`` decides where a signal appears: ``hinted`` and ``normal`` in
     ``read()``, ``config`` in ``read_configuration()``, ``omitted`` nowhere; ``hinted``
@@ -41,6 +42,8 @@ class Device:
         self.name = name
         self.kind = kind
         self.parent: Device | None = None
+        #: this device's attribute on its parent ("" at the top)
+        self.attr_name = ""
 
     def children(self) -> Iterator[tuple[str, Device]]:
         """(attribute, child) pairs in definition order."""
@@ -53,7 +56,26 @@ class Device:
         self.name = name
         for attr, child in self.children():
             child.parent = self
+            child.attr_name = attr
             child.set_name(name if attr in self._named_as_parent else f"{name}_{attr}")
+
+    @property
+    def dotted_name(self) -> str:
+        """The attribute path from the top device, as Python spells it: ``mirror.pitch.readback``."""
+        if self.parent is None:
+            return self.name
+        return f"{self.parent.dotted_name}.{self.attr_name}"
+
+    def walk(self, path: str) -> Device:
+        """The child at the dotted attribute ``path`` below this device (``"pitch.readback"``)."""
+        node: Device = self
+        for i, part in enumerate(path.split(".") if path else []):
+            child = dict(node.children()).get(part)
+            if child is None:
+                where = ".".join([self.name, *path.split(".")[:i]])
+                raise AttributeError(f"{where} has no child {part!r} (has: {', '.join(a for a, _ in node.children())})")
+            node = child
+        return node
 
     def signals(self) -> Iterator[Signal]:
         """Every signal below this device, depth first."""

@@ -186,3 +186,25 @@ def test_connection_failures_name_every_source() -> None:
     with pytest.raises(ConnectionFailed, match=r"pair: 2 of 3 PV") as info:
         call_in_loop(Pair().connect(0.1))
     assert info.value.failures == {"pair": ["ca://A", "ca://C"]}
+
+
+def test_dotted_names_follow_the_attribute_path_and_walk_finds_children() -> None:
+    from acq.devices.device import Device
+    from acq.devices.motor import soft_motor
+
+    class Stage(Device):
+        def __init__(self, name: str) -> None:
+            super().__init__(name=name)
+            self.x = soft_motor("x")
+            self.y = soft_motor("y")
+            self.set_name(name)
+
+    stage = Stage("stage")
+    assert stage.x.readback.name == "stage_x"  # the data key: a motor's readback reads as the motor
+    assert stage.x.velocity.name == "stage_x_velocity"
+    assert stage.dotted_name == "stage"
+    assert stage.x.readback.dotted_name == "stage.x.readback"
+    assert stage.walk("y.velocity") is stage.y.velocity
+    assert stage.walk("") is stage
+    with pytest.raises(AttributeError, match=r"stage\.y has no child 'speed'"):
+        stage.walk("y.speed")
