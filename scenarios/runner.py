@@ -107,13 +107,14 @@ def beamline_environment(sc: scenarios.Scenario, *, seed: int, speed: float, no_
 
 def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float | None = None,
                  seed: int | None = None, out: TextIO | None = None, no_twin: bool = False,
-                 profile: str | None = None, ci: bool = False) -> Outcome:
+                 profile: str | None = None, ci: bool = False, live_plot: bool = False) -> Outcome:
     """Run scenario ``ref`` against a fresh twin subprocess (or the real beamline) into ``data_dir``.
 
     ``profile`` replaces the scenario's beamline for the devices (e.g. a facility profile
     with ``no_twin``); nothing in plans or devices changes. ``ci`` runs the scenario's
     CI-sized variant. The scenario's suspenders are installed; its faults strike the twin on
-    cue (never with ``no_twin``: fault injection does not exist there).
+    cue (never with ``no_twin``: fault injection does not exist there). ``live_plot`` shows a
+    step scan's points in a matplotlib window as they arrive.
     """
     out = out or sys.stdout
     sc = scenarios.load(ref)
@@ -153,7 +154,7 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
         }, state_dir=data_dir)
         writer = Writer(data_dir)
         fit = PeakFit(x=motor.name, y=dets[0].channel_names[0])
-        plot = PlotPNG(motor.name, dets[0].channel_names[0], data_dir, fit=fit)
+        plot = PlotPNG(motor.name, dets[0].channel_names[0], data_dir, fit=fit, live=live_plot)
         callbacks: list[Any] = [writer, LiveTable(out=out), fit, plot]
         if sys.stderr.isatty():
             callbacks.append(LiveProgress())

@@ -21,6 +21,8 @@ def register(sub: Any) -> None:
     run.add_argument("--no-twin", action="store_true",
                      help="start no twin: talk to the IOCs the EPICS_CA_* environment names (the real beamline)")
     run.add_argument("--ci", action="store_true", help="run the scenario's small CI-sized variant (its ci: section)")
+    run.add_argument("--live-plot", action="store_true",
+                     help="step scans: also show the points in a matplotlib window as they arrive (needs a display)")
     run.set_defaults(func=main)
 
 
@@ -29,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
     from scenarios.runner import run_scenario
 
     outcome = run_scenario(args.scenario, data_dir=args.data_dir, speed=args.speed, seed=args.seed,
-                           no_twin=args.no_twin, profile=args.profile, ci=args.ci)
+                           no_twin=args.no_twin, profile=args.profile, ci=args.ci, live_plot=args.live_plot)
     print(f"stored: {outcome.path}")
     if outcome.plot is not None:
         print(f"plot: {outcome.plot}")

@@ -69,3 +69,46 @@ def test_peak_stats_and_progress_follow_a_run(tmp_path: Path) -> None:
     assert stats.result is not None and stats.result["max"][0] == pytest.approx(1.0, abs=0.01)
     assert progress.done == 21 and "21/21 points" in out.getvalue() and "success" in out.getvalue()
     assert plot.path is not None and plot.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _grid_documents(n: int) -> list[tuple[str, dict[str, Any]]]:
+    """A snaking 2-D grid run's documents, z = x·y."""
+    start = {"uid": "run-1", "scan_id": 7, "time": 0.0}
+    desc = {"uid": "desc-1", "name": "primary", "run_start": "run-1", "data_keys": {}}
+    docs: list[tuple[str, dict[str, Any]]] = [("start", start), ("descriptor", desc)]
+    for i in range(n):
+        x, y = float(i % 4), float(i // 4)
+        docs.append(("event", {"descriptor": "desc-1", "seq_num": i + 1, "data": {"sx": x, "sy": y, "d": x * y}}))
+    docs.append(("stop", {"run_start": "run-1", "exit_status": "success"}))
+    return docs
+
+
+def test_a_live_plot_follows_every_event(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    plot = PlotPNG("m", "d", tmp_path, live=True)
+    drawn: list[int] = []
+    _scan_with([plot, lambda name, doc: drawn.append(len(plot._line.get_xdata())) if name == "event" else None])
+    plt.ioff()
+    assert drawn == list(range(1, 22)) and plot.path is not None and plot.path.stat().st_size > 5000
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_live_grid_maps_every_point_and_writes_a_png(tmp_path: Path, live: bool) -> None:
+    from acq.callbacks import LiveGrid
+
+    grid = LiveGrid("sx", "sy", "d", tmp_path, live=live)
+    docs = _grid_documents(12)
+    shown: list[int] = []
+    for name, doc in docs:
+        grid(name, doc)
+        if name == "event":
+            shown.append(len(grid._scatter.get_offsets()) if grid._scatter is not None else 0)
+    # live: the window follows every event; otherwise nothing is drawn before the run stops
+    import matplotlib.pyplot as plt
+
+    plt.ioff()
+    assert shown == (list(range(1, 13)) if live else [0] * 12)
+    assert grid.path is not None and grid.path.name == "000007-run-1-map.png"
+    assert grid.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    np.testing.assert_allclose(np.asarray(grid._scatter.get_array()), [i % 4 * (i // 4) for i in range(12)])
