@@ -19,7 +19,7 @@ from scipy.optimize import differential_evolution
 from adaptive.harness.tasks import Environment
 from adaptive.protocol import Array
 from scenarios import scenario as scenarios
-from scenarios.envs.session import TwinSession
+from scenarios.envs.session import CampaignTwin
 from scenarios.envs.spec import CampaignSpec, parse_campaign
 from twin.physics import BeamlineModel
 
@@ -55,17 +55,13 @@ class AlignmentEnv(Environment):
     speed: float | None = None
     target: float = TARGET
     spec: CampaignSpec = field(init=False)
+    twin: CampaignTwin = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.mode not in ("ca", "direct"):
-            raise ValueError(f"mode must be 'ca' or 'direct', got {self.mode!r}")
-        sc = scenarios.load(self.scenario)
-        self.spec = parse_campaign(sc.experiment, devices=sc.beamline["devices"], min_axes=1)
+        self.twin = CampaignTwin(self.scenario, seed=self.seed, mode=self.mode, speed=self.speed, min_axes=1)
+        self.spec, self.model, self.session = self.twin.spec, self.twin.model, self.twin.session
         self.bounds = self.spec.bounds
         self.budget = self.budget or self.spec.budget
-        self.model = BeamlineModel(sc.beamline["physics"], seed=self.seed)
-        self.session = TwinSession(str(sc.path), seed=self.seed, speed=self.speed or sc.speed, spec=self.spec,
-                                   beamline=sc.beamline["_path"]) if self.mode == "ca" else None
         self.n_measured = 0
 
     @property
@@ -76,16 +72,12 @@ class AlignmentEnv(Environment):
 
     def true_flux(self, x: Array) -> float:
         """The noise-free flux at ``x``."""
-        return self.model.flux_at(dict(zip(self.spec.names, map(float, x), strict=True)))
+        return self.model.flux_at(self.twin.position(x))
 
     def evaluate(self, x: Array) -> float:
         """Counts of the flux monitor at ``x`` (over CA, or from the model with Poisson noise)."""
         self.n_measured += 1
-        if self.session is not None:
-            return self.session.measure(x)
-        key = self.n_measured * self.spec.count_time
-        return float(self.model.measure_at(self.spec.channel, dict(zip(self.spec.names, map(float, x), strict=True)),
-                                           self.spec.count_time, key))
+        return self.twin.measure(x, self.n_measured)
 
     def error(self, X: Array, Y: Array) -> float:
         """1 − true flux at the best measured point / the true optimum."""
@@ -97,17 +89,11 @@ class AlignmentEnv(Environment):
     def agent_options(self, agent: str) -> dict[str, Any]:
         """The scenario's options for its own agent; the grid spreads the budget; the coordinate
         scan takes the budget too."""
-        opts: dict[str, Any] = {}
-        if agent == self.spec.agent:
-            opts.update(self.spec.agent_options)
-        if agent == "grid":
-            opts["budget"] = self.budget
-        return opts
+        return self.twin.agent_options(agent, self.budget)
 
     def close(self) -> None:
         """Stop the twin (CA mode)."""
-        if self.session is not None:
-            self.session.close()
+        self.twin.close()
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ import numpy as np
 
 from adaptive.harness.tasks import Map2D
 from adaptive.protocol import Array
-from scenarios import scenario as scenarios
-from scenarios.envs.session import TwinSession
-from scenarios.envs.spec import CampaignSpec, parse_campaign
+from scenarios.envs.session import CampaignTwin
+from scenarios.envs.spec import CampaignSpec
 from twin.physics import BeamlineModel
 
 
@@ -48,19 +47,16 @@ class SampleMapEnv(Map2D):
     mode: str = "ca"
     speed: float | None = None
     spec: CampaignSpec = field(init=False)
+    twin: CampaignTwin = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.mode not in ("ca", "direct"):
-            raise ValueError(f"mode must be 'ca' or 'direct', got {self.mode!r}")
-        sc = scenarios.load(self.scenario)
-        self.spec = parse_campaign(sc.experiment, devices=sc.beamline["devices"], min_axes=2)
+        self.twin = CampaignTwin(self.scenario, seed=self.seed, mode=self.mode, speed=self.speed, min_axes=2)
+        self.spec, self.model, self.session = self.twin.spec, self.twin.model, self.twin.session
         if len(self.spec.names) != 2:
-            raise ValueError(f"{sc.path}: experiment.axes must name exactly 2 motors for a map")
+            self.twin.close()
+            raise ValueError(f"{self.twin.scenario.path}: experiment.axes must name exactly 2 motors for a map")
         self.bounds = self.spec.bounds
         self.budget = self.budget or self.spec.budget
-        self.model = BeamlineModel(sc.beamline["physics"], seed=self.seed)
-        self.session = TwinSession(str(sc.path), seed=self.seed, speed=self.speed or sc.speed, spec=self.spec,
-                                   beamline=sc.beamline["_path"]) if self.mode == "ca" else None
         self.n_measured = 0
         super().__post_init__()  # the target: a 30×30 raster's error (measured directly on the model)
 
@@ -76,15 +72,12 @@ class SampleMapEnv(Map2D):
 
     def measure_direct(self, x: Array, key: float) -> float:
         """Counts at ``x`` from the physics model, Poisson noise keyed by ``key``."""
-        pos = dict(zip(self.spec.names, map(float, x), strict=True))
-        return float(self.model.measure_at(self.spec.channel, pos, self.spec.count_time, key))
+        return self.twin.measure_direct(x, key)
 
     def evaluate(self, x: Array) -> float:
         """Counts of the channel at ``x`` (over CA, or from the model)."""
         self.n_measured += 1
-        if self.session is not None:
-            return self.session.measure(x)
-        return self.measure_direct(x, self.n_measured * self.spec.count_time)
+        return self.twin.measure(x, self.n_measured)
 
     def raster_error(self, n: int) -> float:
         """The error of an n×n raster measured directly on the model (keys apart from the episode's)."""
@@ -94,15 +87,11 @@ class SampleMapEnv(Map2D):
 
     def agent_options(self, agent: str) -> dict[str, Any]:
         """The scenario's options for its own agent; the grid spreads the budget."""
-        opts: dict[str, Any] = dict(self.spec.agent_options) if agent == self.spec.agent else {}
-        if agent == "grid":
-            opts["budget"] = self.budget
-        return opts
+        return self.twin.agent_options(agent, self.budget)
 
     def close(self) -> None:
         """Stop the twin (CA mode)."""
-        if self.session is not None:
-            self.session.close()
+        self.twin.close()
 
 
 @dataclass(frozen=True)

@@ -107,3 +107,52 @@ class TwinSession:
                 if v is not None:
                     os.environ[k] = v
             self.twin = None
+
+
+class CampaignTwin:
+    """The twin side of a campaign task (alignment, sample map): the scenario's campaign spec,
+    its physics model for ``seed``, and in mode ``ca`` a :class:`TwinSession` to measure through.
+
+    ``measure(x, n)`` is the ``n``-th measurement of the episode: over CA, or from the model
+    with Poisson noise keyed by ``n`` count times (mode ``direct``).
+    """
+
+    def __init__(self, scenario: str, *, seed: int, mode: str, speed: float | None, min_axes: int) -> None:
+        from scenarios import scenario as scenarios
+        from scenarios.envs.spec import parse_campaign
+        from twin.physics import BeamlineModel
+
+        if mode not in ("ca", "direct"):
+            raise ValueError(f"mode must be 'ca' or 'direct', got {mode!r}")
+        self.scenario = scenarios.load(scenario)
+        sc = self.scenario
+        self.spec = parse_campaign(sc.experiment, devices=sc.beamline["devices"], min_axes=min_axes)
+        self.model = BeamlineModel(sc.beamline["physics"], seed=seed)
+        self.session = TwinSession(str(sc.path), seed=seed, speed=speed or sc.speed, spec=self.spec,
+                                   beamline=sc.beamline["_path"]) if mode == "ca" else None
+
+    def position(self, x: ArrayLike) -> dict[str, float]:
+        """``x`` (in the spec's axis order) as a mapping of axis names to positions."""
+        return dict(zip(self.spec.names, map(float, np.asarray(x, dtype=float).ravel()), strict=True))
+
+    def measure_direct(self, x: ArrayLike, key: float) -> float:
+        """Counts at ``x`` from the physics model, Poisson noise keyed by ``key``."""
+        return float(self.model.measure_at(self.spec.channel, self.position(x), self.spec.count_time, key))
+
+    def measure(self, x: ArrayLike, n: int) -> float:
+        """The ``n``-th measurement of the episode at ``x``: over CA, or from the model."""
+        if self.session is not None:
+            return self.session.measure(x)
+        return self.measure_direct(x, n * self.spec.count_time)
+
+    def agent_options(self, agent: str, budget: int) -> dict[str, Any]:
+        """The scenario's options for its own agent; the grid spreads ``budget``."""
+        opts: dict[str, Any] = dict(self.spec.agent_options) if agent == self.spec.agent else {}
+        if agent == "grid":
+            opts["budget"] = budget
+        return opts
+
+    def close(self) -> None:
+        """Stop the twin (mode ``ca``)."""
+        if self.session is not None:
+            self.session.close()
