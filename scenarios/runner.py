@@ -184,7 +184,7 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
         restarts = twins[0].restarts if twins else 0
         presets: list[float] = []
         if restarts:  # what the restarted IOC holds: the preset time set before the scan (autosave)
-            presets = [float(call_in_loop(d.preset_time.get_value())) for d in dets]
+            presets = [float(call_in_loop(d.preset_time.get_value(), timeout=30)) for d in dets]
     truth = BeamlineModel(sc.beamline["physics"], seed=seed).truth() if where["simulated"] else {}
     outcome = Outcome(uids=uids, path=writer.last_path, fit=fit.result, truth=truth, plot=plot.path)
     outcome.details.update(suspensions=log.suspended, resumptions=log.resumed, faults_struck=len(injector.fired),

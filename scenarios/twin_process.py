@@ -90,8 +90,14 @@ class TwinProcess:
 
     def start(self) -> TwinProcess:
         """Launch ``beamtwin serve`` and wait until every PV answers."""
+        self._stopping.clear()
+        return self._launch()
+
+    def _launch(self) -> TwinProcess:
+        """Start the IOC process (unless ``stop()`` came first) and wait until every PV answers."""
         cmd = [sys.executable, "-m", "scenarios", "serve", self.scenario, "--port", str(self.port),
-               "--ready-file", str(self.ready_file), "--seed", str(self.seed), "--speed", str(self.speed)]
+               "--ready-file", str(self.ready_file), "--seed", str(self.seed), "--speed", str(self.speed),
+               "--parent-pid", str(os.getpid())]
         if self.beamline:
             cmd += ["--beamline", self.beamline]
         if self.clock != "free":
@@ -100,18 +106,20 @@ class TwinProcess:
             cmd += ["--autosave-dir", self._tmp.name]
         self.ready_file.unlink(missing_ok=True)
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+            self.proc = proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
         deadline = time.monotonic() + self.ready_timeout
         while not self.ready_file.exists():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the twin exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
-            if time.monotonic() > deadline:
-                self.stop()
+            if self._stopping.is_set() or time.monotonic() > deadline:  # stop() ran meanwhile, or too slow
+                proc.kill()
+                proc.wait()
+                if self._stopping.is_set():
+                    raise RuntimeError("the twin was stopped while it started")
                 raise TimeoutError(f"the twin was not ready within {self.ready_timeout} s")
+            if proc.poll() is not None:
+                raise RuntimeError(f"the twin exited with {proc.returncode}:\n{self.log_path.read_text()}")
             time.sleep(0.05)
         self.pvs = self.ready_file.read_text().split()
         if self.supervise and (self._watcher is None or not self._watcher.is_alive()):
-            self._stopping.clear()
             self._watcher = threading.Thread(target=self._watch, name="twin-supervisor", daemon=True)
             self._watcher.start()
         return self
@@ -123,7 +131,7 @@ class TwinProcess:
             if proc is not None and proc.poll() == RESTART_EXIT_CODE and not self._stopping.is_set():
                 self.restarts += 1
                 self.proc = None
-                self.start()
+                self._launch()
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -176,7 +184,7 @@ class TwinProcess:
             self.proc.wait()
         self.proc = None
         self.restarts += 1
-        return self.start()
+        return self._launch()
 
     def __enter__(self) -> TwinProcess:
         return self.start()

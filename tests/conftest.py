@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,20 +27,68 @@ def twin(request: pytest.FixtureRequest) -> Iterator[TwinProcess]:
 
 
 def run_cli(*args: str, timeout: float = 180.0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``beamtwin ARGS`` in a subprocess; if it overruns ``timeout``, fail with its output and a dump
-    of every thread and task it was waiting in (SIGUSR1, see ``acq.loop.dump_state``)."""
+    """``beamtwin ARGS`` in a subprocess of its own session; if it overruns ``timeout``, fail with its
+    output and a dump of every thread and task it was waiting in (SIGUSR1, see ``acq.loop.dump_state``).
+
+    Output goes to files, not pipes, so a process it leaves behind cannot hold the test up; any such
+    process (e.g. a twin IOC that outlived its run) is killed and fails the test."""
     cmd = [sys.executable, "-m", "scenarios", *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ) if env is None else env)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGUSR1)
-        time.sleep(2.0)
-        proc.kill()
-        out, err = proc.communicate()
+    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
+        proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, text=True, start_new_session=True,
+                                env=dict(os.environ) if env is None else env)
+        overran = False
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            overran = True
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(2.0)
+        else:  # its twin IOCs stop with it: give them a moment to go
+            deadline = time.monotonic() + 5.0
+            while _session_members(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        left = _kill_session(proc.pid)
+        proc.wait()
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
+    if overran:
         pytest.fail(f"{' '.join(args)} overran {timeout:g} s\n--- stdout\n{out[-6000:]}\n--- stderr\n{err[-20000:]}")
+    if left:
+        pytest.fail(f"{' '.join(args)} left processes running after it ended: {left}\n--- stdout\n{out[-3000:]}"
+                    f"\n--- stderr\n{err[-6000:]}")
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _session_members(sid: int) -> list[int]:
+    """The live processes of session ``sid`` other than its leader."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # state, ppid, pgrp, session, …
+            pid = int(stat.parent.name)
+        except (OSError, ValueError, IndexError):
+            continue
+        if len(fields) > 3 and int(fields[3]) == sid and pid != sid and fields[0] != "Z":
+            members.append(pid)
+    return members
+
+
+def _kill_session(sid: int) -> list[str]:
+    """SIGKILL every process of session ``sid``; return the command lines of those but its leader
+    (processes that outlived the leader, or would have)."""
+    left = []
+    for pid in _session_members(sid):
+        try:
+            left.append(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").strip())
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+    try:
+        os.killpg(sid, signal.SIGKILL)
+    except OSError:
+        pass
+    return left
 
 
 def assert_plot(stdout: str, data_dir: Path) -> Path:

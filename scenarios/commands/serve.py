@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import os
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Coroutine
 from pathlib import Path
@@ -35,6 +37,8 @@ def register(sub: Any) -> None:
                        help="restore settings saved here by an earlier run, and save them here as they change")
     serve.add_argument("--beamline", default=None,
                        help="serve this beamline (shipped name or YAML file) instead of the scenario's")
+    serve.add_argument("--parent-pid", type=int, default=None,
+                       help="exit when this process (the launcher) is gone, so no IOC outlives its run")
     serve.set_defaults(func=main)
 
 
@@ -58,6 +62,8 @@ def main(args: argparse.Namespace) -> int:
     print("clients need:", flush=True)
     for key, value in client_environment(port, args.host).items():
         print(f"  export {key}={value}", flush=True)
+    if getattr(args, "parent_pid", None):
+        _exit_with_parent(args.parent_pid)
     try:
         asyncio.run(_serve_or_exit(serve_async(sc.beamline, port=port, seed=seed, speed=speed,
                                                ready_file=args.ready_file,
@@ -67,6 +73,18 @@ def main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _exit_with_parent(pid: int, period: float = 0.5) -> None:
+    """Leave (exit code 3) as soon as process ``pid`` is no longer this process's parent."""
+
+    def watch() -> None:
+        while os.getppid() == pid:
+            time.sleep(period)
+        print(f"beamtwin serve: launcher {pid} is gone; stopping", file=sys.stderr, flush=True)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 async def _serve_or_exit(serving: Coroutine[Any, Any, None]) -> None:

@@ -4,9 +4,7 @@ parks on the best point, and is judged against the twin's true optimum; each cri
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from scenarios.envs.spec import parse_campaign
 from scenarios.experiments.alignment import judge_alignment
 from scenarios.runner import Outcome
 from store import Catalog
-from tests.conftest import assert_plot
+from tests.conftest import assert_plot, run_cli
 from twin.physics import BeamlineModel
 
 
@@ -28,8 +26,7 @@ from twin.physics import BeamlineModel
 def aligned(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run alignment --ci`` once, over CA against a real twin subprocess."""
     data = tmp_path_factory.mktemp("alignment")
-    done = subprocess.run([sys.executable, "-m", "scenarios", "run", "alignment", "--ci", "--data-dir", str(data)],
-                          capture_output=True, text=True, timeout=240, env=dict(os.environ))
+    done = run_cli("run", "alignment", "--ci", "--data-dir", str(data), timeout=240)
     return done, data
 
 

@@ -4,9 +4,7 @@ run references every camera frame in HDF5; each success criterion fails on a sab
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from scenarios import scenario as scenarios
 from scenarios.experiments.fly import check_experiment, fly_truth, judge_fly, measure
 from scenarios.runner import Outcome
 from store import Catalog
-from tests.conftest import assert_plot
+from tests.conftest import assert_plot, run_cli
 
 CHECKS = ("stored", "frames_equal_triggers", "positions_on_grid", "frames_at_positions", "spot_centroid")
 
@@ -27,8 +25,7 @@ CHECKS = ("stored", "frames_equal_triggers", "positions_on_grid", "frames_at_pos
 def flown(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run fly-scan --ci`` once."""
     data = tmp_path_factory.mktemp("fly-scan")
-    done = subprocess.run([sys.executable, "-m", "scenarios", "run", "fly-scan", "--ci", "--data-dir", str(data)],
-                          capture_output=True, text=True, timeout=180, env=dict(os.environ))
+    done = run_cli("run", "fly-scan", "--ci", "--data-dir", str(data), timeout=180)
     return done, data
 
 

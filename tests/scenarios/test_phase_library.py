@@ -5,9 +5,7 @@ criterion can fail; bad fields are named."""
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,15 +20,14 @@ from scenarios import scenario as scenarios
 from scenarios.experiments.phases import judge, parse, recovered_labels, true_labels
 from scenarios.runner import Outcome, run_scenario
 from store import Catalog
-from tests.conftest import assert_plot
+from tests.conftest import assert_plot, run_cli
 
 
 @pytest.fixture(scope="module")
 def library_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run phase-library --ci`` once, over CA against a real twin subprocess."""
     data = tmp_path_factory.mktemp("phase-library")
-    done = subprocess.run([sys.executable, "-m", "scenarios", "run", "phase-library", "--ci", "--data-dir",
-                           str(data)], capture_output=True, text=True, timeout=500, env=dict(os.environ))
+    done = run_cli("run", "phase-library", "--ci", "--data-dir", str(data), timeout=500)
     return done, data
 
 

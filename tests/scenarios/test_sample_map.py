@@ -4,9 +4,7 @@ map judged against the twin's noise-free map; each criterion can fail on a sabot
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,15 +19,14 @@ from scenarios.envs.spec import parse_campaign
 from scenarios.experiments.map import judge_map
 from scenarios.runner import Outcome
 from store import Catalog
-from tests.conftest import assert_plot
+from tests.conftest import assert_plot, run_cli
 
 
 @pytest.fixture(scope="module")
 def mapped(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run sample-map --ci`` once, over CA against a real twin subprocess."""
     data = tmp_path_factory.mktemp("sample-map")
-    done = subprocess.run([sys.executable, "-m", "scenarios", "run", "sample-map", "--ci", "--data-dir", str(data)],
-                          capture_output=True, text=True, timeout=240, env=dict(os.environ))
+    done = run_cli("run", "sample-map", "--ci", "--data-dir", str(data), timeout=240)
     return done, data
 
 

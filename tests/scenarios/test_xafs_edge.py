@@ -4,9 +4,7 @@ edge, an XAFS region scan follows, exported as XDI; each criterion can fail; bad
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from scenarios import scenario as scenarios
 from scenarios.experiments.xafs import judge, measure_edge, parse
 from scenarios.runner import Outcome, run_scenario
 from store import Catalog
+from tests.conftest import run_cli
 from tests.store.xdi_spec import problems
 from twin.physics import BeamlineModel
 
@@ -27,8 +26,7 @@ from twin.physics import BeamlineModel
 def edge_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run xafs-edge --ci`` once, over CA against a real twin subprocess."""
     data = tmp_path_factory.mktemp("xafs-edge")
-    done = subprocess.run([sys.executable, "-m", "scenarios", "run", "xafs-edge", "--ci", "--data-dir", str(data)],
-                          capture_output=True, text=True, timeout=400, env=dict(os.environ))
+    done = run_cli("run", "xafs-edge", "--ci", "--data-dir", str(data), timeout=400)
     return done, data
 
 
