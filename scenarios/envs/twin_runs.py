@@ -2,8 +2,9 @@
 
 ``TwinRuns(scenario_path, beamline, seed=…, speed=…)`` starts the twin on a free loopback port
 at the first ``run``; ``run(make_plan)`` runs ``make_plan(devices)`` and returns the events'
-data; ``close()`` stops the twin and restores the CA environment. One process holds one at a
-time (the CA environment variables are the process's).
+data; ``close()`` stops the twin. ``names`` connects only those devices of the beamline file
+(a profile may hold kinds an experiment does not use). One process holds one at a time (the CA
+environment variables are the process's).
 """
 
 from __future__ import annotations
@@ -12,16 +13,33 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import beamlines
 from acq.devices import load_profile
+from acq.devices.profile import connect_all, make_devices
 from acq.engine import RunEngine
+from acq.loop import call_in_loop
 from scenarios.twin_process import TwinProcess
+
+
+def connect_devices(beamline: str, names: list[str], timeout: float = 5.0) -> dict[str, Any]:
+    """Connected devices ``names`` of the beamline file ``beamline`` (only those: a profile may
+    hold kinds that this experiment does not use)."""
+    profile = beamlines.load(beamline)
+    missing = [n for n in names if n not in profile["devices"]]
+    if missing:
+        raise ValueError(f"{beamline}: no device(s) {missing} (has: {sorted(profile['devices'])})")
+    devices = make_devices({"devices": {n: profile["devices"][n] for n in dict.fromkeys(names)}})
+    call_in_loop(connect_all(devices, timeout))
+    return devices
 
 
 class TwinRuns:
     """Runs against a real twin over Channel Access (see the module docstring)."""
 
-    def __init__(self, scenario_path: str, beamline: str, *, seed: int, speed: float) -> None:
+    def __init__(self, scenario_path: str, beamline: str, *, seed: int, speed: float,
+                 names: list[str] | None = None, md: dict[str, Any] | None = None) -> None:
         self.scenario_path, self.beamline, self.seed, self.speed = scenario_path, beamline, seed, speed
+        self.names, self.md = names, dict(md or {})
         self.twin: TwinProcess | None = None
         self.devices: dict[str, Any] = {}
         self.RE: RunEngine | None = None
@@ -30,13 +48,28 @@ class TwinRuns:
     def open(self) -> dict[str, Any]:
         """Start the twin and connect the devices (once); the devices by name."""
         if self.twin is None:
-            twin = TwinProcess(self.scenario_path, seed=self.seed, speed=self.speed).start()
+            twin = self._start()
             self.twin = twin
             self._saved = {k: os.environ.get(k) for k in twin.env}
             os.environ.update(twin.env)
-            self.devices = load_profile(self.beamline)
-            self.RE = RunEngine(md={"simulated": True, "twin_seed": self.seed, "twin_speed": self.speed})
+            self.devices = connect_devices(self.beamline, self.names) if self.names else load_profile(self.beamline)
+            self.RE = RunEngine(md={"simulated": True, "twin_seed": self.seed, "twin_speed": self.speed, **self.md})
+            self.opened(self.devices)
         return self.devices
+
+    def opened(self, devices: dict[str, Any]) -> None:
+        """Called once the devices are connected (subclasses prepare them here)."""
+
+    def _start(self, attempts: int = 3) -> TwinProcess:
+        """Start the twin; a start that fails (its self-check of every PV times out when the
+        machine is loaded, e.g. several twins starting at once) is tried again."""
+        for attempt in range(attempts):
+            try:
+                return TwinProcess(self.scenario_path, seed=self.seed, speed=self.speed).start()
+            except (RuntimeError, TimeoutError):
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def run(self, make_plan: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
         """Run the plan ``make_plan(devices)``; the ``data`` of its events, in order."""
@@ -51,15 +84,14 @@ class TwinRuns:
         return events
 
     def close(self) -> None:
-        """Stop the twin and restore the CA environment."""
+        """Stop the twin and restore the CA environment (variables that were unset stay set: the
+        CA client's search threads may be reading the environment, and a deletion races them)."""
         if self.twin is None:
             return
         try:
             self.twin.stop()
         finally:
             for k, v in self._saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
+                if v is not None:
                     os.environ[k] = v
             self.twin = None

@@ -21,7 +21,7 @@ from acq.loop import call_in_loop
 from adaptive.agents import make_agent
 from adaptive.wiring import Guarded
 from scenarios import scenario as scenarios
-from scenarios.envs.session import connect_devices
+from scenarios.envs.twin_runs import connect_devices
 from scenarios.envs.spec import CampaignSpec, parse_campaign
 from store import Catalog, Writer
 
