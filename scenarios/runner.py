@@ -68,13 +68,22 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def _device(devices: dict[str, Any], name: str, kind: type) -> Any:
+def device_of(devices: dict[str, Any], name: str, kind: type) -> Any:
+    """The profile's device ``name``, which must be a ``kind``; else an error naming it."""
     if name not in devices:
         raise ValueError(f"experiment names device {name!r}, which the profile lacks (has: {sorted(devices)})")
     dev = devices[name]
     if not isinstance(dev, kind):
         raise ValueError(f"experiment: device {name!r} is a {type(dev).__name__}, not a {kind.__name__}")
     return dev
+
+
+def scenario_engine(sc: scenarios.Scenario, device_file: dict[str, Any], where: dict[str, Any],
+                    data_dir: Path) -> RunEngine:
+    """A RunEngine whose start documents say which scenario, beamline file (and its hash), twin
+    (``where``) and software versions the run used; its state (scan ids) kept in ``data_dir``."""
+    return RunEngine(md={"scenario": sc.name, **where, "beamline": device_file.get("name", ""),
+                         "beamline_hash": device_file["_hash"], "versions": software_versions()}, state_dir=data_dir)
 
 
 @contextlib.contextmanager
@@ -140,18 +149,14 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
         out.write(f"no twin: the scenario's {len(sc.faults)} fault(s) are not injected\n")
     with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out, twins=twins) as where:
         devices = load_profile(device_file["_path"])
-        motor = _device(devices, exp["motor"], Motor)
-        dets = [_device(devices, d, Scaler) for d in exp["detectors"]]
+        motor = device_of(devices, exp["motor"], Motor)
+        dets = [device_of(devices, d, Scaler) for d in exp["detectors"]]
         start, stop, num = float(exp["start"]), float(exp["stop"]), int(exp["num"])
         for p in (start, stop):
             motor.check_value(p)  # before anything moves
         for det in dets:
             call_in_loop(det.preset_time.put(float(exp.get("count_time", 1.0))))
-        RE = RunEngine(md={
-            "scenario": sc.name, **where,
-            "beamline": device_file.get("name", ""), "beamline_hash": device_file["_hash"],
-            "versions": software_versions(),
-        }, state_dir=data_dir)
+        RE = scenario_engine(sc, device_file, where, data_dir)
         writer = Writer(data_dir)
         fit = PeakFit(x=motor.name, y=dets[0].channel_names[0])
         plot = PlotPNG(motor.name, dets[0].channel_names[0], data_dir, fit=fit, live=live_plot)

@@ -19,7 +19,7 @@ from adaptive.wiring import Guarded
 from scenarios import scenario as scenarios
 from scenarios.envs.alignment import true_optimum
 from scenarios.envs.spec import CampaignSpec
-from scenarios.experiments.campaign import campaign_spec, engine, run_campaign_scan, stored_points
+from scenarios.experiments.campaign import campaign_spec, engine, judge_stored, run_campaign_scan, stored_points
 from twin.physics import BeamlineModel
 
 
@@ -78,9 +78,7 @@ def run_alignment(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: f
 def judge_alignment(outcome: Any, sc: scenarios.Scenario, spec: CampaignSpec, model: BeamlineModel | None) -> None:
     """Fill ``outcome.checks``: stored, within_budget and (on the twin) best_flux and parked_flux."""
     d = outcome.details
-    values = d.get("values", [])
-    outcome.checks["stored"] = outcome.path is not None and Path(outcome.path).exists() and len(values) > 0
-    outcome.checks["within_budget"] = 0 < len(values) <= spec.budget
+    values = judge_stored(outcome, spec)
     if model is None or "optimum_flux" not in outcome.truth:
         return  # the real beamline has no ground truth to compare with
     need = float(sc.success.get("flux_fraction", 0.95))

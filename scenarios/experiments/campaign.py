@@ -21,8 +21,9 @@ from acq.loop import call_in_loop
 from adaptive.agents import make_agent
 from adaptive.wiring import Guarded
 from scenarios import scenario as scenarios
-from scenarios.envs.twin_runs import connect_devices
 from scenarios.envs.spec import CampaignSpec, parse_campaign
+from scenarios.envs.twin_runs import connect_devices
+from scenarios.runner import device_of, scenario_engine
 from store import Catalog, Writer
 
 
@@ -49,24 +50,14 @@ def campaign_spec(sc: scenarios.Scenario, profile: str | None, *, min_axes: int)
     return spec, device_file
 
 
-def _typed(devices: dict[str, Any], name: str, kind: type) -> Any:
-    dev = devices[name]
-    if not isinstance(dev, kind):
-        raise ValueError(f"experiment: device {name!r} is a {type(dev).__name__}, not a {kind.__name__}")
-    return dev
-
-
 @contextmanager
 def engine(sc: scenarios.Scenario, device_file: dict[str, Any], spec: CampaignSpec, where: dict[str, Any],
            data_dir: Path, out: TextIO) -> Iterator[tuple[RunEngine, Writer, dict[str, Any]]]:
     """The experiment's devices from ``device_file`` over CA, a RunEngine whose start documents say
     what was talked to, and a Writer into ``data_dir`` (plus the live table)."""
-    from scenarios.runner import software_versions
-
     devices = connect_devices(device_file["_path"], [*spec.names, spec.detector, *([spec.camera] if spec.camera
                                                                                   else [])])
-    RE = RunEngine(md={"scenario": sc.name, **where, "beamline": device_file.get("name", ""),
-                       "beamline_hash": device_file["_hash"], "versions": software_versions()}, state_dir=data_dir)
+    RE = scenario_engine(sc, device_file, where, data_dir)
     writer = Writer(data_dir)
     RE.subscribe(writer)
     RE.subscribe(LiveTable(out=out))
@@ -79,8 +70,8 @@ def run_campaign_scan(RE: RunEngine, writer: Writer, devices: dict[str, Any], sp
                       extra: list[Any] | None = None, park: Callable[[Guarded], Any] | None = None,
                       simulated: bool = True, md: dict[str, Any] | None = None) -> CampaignRun:
     """One run in which the scenario's agent picks every point (``ask_tell_scan``)."""
-    motors = [_typed(devices, n, Motor) for n in spec.names]
-    det = _typed(devices, spec.detector, Scaler)
+    motors = [device_of(devices, n, Motor) for n in spec.names]
+    det = device_of(devices, spec.detector, Scaler)
     for motor, (lo, hi) in zip(motors, spec.axes.values(), strict=True):
         motor.check_value(lo)  # the whole box is reachable, before anything moves
         motor.check_value(hi)
@@ -108,3 +99,11 @@ def stored_points(data_dir: Path, uid: str, spec: CampaignSpec, key: str) -> tup
     ds = Catalog(data_dir)[uid].stream("primary")
     X = np.stack([np.asarray(ds[n].values, dtype=float) for n in spec.names], axis=-1)
     return X, np.asarray(ds[key].values, dtype=float)
+
+
+def judge_stored(outcome: Any, spec: CampaignSpec) -> list[float]:
+    """Fill ``outcome.checks`` ``stored`` and ``within_budget``; the values the run measured."""
+    values: list[float] = outcome.details.get("values", [])
+    outcome.checks["stored"] = outcome.path is not None and Path(outcome.path).exists() and len(values) > 0
+    outcome.checks["within_budget"] = 0 < len(values) <= spec.budget
+    return values

@@ -18,10 +18,9 @@ import numpy as np
 import beamlines
 from acq import plans
 from acq.devices import AreaDetector, Motor, TriggerBox, load_profile
-from acq.engine import RunEngine
 from acq.loop import call_in_loop
 from scenarios import scenario as scenarios
-from scenarios.runner import Outcome, _device, beamline_environment, software_versions
+from scenarios.runner import Outcome, beamline_environment, device_of, scenario_engine
 from store import Catalog, Writer
 from twin.physics import BeamlineModel
 
@@ -63,9 +62,9 @@ def run_fly_scan(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: fl
     device_file = beamlines.load(profile) if profile else sc.beamline
     with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out) as where:
         devices = load_profile(device_file["_path"])
-        cams = [_device(devices, d, AreaDetector) for d in exp["detectors"]]
-        motor = _device(devices, exp["motor"], Motor)
-        box = _device(devices, exp["trigger_box"], TriggerBox)
+        cams = [device_of(devices, d, AreaDetector) for d in exp["detectors"]]
+        motor = device_of(devices, exp["motor"], Motor)
+        box = device_of(devices, exp["trigger_box"], TriggerBox)
         for cam in cams:
             if where["simulated"] and not device_file["devices"][cam.name].get("write_path"):
                 cam.write_path = str((data_dir / "frames").resolve())  # the twin writes next to the data
@@ -73,11 +72,7 @@ def run_fly_scan(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: fl
                  for name, dev in devices.items() if isinstance(dev, Motor) and dev is not motor}
         plan = plans.fly_scan(cams, motor, float(exp["start"]), float(exp["stop"]), int(exp["num"]), trigger_box=box,
                               velocity=exp["velocity"], exposure=exp["exposure"])  # checked before anything moves
-        RE = RunEngine(md={
-            "scenario": sc.name, **where,
-            "beamline": device_file.get("name", ""), "beamline_hash": device_file["_hash"],
-            "versions": software_versions(),
-        }, state_dir=data_dir)
+        RE = scenario_engine(sc, device_file, where, data_dir)
         writer = Writer(data_dir)
         RE.subscribe(writer)
         out.write(f"fly scan: {motor.name} {exp['start']} → {exp['stop']}, {exp['num']} triggers from {box.name} "

@@ -20,7 +20,7 @@ from acq.loop import call_in_loop
 from scenarios import scenario as scenarios
 from scenarios.envs.sample_map import SampleMapEnv
 from scenarios.envs.spec import CampaignSpec
-from scenarios.experiments.campaign import campaign_spec, engine, run_campaign_scan, stored_points
+from scenarios.experiments.campaign import campaign_spec, engine, judge_stored, run_campaign_scan, stored_points
 from store import Catalog
 
 
@@ -84,9 +84,7 @@ def run_map(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: float, 
 def judge_map(outcome: Any, sc: scenarios.Scenario, spec: CampaignSpec, env: SampleMapEnv | None) -> None:
     """Fill ``outcome.checks``: stored, within_budget, frames (with a camera) and map_error (on the twin)."""
     d = outcome.details
-    values = d.get("values", [])
-    outcome.checks["stored"] = outcome.path is not None and Path(outcome.path).exists() and len(values) > 0
-    outcome.checks["within_budget"] = 0 < len(values) <= spec.budget
+    values = judge_stored(outcome, spec)
     if spec.camera:
         outcome.checks["frames"] = (d.get("frames", 0) == len(values) > 0
                                     and all(m > 0 for m in d.get("frame_max", [])))

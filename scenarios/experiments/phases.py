@@ -27,13 +27,12 @@ from sklearn.metrics import adjusted_rand_score
 import beamlines
 from acq import plans
 from acq.devices import Motor, Scaler, load_profile
-from acq.engine import RunEngine
 from acq.loop import call_in_loop
 from adaptive.agents import ClusterAgent
 from adaptive.wiring import observations_from_catalog, run_campaign
 from scenarios import scenario as scenarios
 from scenarios.experiments.fields import Fields
-from scenarios.runner import Outcome, _device, beamline_environment, software_versions
+from scenarios.runner import Outcome, beamline_environment, device_of, scenario_engine
 from store import Catalog, Writer
 from twin.physics import BeamlineModel
 
@@ -126,9 +125,9 @@ def run_phases(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: floa
     campaign_id = str(uuid.uuid4())
     with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out) as where:
         devices = load_profile(device_file["_path"])
-        arm = _device(devices, xp.arm, Motor)
-        sx, sy = (_device(devices, n, Motor) for n in xp.stage)
-        det = _device(devices, xp.detector, Scaler)
+        arm = device_of(devices, xp.arm, Motor)
+        sx, sy = (device_of(devices, n, Motor) for n in xp.stage)
+        det = device_of(devices, xp.detector, Scaler)
         if xp.channel not in det.channel_names:
             raise ValueError(f"{sc.path}: experiment.channel: scaler {xp.detector!r} has no channel {xp.channel!r} "
                              f"(has: {det.channel_names})")
@@ -139,8 +138,7 @@ def run_phases(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: floa
             for v in values:
                 motor.check_value(v)  # before anything moves
         call_in_loop(det.preset_time.put(xp.count_time))
-        RE = RunEngine(md={"scenario": sc.name, **where, "beamline": device_file.get("name", ""),
-                           "beamline_hash": device_file["_hash"], "versions": software_versions()}, state_dir=data_dir)
+        RE = scenario_engine(sc, device_file, where, data_dir)
         RE.subscribe(Writer(data_dir))
         agent = ClusterAgent(xp.bounds(), candidates=xp.library(), n_clusters=xp.n_phases, method=xp.method,
                              seed=seed)

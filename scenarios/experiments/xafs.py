@@ -27,13 +27,12 @@ from acq import plans
 from acq.callbacks import LiveProgress, LiveTable, PlotPNG
 from acq.callbacks.edge import edge_e0, edge_step
 from acq.devices import MonoEnergy, Motor, Scaler, load_profile
-from acq.engine import RunEngine
 from acq.loop import call_in_loop
 from adaptive.agents import SlopeAgent
 from adaptive.wiring import Guarded
 from scenarios import scenario as scenarios
 from scenarios.experiments.fields import Fields
-from scenarios.runner import Outcome, _device, beamline_environment, software_versions
+from scenarios.runner import Outcome, beamline_environment, device_of, scenario_engine
 from store import Catalog, Writer
 from store.export import export
 from twin.physics import BeamlineModel
@@ -135,8 +134,8 @@ def run_xafs(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: float,
     data_dir = Path(data_dir)
     with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out) as where:
         devices = load_profile(device_file["_path"])
-        _device(devices, xp.bragg, Motor)
-        det = _device(devices, xp.detector, Scaler)
+        device_of(devices, xp.bragg, Motor)
+        det = device_of(devices, xp.detector, Scaler)
         for ch in (xp.i0, xp.it):
             if ch not in det.channel_names:
                 raise ValueError(f"{sc.path}: experiment: scaler {xp.detector!r} has no channel {ch!r} "
@@ -148,8 +147,7 @@ def run_xafs(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: float,
             mono.check_value(e)  # before anything moves (the regions checked around the range's middle)
         md = {"element": xp.element, "edge": xp.edge, "d_spacing": xp.d_spacing,
               "xdi_labels": {i0: "i0", it: "itrans", f"{det.name}_If": "ifluor"}}
-        RE = RunEngine(md={"scenario": sc.name, **where, "beamline": device_file.get("name", ""),
-                           "beamline_hash": device_file["_hash"], "versions": software_versions()}, state_dir=data_dir)
+        RE = scenario_engine(sc, device_file, where, data_dir)
         RE.subscribe(Writer(data_dir))
         RE.subscribe(LiveTable(out=out))
         if sys.stderr.isatty():
