@@ -24,9 +24,12 @@ class Suspender:
     """Base class: subclasses say when to suspend and when the condition has cleared."""
 
     def __init__(self, signal: Any, *, sleep: float = 0.0, pre_plan: PlanFactory = None,
-                 post_plan: PlanFactory = None, tripped_message: str = "", poll_period: float = 0.05) -> None:
+                 post_plan: PlanFactory = None, tripped_message: str = "", poll_period: float = 0.05,
+                 read_timeout: float = 5.0) -> None:
         if sleep < 0:
             raise ValueError(f"sleep (the settle time) must be >= 0, got {sleep}")
+        if read_timeout <= 0:
+            raise ValueError(f"read_timeout must be > 0 s, got {read_timeout}")
         self.signal = signal
         self.sleep = float(sleep)
         self.pre_plan = pre_plan
@@ -34,7 +37,7 @@ class Suspender:
         self.tripped_message = tripped_message
         self.poll_period = poll_period
         #: seconds a read of the signal may take before it counts as unreadable (tripped)
-        self.read_timeout = 5.0
+        self.read_timeout = float(read_timeout)
         self.tripped = False
         self.justification = ""
         self._released = asyncio.Event()
@@ -149,12 +152,7 @@ class Suspender:
         if tripping:
             ok_since = None
             if not self.tripped:
-                self.tripped = True
-                self.justification = self.tripped_message or self.describe_trip(value)
-                self._released.clear()
-                log.warning("suspending: %s", self.justification)
-                if self._on_trip is not None:
-                    self._on_trip(self)
+                self._trip(value)
         elif self.tripped and self.should_resume(value):
             now = loop.time()
             ok_since = now if ok_since is None else ok_since
@@ -243,14 +241,15 @@ class SuspendDisconnected(Suspender):
     """
 
     def __init__(self, *devices: Any, sleep: float = 0.0, pre_plan: PlanFactory = None,
-                 post_plan: PlanFactory = None, tripped_message: str = "", poll_period: float = 0.05) -> None:
+                 post_plan: PlanFactory = None, tripped_message: str = "", poll_period: float = 0.05,
+                 read_timeout: float = 5.0) -> None:
         if not devices:
             raise ValueError("SuspendDisconnected needs at least one device or signal to watch")
         for dev in devices:
             if not hasattr(dev, "connected") and not hasattr(dev, "signals"):
                 raise TypeError(f"SuspendDisconnected: {dev!r} has neither 'connected' nor 'signals()'")
         super().__init__(devices, sleep=sleep, pre_plan=pre_plan, post_plan=post_plan,
-                         tripped_message=tripped_message, poll_period=poll_period)
+                         tripped_message=tripped_message, poll_period=poll_period, read_timeout=read_timeout)
 
     def _watched(self) -> list[Any]:
         out: list[Any] = []

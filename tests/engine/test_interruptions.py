@@ -268,8 +268,7 @@ def test_a_suspender_outlives_hung_and_malformed_reads_and_still_releases() -> N
     sig = _FlakySignal()
     det = Counter("det")
     RE = RunEngine()
-    susp = SuspendFloor(sig, 50.0, poll_period=0.02)
-    susp.read_timeout = 0.2
+    susp = SuspendFloor(sig, 50.0, poll_period=0.02, read_timeout=0.2)
     RE.install_suspender(susp)
     deadline = time.monotonic() + 10
     while sig.reads < 4 and time.monotonic() < deadline:
