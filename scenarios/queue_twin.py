@@ -44,7 +44,8 @@ class QueueTwin:
 
         sc = scenarios.load(self.scenario)
         self.proc = TwinProcess(self.scenario, seed=sc.seed if self.seed is None else self.seed,
-                                speed=sc.speed if self.speed is None else self.speed).start()
+                                speed=sc.speed if self.speed is None else self.speed,
+                                exit_with_parent=False).start()  # a restarted server adopts it
         assert self.proc.proc is not None
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"pid": self.proc.proc.pid, "port": self.proc.port, "scenario": self.scenario}))

@@ -59,14 +59,18 @@ class TwinProcess:
     ``beamline=`` serves another beamline file than the scenario's; ``autosave=True`` keeps the
     settings across ``restart()`` (an IOC reboot on the same port); ``supervise=True`` starts
     the IOC again whenever it exits asking for it (the ``Restart-Cmd`` fault PV);
-    ``clock="stepped"`` serves on the event-driven clock (``beamtwin serve --clock stepped``).
+    ``clock="stepped"`` serves on the event-driven clock (``beamtwin serve --clock stepped``);
+    the IOC exits when this process is gone unless ``exit_with_parent=False`` (a queue server's
+    twin, which a restarted server adopts).
     """
 
     def __init__(self, scenario: str = "demo", *, seed: int = 0, speed: float = 20.0,
                  port: int | None = None, ready_timeout: float = 60.0, beamline: str | None = None,
-                 autosave: bool = False, supervise: bool = False, clock: str = "free") -> None:
+                 autosave: bool = False, supervise: bool = False, clock: str = "free",
+                 exit_with_parent: bool = True) -> None:
         self.scenario = scenario
         self.clock = clock
+        self.exit_with_parent = exit_with_parent
         self.supervise = supervise
         self.restarts = 0
         self._stopping = threading.Event()
@@ -96,8 +100,9 @@ class TwinProcess:
     def _launch(self) -> TwinProcess:
         """Start the IOC process (unless ``stop()`` came first) and wait until every PV answers."""
         cmd = [sys.executable, "-m", "scenarios", "serve", self.scenario, "--port", str(self.port),
-               "--ready-file", str(self.ready_file), "--seed", str(self.seed), "--speed", str(self.speed),
-               "--parent-pid", str(os.getpid())]
+               "--ready-file", str(self.ready_file), "--seed", str(self.seed), "--speed", str(self.speed)]
+        if self.exit_with_parent:
+            cmd += ["--parent-pid", str(os.getpid())]
         if self.beamline:
             cmd += ["--beamline", self.beamline]
         if self.clock != "free":
