@@ -1,33 +1,45 @@
-"""Step-scan throughput over Channel Access against a twin IOC on loopback.
+"""Step-scan throughput over Channel Access against twin IOCs on loopback.
 
-Three measurements in one run, against the same twin IOC subprocess, interleaved in rounds
-so that the load of a shared machine falls on all of them alike:
+Two cases, each measured three ways in one run, interleaved in rounds so that the load of a
+shared machine falls on all of them alike:
 
-- ``points_per_s``: our RunEngine running ``plans.scan`` of a setpoint/readback signal
-  (the motor record's VAL with put-completion, read back from RBV by a fresh CA read at
-  every point) and a passive point detector (the scaler channel the beamline file names,
-  kept current by a CA monitor), one event per point;
-- ``raw_floor_points_per_s``: caproto's raw asyncio client doing, per point, what cannot be
-  avoided: one put with completion to VAL and one read of RBV;
+- **stage** (the issue's figure, the top-level keys): a setpoint/readback signal and a point
+  detector, plain PVs of the ``stage`` beamline (``BTS:stage:Pos-SP`` completes its put on
+  arrival, ``Pos-RB`` reads back, ``BTS:diode:Rate-RB`` is a photodiode's rate read fresh);
+- **motor_record** (second figure, under ``motor_record``): the default beamline's motor record
+  (put-completion of ``BT:m1`` VAL, readback ``.RBV``) and a scaler channel kept current by a
+  CA monitor.
+
+For each case:
+
+- ``points_per_s``: our RunEngine running ``plans.scan([det], positioner, 0, 1, n)`` with the
+  devices ``load_profile`` makes from the beamline file; every document goes to a subscriber
+  that keeps each event's readback and detector value (checked after the scan: one event per
+  point, the readback equal to the commanded point);
+- ``raw_floor_points_per_s``: caproto's raw asyncio client doing, per point, one put with
+  completion to the setpoint and one read of the readback (the issue's floor);
+  ``raw_put_2reads_points_per_s`` adds the detector read a scan must also make;
 - ``peer_points_per_s``: Bluesky's RunEngine with ophyd (caproto control layer) running
-  ``bluesky.plans.scan`` over the same PVs, configured alike (fresh readback reads, the
-  detector with ``auto_monitor``) (only when ``bluesky`` and ``ophyd`` are
-  installed: ``pip install -e '.[peer]'``).
+  ``bluesky.plans.scan`` with ``EpicsSignal(readback, write_pv=setpoint, put_complete=True)``
+  and ``EpicsSignalRO(detector)`` (``auto_monitor`` as ours), the same subscriber (only when
+  ``bluesky`` and ``ophyd`` are installed: ``pip install -e '.[peer]'``).
 
-Usage: ``python benchmarks/ca.py [--points 400] [--rounds 5] [--speed 1000]``. The last
-line printed is one JSON object with the figures (medians over the rounds).
+Usage: ``python benchmarks/ca.py [--points 400] [--rounds 5] [--speed 1000] [--case stage|motor_record|all]``.
+The last line printed is one JSON object with the figures (medians over the rounds).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,36 +50,61 @@ if str(ROOT) not in sys.path:
 import beamlines  # noqa: E402
 
 
-def _pvs() -> tuple[str, str, str]:
-    """(setpoint PV, readback PV, detector PV) from the default beamline file."""
-    devices = beamlines.load("default")["devices"]
-    motor = next(spec for spec in devices.values() if spec["kind"] == "motor")
-    scaler = next(spec for spec in devices.values() if spec["kind"] == "scaler")
-    channel = next(iter((scaler.get("channels") or {"det": 2}).values()))
-    return motor["prefix"], f"{motor['prefix']}.RBV", f"{scaler['prefix']}.S{int(channel)}"
+@dataclass
+class Case:
+    """One step-scan case: the beamline, its positioner and detector devices and their PVs."""
+
+    label: str
+    beamline: str
+    positioner: str
+    detector: str
+    setpoint: str
+    readback: str
+    detector_pv: str
+    monitored: bool  # the detector is a passive value kept current by a CA monitor
+
+
+def cases() -> dict[str, Case]:
+    """The cases, with every PV taken from the beamline files."""
+    stage = beamlines.load("stage")["devices"]
+    sp, dv = stage["stage"], stage["diode"]
+    default = beamlines.load("default")["devices"]
+    motor = next(name for name, spec in default.items() if spec["kind"] == "motor")
+    scaler = next(name for name, spec in default.items() if spec["kind"] == "scaler")
+    channel = next(iter((default[scaler].get("channels") or {"det": 2}).values()))
+    return {
+        "stage": Case("stage", "stage", "stage", "diode", f"{sp['prefix']}Pos-SP", f"{sp['prefix']}Pos-RB",
+                      f"{dv['prefix']}Rate-RB", monitored=False),
+        "motor_record": Case("motor_record", "default", motor, scaler, default[motor]["prefix"],
+                             f"{default[motor]['prefix']}.RBV", f"{default[scaler]['prefix']}.S{int(channel)}",
+                             monitored=True),
+    }
 
 
 def positions(n: int) -> list[float]:
-    """``n`` small steps back and forth (0 → 1 mm), so motion takes little simulated time."""
+    """``n`` evenly spaced points from 0 to 1 (what ``scan(..., 0, 1, n)`` visits)."""
     return [i / (n - 1) for i in range(n)]
 
 
-def raw_floor(setpoint: str, readback: str, n: int) -> float:
-    """Points/s of one put with completion plus one read, with caproto's raw asyncio client."""
+def raw_floor(case: Case, n: int, reads: int = 1) -> float:
+    """Points/s of one put with completion plus ``reads`` reads (readback, then detector),
+    with caproto's raw asyncio client."""
 
     async def run() -> float:
         from caproto.asyncio.client import Context
 
         ctx = Context()
         try:
-            sp, rb = await ctx.get_pvs(setpoint, readback)
-            await sp.wait_for_connection()
-            await rb.wait_for_connection()
+            sp, rb, det = await ctx.get_pvs(case.setpoint, case.readback, case.detector_pv)
+            for pv in (sp, rb, det):
+                await pv.wait_for_connection()
+            targets = [rb, det][:reads]
             await sp.write([0.0], wait=True)
             t0 = time.perf_counter()
             for x in positions(n):
                 await sp.write([x], wait=True)
-                await rb.read(data_type="time")
+                for pv in targets:
+                    await pv.read(data_type="time")
             return n / (time.perf_counter() - t0)
         finally:
             await ctx.disconnect()
@@ -75,39 +112,60 @@ def raw_floor(setpoint: str, readback: str, n: int) -> float:
     return asyncio.run(run())
 
 
-def ours(setpoint: str, readback: str, detector: str) -> Callable[[int], float]:
+class Recorder:
+    """The scans' subscriber: counts documents and keeps each event's readback and detector value."""
+
+    def __init__(self, positioner: str, detector: str) -> None:
+        self.keys = (positioner, detector)
+        self.readbacks: list[float] = []
+        self.values: list[Any] = []
+        self.documents = 0
+
+    def __call__(self, name: str, doc: dict[str, Any]) -> None:
+        self.documents += 1
+        if name == "event":
+            data = doc["data"]
+            self.readbacks.append(data[self.keys[0]])
+            self.values.append(data[self.keys[1]])
+
+    def check(self, n: int) -> None:
+        """One event per point, each with the readback of the commanded point (no stale value)."""
+        assert len(self.readbacks) == n, f"expected {n} events, got {len(self.readbacks)}"
+        bad = [(x, r) for x, r in zip(positions(n), self.readbacks, strict=True) if abs(x - r) > 1e-3]
+        assert not bad, f"readbacks differ from the commanded points: {bad[:3]}"
+
+
+def ours(case: Case) -> Callable[[int], float]:
     """Points/s of our RunEngine's ``plans.scan`` (connect once, time each scan)."""
     from acq import plans
-    from acq.devices import CABackend, Signal
+    from acq.devices import load_profile
     from acq.engine import RunEngine
-    from acq.loop import call_in_loop
 
-    sig = Signal(CABackend(readback), write_backend=CABackend(setpoint), name="sig", kind="hinted")
-    det = Signal(CABackend(detector, monitor=True), name="det", kind="hinted", read_only=True)
-    call_in_loop(sig.connect(5.0))
-    call_in_loop(det.connect(5.0))
+    devices = load_profile(case.beamline)
+    pos, det = devices[case.positioner], devices[case.detector]
+    if case.monitored:  # the scaler channel as a passive monitored value (not a triggered count)
+        from acq.devices import CABackend, Signal
+        from acq.loop import call_in_loop
+
+        det = Signal(CABackend(case.detector_pv, monitor=True), name=case.detector, kind="hinted", read_only=True)
+        call_in_loop(det.connect(5.0))
     RE = RunEngine()
 
     def run(n: int) -> float:
-        RE(plans.mv(sig, 0.0))
-        events = 0
-
-        def count(name: str, doc: dict[str, Any]) -> None:
-            nonlocal events
-            events += name == "event"
-
-        token = RE.subscribe(count)
+        RE(plans.mv(pos, 0.0))
+        rec = Recorder(pos.name, det.name)
+        token = RE.subscribe(rec)
         t0 = time.perf_counter()
-        RE(plans.scan([det], sig, 0.0, 1.0, n))
+        RE(plans.scan([det], pos, 0.0, 1.0, n))
         dt = time.perf_counter() - t0
         RE.unsubscribe(token)
-        assert events == n, f"expected {n} events, got {events}"
+        rec.check(n)
         return n / dt
 
     return run
 
 
-def peer(setpoint: str, readback: str, detector: str) -> Callable[[int], float] | None:
+def peer(case: Case) -> Callable[[int], float] | None:
     """Points/s of Bluesky's RunEngine with ophyd over caproto, or None if not installed."""
     try:
         os.environ.setdefault("OPHYD_CONTROL_LAYER", "caproto")
@@ -116,76 +174,95 @@ def peer(setpoint: str, readback: str, detector: str) -> Callable[[int], float] 
         from ophyd import EpicsSignal, EpicsSignalRO
     except ImportError:
         return None
-    sig = EpicsSignal(readback, write_pv=setpoint, put_complete=True, name="sig")
-    det = EpicsSignalRO(detector, name="det", auto_monitor=True)
+    sig = EpicsSignal(case.readback, write_pv=case.setpoint, put_complete=True, name=case.positioner)
+    det = EpicsSignalRO(case.detector_pv, name=case.detector, auto_monitor=case.monitored)
     sig.wait_for_connection(timeout=5.0)
     det.wait_for_connection(timeout=5.0)
     RE = RunEngine({})
 
     def run(n: int) -> float:
         sig.set(0.0).wait(10)
-        events = 0
-
-        def count(name: str, doc: dict[str, Any]) -> None:
-            nonlocal events
-            events += name == "event"
-
-        token = RE.subscribe(count)
+        rec = Recorder(sig.name, det.name)
+        token = RE.subscribe(rec)
         t0 = time.perf_counter()
         RE(bp.scan([det], sig, 0.0, 1.0, n))
         dt = time.perf_counter() - t0
         RE.unsubscribe(token)
-        assert events == n, f"expected {n} events, got {events}"
+        rec.check(n)
         return n / dt
 
     return run
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Run the benchmark and print its figures; the last line is JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=400, help="points per scan")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians are reported)")
-    parser.add_argument("--speed", type=float, default=1000.0, help="the twin's simulation speed factor")
-    args = parser.parse_args(argv)
-
-    from scenarios.twin_process import TwinProcess
-
-    setpoint, readback, detector = _pvs()
-    with TwinProcess("demo", seed=1, speed=args.speed) as twin:
-        os.environ.update(twin.env)
-        mine = ours(setpoint, readback, detector)
-        theirs = peer(setpoint, readback, detector)
-        figures: dict[str, list[float]] = {"raw": [], "ours": [], "peer": []}
-        mine(20)  # warm up connections and code paths
-        if theirs is not None:
-            theirs(20)
-        for r in range(args.rounds):  # rotate the order so no one always runs first
-            runs: list[tuple[str, Callable[[], float]]] = [
-                ("raw", lambda: raw_floor(setpoint, readback, args.points)),
-                ("ours", lambda: mine(args.points))]
-            if theirs is not None:
-                runs.append(("peer", lambda: theirs(args.points)))
-            for key, fn in runs[r % len(runs):] + runs[:r % len(runs)]:
-                figures[key].append(fn())
-            print(f"round {r + 1}: raw {figures['raw'][-1]:.0f}, ours {figures['ours'][-1]:.0f}"
-                  + (f", peer {figures['peer'][-1]:.0f}" if theirs is not None else "") + " points/s",
-                  flush=True)
+def measure(case: Case, points: int, rounds: int, with_peer: bool) -> dict[str, Any]:
+    """Interleaved rounds of raw floor, ours and the peer on ``case``; medians and ratios."""
+    mine = ours(case)
+    theirs = peer(case) if with_peer else None
+    figures: dict[str, list[float]] = {"raw": [], "raw2": [], "ours": [], "peer": []}
+    mine(20)  # warm up connections and code paths
+    if theirs is not None:
+        theirs(20)
+    runs: list[tuple[str, Callable[[], float]]] = [
+        ("raw", lambda: raw_floor(case, points)),
+        ("raw2", lambda: raw_floor(case, points, reads=2)),
+        ("ours", lambda: mine(points))]
+    if theirs is not None:
+        runs.append(("peer", lambda: theirs(points)))
+    for r in range(rounds):  # rotate the order so no one always runs first
+        for key, fn in runs[r % len(runs):] + runs[:r % len(runs)]:
+            figures[key].append(fn())
+        print(f"{case.label} round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in figures.items() if v)
+              + " points/s", flush=True)
     result: dict[str, Any] = {
-        "benchmark": "ca_step_scan",
-        "points": args.points,
-        "rounds": args.rounds,
-        "twin_speed": args.speed,
-        "pvs": {"setpoint": setpoint, "readback": readback, "detector": detector},
+        "pvs": {"setpoint": case.setpoint, "readback": case.readback, "detector": case.detector_pv},
         "points_per_s": round(statistics.median(figures["ours"]), 1),
         "raw_floor_points_per_s": round(statistics.median(figures["raw"]), 1),
+        "raw_put_2reads_points_per_s": round(statistics.median(figures["raw2"]), 1),
+        "per_round": {k: [round(x, 1) for x in v] for k, v in figures.items() if v},
     }
     result["ratio_to_floor"] = round(result["points_per_s"] / result["raw_floor_points_per_s"], 3)
     result["ratio_to_floor_per_round"] = [round(o / r, 3) for o, r in zip(figures["ours"], figures["raw"], strict=True)]
-    result["load_average"] = os.getloadavg()[0]
+    result["ratio_to_put_2reads"] = round(result["points_per_s"] / result["raw_put_2reads_points_per_s"], 3)
     if figures["peer"]:
         result["peer_points_per_s"] = round(statistics.median(figures["peer"]), 1)
         result["speedup_over_peer"] = round(result["points_per_s"] / result["peer_points_per_s"], 2)
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark and print its figures; the last line is JSON."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--points", type=int, default=400, help="points per scan")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians are reported)")
+    parser.add_argument("--speed", type=float, default=1000.0, help="the twins' simulation speed factor")
+    parser.add_argument("--case", choices=("stage", "motor_record", "all"), default="all",
+                        help="which case(s) to measure (stage gives the top-level figures)")
+    parser.add_argument("--no-peer", action="store_true", help="skip Bluesky + ophyd")
+    args = parser.parse_args(argv)
+
+    from scenarios.twin_process import TwinProcess
+    from twin.iocs.server import cluster_environment
+
+    chosen = [c for name, c in cases().items() if args.case in (name, "all")]
+    load_before = os.getloadavg()
+    results: dict[str, dict[str, Any]] = {}
+    with contextlib.ExitStack() as stack:
+        twins = {c.beamline: stack.enter_context(TwinProcess("demo", beamline=c.beamline, seed=1, speed=args.speed))
+                 for c in chosen}
+        # one client environment reaching every twin, set before any CA context exists
+        os.environ.update(cluster_environment([t.port for t in twins.values()]))
+        for case in chosen:
+            results[case.label] = measure(case, args.points, args.rounds, not args.no_peer)
+    result: dict[str, Any] = {"benchmark": "ca_step_scan", "points": args.points, "rounds": args.rounds,
+                              "twin_speed": args.speed, "cores": os.cpu_count(),
+                              "load_average_before": [round(x, 2) for x in load_before],
+                              "load_average_after": [round(x, 2) for x in os.getloadavg()]}
+    first = "stage" if "stage" in results else next(iter(results))
+    result["case"] = first
+    result.update(results[first])
+    for label, figures in results.items():
+        if label != first:
+            result[label] = figures
     print(json.dumps(result))
     return result
 

@@ -3,19 +3,46 @@
 caproto's client writes a request's header and payload with separate ``write`` calls; with
 TCP_NODELAY (asyncio's default) each becomes its own segment, so the IOC wakes twice per put
 or read and the client makes two system calls. Joining the buffers halves both; the bytes on
-the wire are the same."""
+the wire are the same.
+
+Responses take a shorter way to the requests waiting for them, too: caproto's receive loop hands
+each decoded command to the circuit's command queue with ``run_coroutine_threadsafe`` (a task and
+a wake-up of the loop through its self-pipe), even from the loop's own thread; here a command
+received on the loop's thread goes into the queue at once, in the same order."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import caproto as ca
 from caproto.asyncio.client import Context, VirtualCircuitManager
+from caproto.asyncio.utils import AsyncioQueue
 from caproto.client.common import DeadCircuitError
 
 
+class LoopQueue(AsyncioQueue):  # type: ignore[misc]
+    """caproto's queue, whose ``put`` from the queue's own loop thread is a plain ``put_nowait``."""
+
+    def put(self, value: Any) -> None:
+        """Queue ``value`` (at once from the loop's thread; through the loop from any other)."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._queue.put_nowait(value)
+        else:
+            super().put(value)
+
+
 class CoalescingCircuitManager(VirtualCircuitManager):  # type: ignore[misc]
-    """A circuit manager whose ``send`` writes all buffers of a call at once."""
+    """A circuit manager whose ``send`` writes all buffers of a call at once and whose received
+    commands reach its command queue without a detour through the loop's self-pipe."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.command_queue = LoopQueue()
 
     async def send(self, *commands: Any, extra: Any = None) -> None:
         """Send ``commands`` (queued until the circuit connects, as caproto does)."""
