@@ -44,6 +44,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# run as a script, benchmarks/ heads sys.path, and benchmarks/queue.py would shadow the standard
+# library's queue module, which bluesky and ophyd import (the peer then looks absent)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

@@ -233,12 +233,14 @@ class CABackend:
         return DisconnectedError(f"PV {self.pvname}: {action} failed: {exc}")
 
     async def get(self) -> Reading:
+        from acq.devices import ca_client  # caproto loads only once CA is used
+
         pv = self._ready()
         if self._fresh:
             return self._decode(_reading(self._sub.most_recent_response))
         try:
-            resp = await pv.read(data_type="time", timeout=self.timeout)
-        except (TimeoutError, OSError) as exc:
+            resp = await ca_client.read(pv, data_type="time", timeout=self.timeout)
+        except (TimeoutError, OSError, ca_client.DeadCircuitError) as exc:
             raise self._failed("read", exc) from exc
         return self._decode(_reading(resp))
 
@@ -249,20 +251,22 @@ class CABackend:
         return reading
 
     async def put(self, value: Any, wait: bool, timeout: float | None) -> None:
+        from acq.devices import ca_client
+
         pv = self._ready()
         if self.string and isinstance(value, str):
             data: Any = np.frombuffer(value.encode() + b"\0", dtype=np.uint8)
         else:
             data = value if isinstance(value, list | tuple | np.ndarray) else [value]
         if not wait:
-            await pv.write(data, wait=False, timeout=self.timeout)
+            await ca_client.write(pv, data, wait=False, timeout=self.timeout)
             return
         circuit = pv.circuit_manager
         task = asyncio.current_task()
         assert task is not None
         self._writers.add(task)
         try:
-            await pv.write(data, wait=True, timeout=timeout)
+            await ca_client.write(pv, data, wait=True, timeout=timeout)
         except asyncio.CancelledError:
             if task not in self._dropped:
                 raise
