@@ -135,22 +135,18 @@ async def _exchange(cm: Any, pv: Any, ioid: int, command: Any, timeout: float | 
     future: asyncio.Future[None] = loop.create_future()
     info = {"event": _Waiter(future), "pv": pv, "request": command,
             "deadline": None if timeout is None else time.monotonic() + timeout}
-    cm.ioids[ioid] = info
-    try:
-        await cm.send(command, extra={"pv": pv.name})
-        if timeout is None:
-            await future
-        else:
-            try:
-                async with asyncio.timeout(timeout):
-                    await future
-            except TimeoutError:
-                host, port = cm.circuit.address
-                raise ca.CaprotoTimeoutError(f"Server at {host}:{port} did not respond to the {what} of "
-                                             f"{pv.name!r} within {float(timeout):.3} s") from None
-    finally:
-        if not future.done():  # cancelled or timed out: a late response is dropped, as caproto does
-            cm.ioids.pop(ioid, None)
+    cm.ioids[ioid] = info  # kept after a timeout: caproto recognises a late response by it and drops it
+    await cm.send(command, extra={"pv": pv.name})
+    if timeout is None:
+        await future
+    else:
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        except TimeoutError:
+            host, port = cm.circuit.address
+            raise ca.CaprotoTimeoutError(f"Server at {host}:{port} did not respond to the {what} of "
+                                         f"{pv.name!r} within {float(timeout):.3} s") from None
     if "response" not in info:  # the circuit died while we waited
         raise DeadCircuitError()
     return info["response"]
