@@ -225,6 +225,8 @@ def measure(case: Case, points: int, rounds: int, with_peer: bool) -> dict[str, 
     }
     result["ratio_to_floor"] = round(result["points_per_s"] / result["raw_floor_points_per_s"], 3)
     result["ratio_to_floor_per_round"] = [round(o / r, 3) for o, r in zip(figures["ours"], figures["raw"], strict=True)]
+    # each round's ratio compares runs minutes apart at most: on a loaded machine its median is steadier
+    result["ratio_to_floor_median_of_rounds"] = round(statistics.median(result["ratio_to_floor_per_round"]), 3)
     result["ratio_to_put_2reads"] = round(result["points_per_s"] / result["raw_put_2reads_points_per_s"], 3)
     if figures["peer"]:
         result["peer_points_per_s"] = round(statistics.median(figures["peer"]), 1)

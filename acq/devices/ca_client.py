@@ -71,13 +71,45 @@ class CoalescingCircuitManager(VirtualCircuitManager):  # type: ignore[misc]
             for command in commands:
                 if isinstance(command, _AT_ONCE) and queue._queue.empty():
                     try:
-                        await self._process_command(command)  # never waits for these commands
+                        if not self._answer(command):
+                            await self._process_command(command)  # never waits for these commands
                     except Exception:
                         self.log.exception("Circuit command evaluation failed: %r", command)
                 else:
                     queue.put(command)
             if not bytes_received:
                 break
+
+    def _answer(self, command: Any) -> bool:
+        """Hand a read or write response to the lean request waiting for it (see ``request``), as
+        caproto's command handling does; False if no lean request waits for it."""
+        if isinstance(command, ca.EventAddResponse):
+            return False
+        info = self.ioids.get(command.ioid)
+        if info is None or type(info.get("event")) is not _Waiter or command.ioid not in self.circuit._ioids:
+            return False
+        del self.circuit._ioids[command.ioid], self.ioids[command.ioid]
+        deadline = info["deadline"]
+        if deadline is not None and time.monotonic() > deadline:
+            self.log.warning("Ignoring late response with ioid=%d regarding PV named %s because it arrived %.3f "
+                             "seconds after the deadline specified by the timeout.", command.ioid,
+                             info["pv"].name, time.monotonic() - deadline)
+            return True
+        info["response"] = command
+        info["event"].set()
+        return True
+
+    async def request(self, command: Any, channel: Any) -> None:
+        """Send a read or a write with notification on ``channel`` (connected): what caproto's
+        ``send`` does for it, without its state machine (the channel's state cannot change) and
+        its log records; the response is matched by the ioid recorded here, as caproto records it."""
+        if self.dead.is_set():
+            raise DeadCircuitError()
+        self.circuit._ioids[command.ioid] = channel
+        data = b"".join((bytes(command.header), *(bytes(b) for b in command.buffers)))
+        async with self._send_lock:
+            self.transport.writer.write(data)
+            await self.transport.writer.drain()
 
     async def send(self, *commands: Any, extra: Any = None) -> None:
         """Send ``commands`` (queued until the circuit connects, as caproto does)."""
@@ -124,7 +156,8 @@ class _Waiter:
 def _connected(pv: Any) -> Any:
     """The circuit manager of ``pv`` if its channel is ready to use right now, else None."""
     cm = pv.circuit_manager
-    if pv._idle or cm is None or cm.dead.is_set() or not pv.channel_ready.is_set() or pv.channel is None:
+    if (pv._idle or not isinstance(cm, CoalescingCircuitManager) or cm.dead.is_set()
+            or not pv.channel_ready.is_set() or pv.channel is None):
         return None
     return cm
 
@@ -136,7 +169,7 @@ async def _exchange(cm: Any, pv: Any, ioid: int, command: Any, timeout: float | 
     info = {"event": _Waiter(future), "pv": pv, "request": command,
             "deadline": None if timeout is None else time.monotonic() + timeout}
     cm.ioids[ioid] = info  # kept after a timeout: caproto recognises a late response by it and drops it
-    await cm.send(command, extra={"pv": pv.name})
+    await cm.request(command, pv.channel)
     if timeout is None:
         await future
     else:
