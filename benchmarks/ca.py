@@ -1,7 +1,6 @@
 """Step-scan throughput over Channel Access against twin IOCs on loopback.
 
-Two cases, each measured three ways in one run, interleaved in rounds so that the load of a
-shared machine falls on all of them alike:
+Two cases, each measured four ways in one run, against the same twin IOC subprocesses:
 
 - **stage** (the issue's figure, the top-level keys): a setpoint/readback signal and a point
   detector, plain PVs of the ``stage`` beamline (``BTS:stage:Pos-SP`` completes its put on
@@ -14,18 +13,23 @@ For each case:
 
 - ``points_per_s``: our RunEngine running ``plans.scan([det], positioner, 0, 1, n)`` with the
   devices ``load_profile`` makes from the beamline file; every document goes to a subscriber
-  that keeps each event's readback and detector value (checked after the scan: one event per
-  point, the readback equal to the commanded point);
-- ``raw_floor_points_per_s``: caproto's raw asyncio client doing, per point, one put with
-  completion to the setpoint and one read of the readback (the issue's floor);
-  ``raw_put_2reads_points_per_s`` adds the detector read a scan must also make;
+  (``Recorder``) that counts them and keeps each event's readback and detector value, checked
+  after each scan: one event per point, the readback equal to the commanded point;
+- ``raw_floor_points_per_s``: caproto's raw asyncio client (connected once) doing, per point,
+  one put with completion to the setpoint and one read of the readback (the issue's floor);
+  ``raw_put_2reads_points_per_s`` adds the detector read that a scan must also make;
 - ``peer_points_per_s``: Bluesky's RunEngine with ophyd (caproto control layer) running
   ``bluesky.plans.scan`` with ``EpicsSignal(readback, write_pv=setpoint, put_complete=True)``
   and ``EpicsSignalRO(detector)`` (``auto_monitor`` as ours), the same subscriber (only when
   ``bluesky`` and ``ophyd`` are installed: ``pip install -e '.[peer]'``).
 
-Usage: ``python benchmarks/ca.py [--points 400] [--rounds 5] [--speed 1000] [--case stage|motor_record|all]``.
-The last line printed is one JSON object with the figures (medians over the rounds).
+A shared machine's load changes from second to second, so the methods take turns in short
+pieces (``--chunk`` points; each of ours and the peer's a whole scan with its own start, descriptor
+and stop), the order rotating, and each rate is all its points over all its time. The ratios
+(``ratio_to_floor``, per round too) are what to compare on a loaded machine.
+
+Usage: ``python benchmarks/ca.py [--points 400] [--rounds 5] [--chunk 100] [--speed 1000]
+[--case stage|motor_record|all] [--no-peer]``. The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -35,8 +39,8 @@ import asyncio
 import contextlib
 import json
 import os
-import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,30 +93,55 @@ def positions(n: int) -> list[float]:
     return [i / (n - 1) for i in range(n)]
 
 
-def raw_floor(case: Case, n: int, reads: int = 1) -> float:
-    """Points/s of one put with completion plus ``reads`` reads (readback, then detector),
-    with caproto's raw asyncio client."""
+class RawFloor:
+    """caproto's raw asyncio client, connected once on a loop of its own (a thread): per point one
+    put with completion to the setpoint and ``reads`` reads (the readback, then the detector)."""
 
-    async def run() -> float:
+    def __init__(self, case: Case) -> None:
         from caproto.asyncio.client import Context
 
-        ctx = Context()
-        try:
-            sp, rb, det = await ctx.get_pvs(case.setpoint, case.readback, case.detector_pv)
-            for pv in (sp, rb, det):
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="raw-floor", daemon=True).start()
+
+        async def connect() -> tuple[Any, list[Any]]:
+            ctx = Context()
+            pvs = await ctx.get_pvs(case.setpoint, case.readback, case.detector_pv)
+            for pv in pvs:
                 await pv.wait_for_connection()
-            targets = [rb, det][:reads]
-            await sp.write([0.0], wait=True)
+            return ctx, pvs
+
+        self.ctx, (self.sp, self.rb, self.det) = self._call(connect())
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def run(self, n: int, reads: int = 1) -> float:
+        """Seconds for ``n`` points (from 0 to 1)."""
+
+        async def points() -> float:
+            targets = [self.rb, self.det][:reads]
+            await self.sp.write([0.0], wait=True)
             t0 = time.perf_counter()
             for x in positions(n):
-                await sp.write([x], wait=True)
+                await self.sp.write([x], wait=True)
                 for pv in targets:
                     await pv.read(data_type="time")
-            return n / (time.perf_counter() - t0)
-        finally:
-            await ctx.disconnect()
+            return time.perf_counter() - t0
 
-    return asyncio.run(run())
+        return float(self._call(points()))
+
+    def close(self) -> None:
+        """Disconnect, end the client's tasks and stop the loop."""
+
+        async def end() -> None:
+            await self.ctx.disconnect()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self._call(end())
+        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 class Recorder:
@@ -139,7 +168,7 @@ class Recorder:
 
 
 def ours(case: Case) -> Callable[[int], float]:
-    """Points/s of our RunEngine's ``plans.scan`` (connect once, time each scan)."""
+    """Seconds for a ``plans.scan`` of n points on our RunEngine (connected once)."""
     from acq import plans
     from acq.devices import load_profile
     from acq.engine import RunEngine
@@ -163,13 +192,13 @@ def ours(case: Case) -> Callable[[int], float]:
         dt = time.perf_counter() - t0
         RE.unsubscribe(token)
         rec.check(n)
-        return n / dt
+        return dt
 
     return run
 
 
 def peer(case: Case) -> Callable[[int], float] | None:
-    """Points/s of Bluesky's RunEngine with ophyd over caproto, or None if not installed."""
+    """Seconds for a ``bluesky.plans.scan`` of n points with ophyd over caproto, or None if not installed."""
     try:
         os.environ.setdefault("OPHYD_CONTROL_LAYER", "caproto")
         import bluesky.plans as bp
@@ -192,53 +221,66 @@ def peer(case: Case) -> Callable[[int], float] | None:
         dt = time.perf_counter() - t0
         RE.unsubscribe(token)
         rec.check(n)
-        return n / dt
+        return dt
 
     return run
 
 
-def measure(case: Case, points: int, rounds: int, with_peer: bool) -> dict[str, Any]:
-    """Interleaved rounds of raw floor, ours and the peer on ``case``; medians and ratios."""
+def measure(case: Case, points: int, rounds: int, chunk: int, with_peer: bool) -> dict[str, Any]:
+    """Rounds of ``points`` points per method, run in interleaved chunks of ``chunk`` points (each of
+    ours and the peer's a whole scan), so that a shared machine's changing load falls on all alike;
+    rates over all rounds, and each round's ratio."""
+    raw = RawFloor(case)
     mine = ours(case)
     theirs = peer(case) if with_peer else None
-    figures: dict[str, list[float]] = {"raw": [], "raw2": [], "ours": [], "peer": []}
-    mine(20)  # warm up connections and code paths
+    runs: list[tuple[str, Callable[[int], float]]] = [
+        ("raw", raw.run), ("raw2", lambda n: raw.run(n, reads=2)), ("ours", mine)]
     if theirs is not None:
-        theirs(20)
-    runs: list[tuple[str, Callable[[], float]]] = [
-        ("raw", lambda: raw_floor(case, points)),
-        ("raw2", lambda: raw_floor(case, points, reads=2)),
-        ("ours", lambda: mine(points))]
-    if theirs is not None:
-        runs.append(("peer", lambda: theirs(points)))
-    for r in range(rounds):  # rotate the order so no one always runs first
-        for key, fn in runs[r % len(runs):] + runs[:r % len(runs)]:
-            figures[key].append(fn())
-        print(f"{case.label} round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in figures.items() if v)
-              + " points/s", flush=True)
+        runs.append(("peer", theirs))
+    for _, fn in runs:
+        fn(min(chunk, 20))  # warm up connections and code paths
+    seconds: dict[str, list[float]] = {key: [] for key, _ in runs}
+    try:
+        for r in range(rounds):
+            spent = dict.fromkeys(seconds, 0.0)
+            for c in range(max(points // chunk, 1)):  # rotate the order so no one always runs first
+                k = (r + c) % len(runs)
+                for key, fn in runs[k:] + runs[:k]:
+                    spent[key] += fn(chunk)
+            for key, s in spent.items():
+                seconds[key].append(s)
+            n = max(points // chunk, 1) * chunk
+            print(f"{case.label} round {r + 1}: " + ", ".join(f"{k} {n / v:.0f}" for k, v in spent.items())
+                  + " points/s", flush=True)
+    finally:
+        raw.close()
+    n = max(points // chunk, 1) * chunk
+    rate = {key: round(n * len(v) / sum(v), 1) for key, v in seconds.items()}
+    per_round = {key: [round(n / s, 1) for s in v] for key, v in seconds.items()}
     result: dict[str, Any] = {
         "pvs": {"setpoint": case.setpoint, "readback": case.readback, "detector": case.detector_pv},
-        "points_per_s": round(statistics.median(figures["ours"]), 1),
-        "raw_floor_points_per_s": round(statistics.median(figures["raw"]), 1),
-        "raw_put_2reads_points_per_s": round(statistics.median(figures["raw2"]), 1),
-        "per_round": {k: [round(x, 1) for x in v] for k, v in figures.items() if v},
+        "points_per_s": rate["ours"],
+        "raw_floor_points_per_s": rate["raw"],
+        "raw_put_2reads_points_per_s": rate["raw2"],
+        "per_round": per_round,
     }
-    result["ratio_to_floor"] = round(result["points_per_s"] / result["raw_floor_points_per_s"], 3)
-    result["ratio_to_floor_per_round"] = [round(o / r, 3) for o, r in zip(figures["ours"], figures["raw"], strict=True)]
-    # each round's ratio compares runs minutes apart at most: on a loaded machine its median is steadier
-    result["ratio_to_floor_median_of_rounds"] = round(statistics.median(result["ratio_to_floor_per_round"]), 3)
-    result["ratio_to_put_2reads"] = round(result["points_per_s"] / result["raw_put_2reads_points_per_s"], 3)
-    if figures["peer"]:
-        result["peer_points_per_s"] = round(statistics.median(figures["peer"]), 1)
-        result["speedup_over_peer"] = round(result["points_per_s"] / result["peer_points_per_s"], 2)
+    result["ratio_to_floor"] = round(rate["ours"] / rate["raw"], 3)
+    result["ratio_to_floor_per_round"] = [round(o / r, 3) for o, r in zip(per_round["ours"], per_round["raw"],
+                                                                          strict=True)]
+    result["ratio_to_put_2reads"] = round(rate["ours"] / rate["raw2"], 3)
+    if theirs is not None:
+        result["peer_points_per_s"] = rate["peer"]
+        result["speedup_over_peer"] = round(rate["ours"] / rate["peer"], 2)
     return result
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark and print its figures; the last line is JSON."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--points", type=int, default=400, help="points per scan")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians are reported)")
+    parser.add_argument("--points", type=int, default=400, help="points per method and round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (rates are over all of them)")
+    parser.add_argument("--chunk", type=int, default=100,
+                        help="points per interleaved piece (each of ours and the peer's a whole scan)")
     parser.add_argument("--speed", type=float, default=1000.0, help="the twins' simulation speed factor")
     parser.add_argument("--case", choices=("stage", "motor_record", "all"), default="all",
                         help="which case(s) to measure (stage gives the top-level figures)")
@@ -257,8 +299,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # one client environment reaching every twin, set before any CA context exists
         os.environ.update(cluster_environment([t.port for t in twins.values()]))
         for case in chosen:
-            results[case.label] = measure(case, args.points, args.rounds, not args.no_peer)
+            results[case.label] = measure(case, args.points, args.rounds, args.chunk, not args.no_peer)
     result: dict[str, Any] = {"benchmark": "ca_step_scan", "points": args.points, "rounds": args.rounds,
+                              "chunk": args.chunk,
                               "twin_speed": args.speed, "cores": os.cpu_count(),
                               "load_average_before": [round(x, 2) for x in load_before],
                               "load_average_after": [round(x, 2) for x in os.getloadavg()]}
