@@ -126,3 +126,22 @@ def test_a_lean_request_times_out_and_the_circuit_goes_on(twin: TwinProcess, cap
     assert "Ignoring late response" in caplog.text
     assert "BT:m1" in message and "write" in message
     assert readback == pytest.approx(1.0), "the move went on to its end; the next read on the circuit works"
+
+
+@pytest.mark.parametrize(("data_type", "value"), [("TIME_DOUBLE", 1.2345678), ("TIME_FLOAT", 2.5), ("TIME_LONG", -42),
+                                                  ("TIME_INT", -7), ("TIME_ENUM", 3), ("TIME_STRING", b"open")])
+def test_readings_decode_as_caproto_decodes_them(data_type: str, value: Any) -> None:
+    import time
+
+    import caproto as ca
+
+    from acq.devices.backends import Reading, _reading, _unpack
+
+    dt = ca.ChannelType[data_type]
+    md = ca.DBR_TYPES[dt](status=3, severity=2)
+    md.stamp = ca.TimeStamp.from_unix_timestamp(time.time())
+    sent = ca.ReadNotifyResponse(data=[value], metadata=md, data_type=dt, data_count=1, status=1, ioid=1)
+    received = ca.ReadNotifyResponse.from_wire(sent.header, bytearray(b"".join(bytes(b) for b in sent.buffers)))
+    caprotos = Reading(_unpack(received), received.metadata.timestamp, int(received.metadata.severity))
+    ours = _reading(received)
+    assert ours == caprotos and type(ours.value) is type(caprotos.value) and ours.severity == 2
