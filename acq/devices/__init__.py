@@ -6,6 +6,7 @@ from acq.devices.device import ConnectionFailed, Device, Signal
 from acq.devices.flyer import MonitorFlyer
 from acq.devices.flyscan import TriggeredFlyer
 from acq.devices.motor import LimitError, Motor, soft_motor
+from acq.devices.plain import PointDetector, Positioner
 from acq.devices.profile import load_profile, make_devices
 from acq.devices.scaler import Scaler
 from acq.devices.soft import SoftDetector
@@ -14,7 +15,8 @@ from acq.devices.triggerbox import TriggerBox
 
 __all__ = [
     "AreaDetector", "BeamStatus", "CABackend", "ConnectionFailed", "DerivedBackend", "Device", "DisconnectedError",
-    "LimitError", "Mirror", "MonitorFlyer", "MonoEnergy", "Motor", "MotorBundle", "Scaler", "Shutter", "Signal",
+    "LimitError", "Mirror", "MonitorFlyer", "MonoEnergy", "Motor", "MotorBundle", "PointDetector", "Positioner",
+    "Scaler", "Shutter", "Signal",
     "Slits", "SoftBackend", "SoftDetector", "TriggerBox", "TriggeredFlyer", "load_profile", "make_devices",
     "soft_motor",
 ]

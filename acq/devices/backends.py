@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -233,12 +234,14 @@ class CABackend:
         return DisconnectedError(f"PV {self.pvname}: {action} failed: {exc}")
 
     async def get(self) -> Reading:
+        from acq.devices import ca_client  # caproto loads only once CA is used
+
         pv = self._ready()
         if self._fresh:
             return self._decode(_reading(self._sub.most_recent_response))
         try:
-            resp = await pv.read(data_type="time", timeout=self.timeout)
-        except (TimeoutError, OSError) as exc:
+            resp = await ca_client.read(pv, data_type="time", timeout=self.timeout)
+        except (TimeoutError, OSError, ca_client.DeadCircuitError) as exc:
             raise self._failed("read", exc) from exc
         return self._decode(_reading(resp))
 
@@ -249,20 +252,22 @@ class CABackend:
         return reading
 
     async def put(self, value: Any, wait: bool, timeout: float | None) -> None:
+        from acq.devices import ca_client
+
         pv = self._ready()
         if self.string and isinstance(value, str):
             data: Any = np.frombuffer(value.encode() + b"\0", dtype=np.uint8)
         else:
             data = value if isinstance(value, list | tuple | np.ndarray) else [value]
         if not wait:
-            await pv.write(data, wait=False, timeout=self.timeout)
+            await ca_client.write(pv, data, wait=False, timeout=self.timeout)
             return
         circuit = pv.circuit_manager
         task = asyncio.current_task()
         assert task is not None
         self._writers.add(task)
         try:
-            await pv.write(data, wait=True, timeout=timeout)
+            await ca_client.write(pv, data, wait=True, timeout=timeout)
         except asyncio.CancelledError:
             if task not in self._dropped:
                 raise
@@ -328,7 +333,20 @@ class CABackend:
             self._listeners.remove(listener)
 
 
+#: Seconds from the UNIX epoch to the EPICS epoch (1990-01-01).
+_EPICS_EPOCH = 631152000
+#: DBR_TIME_* types read straight from the payload: the value's big-endian format by type id
+#: (TIME_SHORT 15, TIME_FLOAT 16, TIME_ENUM 17, TIME_LONG 19, TIME_DOUBLE 20).
+_TIME_SCALARS = {15: ">h", 16: ">f", 17: ">H", 19: ">i", 20: ">d"}
+_STAMP = struct.Struct(">hhII")  # status, severity, seconds since the EPICS epoch, nanoseconds
+
+
 def _reading(resp: Any) -> Reading:
+    fmt = _TIME_SCALARS.get(int(resp.data_type)) if resp.data_count == 1 else None
+    if fmt is not None:  # one number with its time stamp: what caproto's decoding gives, without numpy
+        _status, severity, secs, nsec = _STAMP.unpack_from(resp.buffers[0])
+        (value,) = struct.unpack_from(fmt, resp.buffers[1])
+        return Reading(value, _EPICS_EPOCH + secs + 1.e-6 * int(1.e-3 * nsec), severity)
     return Reading(_unpack(resp), resp.metadata.timestamp, int(resp.metadata.severity))
 
 

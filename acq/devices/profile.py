@@ -11,6 +11,7 @@ import beamlines
 from acq.devices.areadetector import AreaDetector
 from acq.devices.device import ConnectionFailed, Device
 from acq.devices.motor import Motor
+from acq.devices.plain import PointDetector, Positioner
 from acq.devices.scaler import Scaler
 from acq.devices.standard import BeamStatus, Mirror, MonoEnergy, Shutter, Slits
 from acq.devices.triggerbox import TriggerBox
@@ -60,6 +61,8 @@ KINDS: dict[str, Callable[[str, dict[str, Any]], Device]] = {
     "mono": _mono,
     "area_detector": lambda n, s: AreaDetector(s["prefix"], name=n, write_path=s.get("write_path")),
     "trigger_box": _trigger_box,
+    "positioner": lambda n, s: Positioner(s["prefix"], name=n, fields=_str_map(n, s, "fields")),
+    "point_detector": lambda n, s: PointDetector(s["prefix"], name=n, fields=_str_map(n, s, "fields")),
 }
 
 

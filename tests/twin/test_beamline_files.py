@@ -30,7 +30,8 @@ def test_every_pv_the_profile_uses_is_served(name: str) -> None:
     profile = beamlines.load(name)
     _, groups = build_iocs(profile)
     served = set(served_names(pvdb_of(groups)))
-    kinds = ("motor", "scaler", "beam_status", "shutter", "area_detector", "trigger_box")
+    kinds = ("motor", "scaler", "beam_status", "shutter", "area_detector", "trigger_box", "positioner",
+             "point_detector")
     known = {n: s for n, s in profile["devices"].items() if s["kind"] in kinds}
     devices = make_devices({"devices": known})
     used = {sig.source.removeprefix("ca://") for dev in devices.values() for sig in dev.signals()}
@@ -40,7 +41,8 @@ def test_every_pv_the_profile_uses_is_served(name: str) -> None:
         want = {"motor": [p] + [f"{p}.{f}" for f in MOTOR_FIELDS], "scaler": [f"{p}.{f}" for f in SCALER_FIELDS],
                 "area_detector": [p + s for s in CAMERA_PVS],
                 "trigger_box": [p + s for s in TRIGGER_BOX_PVS],
-                "beam_status": [p + s for s in BEAM_PVS], "shutter": [p + s for s in BEAM_PVS]}[spec["kind"]]
+                "beam_status": [p + s for s in BEAM_PVS], "shutter": [p + s for s in BEAM_PVS],
+                "positioner": [p + "Pos-SP", p + "Pos-RB"], "point_detector": [p + "Rate-RB"]}[spec["kind"]]
         assert set(want) <= served, sorted(set(want) - served)
 
 
@@ -54,6 +56,9 @@ def test_every_pv_the_profile_uses_is_served(name: str) -> None:
      or b["physics"]["sample"].update(axis="extra"), "devices.motor"),
     (lambda b: b["physics"].update(beam_status={}), "physics.beam_status.prefix"),
     (lambda b: b["devices"]["shutter"].update(prefix="BT:other:"), "beam_status and shutter are one IOC"),
+    (lambda b: b["devices"].update(piezo={"kind": "positioner", "prefix": "BT:pz:"}),
+     "devices.piezo: no physics.axes.piezo"),
+    (lambda b: b["devices"].update(pd={"kind": "point_detector", "prefix": "BT:pd:", "dwell": 0}), "devices.pd.dwell"),
 ])
 def test_bad_beamline_files_name_the_field(edit: object, field: str, tmp_path: Path) -> None:
     data = yaml.safe_load(beamlines.path("default").read_text())

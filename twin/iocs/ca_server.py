@@ -12,6 +12,11 @@ Two departures from caproto's defaults, both about latency on loopback:
   completions at once, so a client could see a move complete before the readbacks of its
   end — an IOC posts a record's monitors before the put callback. Updates still travel in
   batches: whatever has queued up by the time the circuit's sender runs goes out in one send.
+
+And one shortcut, about CPU: a read or a write request on a created channel, and its response,
+skip caproto's per-circuit state machine, which would only record (then drop) the request's ioid
+— a created channel's state cannot change by a read or a write. Everything else takes caproto's
+path.
 """
 
 from __future__ import annotations
@@ -22,12 +27,17 @@ from typing import Any
 
 import caproto as ca
 from caproto.asyncio.server import Context, VirtualCircuit
-from caproto.server.common import DisconnectedCircuit
+from caproto.server.common import DisconnectedCircuit, LoopExit
 
 #: Scheduler passes a put completion waits at most for queued monitors to go out; each pass
 #: lets every ready task run once (a flush takes two or three), so this bound is only reached
 #: if a circuit's socket stops draining (a stuck client), when waiting longer would not help.
 FLUSH_PASSES = 100
+
+
+#: Requests (and their responses) that take the short way past the circuit's state machine.
+_LEAN_REQUESTS = (ca.ReadNotifyRequest, ca.WriteNotifyRequest)
+_LEAN_RESPONSES = (ca.ReadNotifyResponse, ca.WriteNotifyResponse)
 
 
 class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
@@ -73,7 +83,31 @@ class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
         """Send ``commands``; a put completion first lets the queued monitor updates go out."""
         if any(isinstance(c, ca.WriteNotifyResponse) for c in commands):
             await self.context.flush_monitors()
+        if len(commands) == 1 and type(commands[0]) in _LEAN_RESPONSES and self.connected:
+            command = commands[0]
+            if self.circuit._ioids.pop(command.ioid, None) is not None:  # a request taken the short way
+                try:
+                    await self._send_buffers(bytes(command.header), *(bytes(b) for b in command.buffers))
+                except (OSError, ca.CaprotoNetworkError) as ex:
+                    raise DisconnectedCircuit(f"Circuit disconnected: {ex}") from ex
+                return
         await super().send(*commands)
+
+    async def _command_queue_iteration(self, command: Any) -> Any:
+        """caproto's, but a read or write request on a created channel skips the state machine."""
+        if type(command) in _LEAN_REQUESTS:
+            chan = self.circuit.channels_sid.get(command.sid)
+            if chan is not None:
+                self.circuit._ioids[command.ioid] = chan  # what the state machine records
+                try:
+                    return await self._process_command(command)
+                except Exception as ex:  # as caproto answers a request that failed
+                    if not self.connected:
+                        raise LoopExit("Server error after client disconnection") from ex
+                    self.log.exception("Server failed to process command (%r): %s", chan.name, command)
+                    return [ca.ErrorResponse(command, chan.cid, status=ca.CAStatus.ECA_INTERNAL,
+                                             error_message=f"Python exception: {type(ex).__name__} {ex}")]
+        return await super()._command_queue_iteration(command)
 
 
 class TwinContext(Context):  # type: ignore[misc]

@@ -8,10 +8,22 @@ import time
 from typing import Any
 
 from caproto import ChannelDouble, ChannelInteger, ChannelShort, TimeStamp
+from caproto.server.server import PvpropertyDouble
 
 #: Wall waits shorter than this yield to the event loop instead of arming a timer: epoll
 #: sleeps in whole milliseconds, so a 20 µs wait would take a full millisecond.
 TIMER_GRANULARITY = 1e-3
+
+class OwnLimitsDouble(PvpropertyDouble):  # type: ignore[misc]
+    """A double whose putter alone judges a value against its control limits (a motor record's VAL
+    sets LVIO, an ``ao`` clamps to its drive limits): caproto would refuse it with a CA error that
+    its own asyncio client never reports, leaving a put with completion waiting for ever."""
+
+    async def verify_value(self, value: Any) -> Any:
+        if self.putter is not None:
+            return await self.putter(self, value)
+        return value
+
 
 _NUMERIC = ((ChannelDouble, float), (ChannelInteger, int), (ChannelShort, int))
 

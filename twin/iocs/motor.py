@@ -13,9 +13,8 @@ from typing import Any
 
 from caproto import AlarmSeverity, AlarmStatus
 from caproto.server import PVGroup, pvproperty
-from caproto.server.server import PvpropertyDouble
 
-from twin.iocs.fields import TIMER_GRANULARITY, post, wait_wall
+from twin.iocs.fields import TIMER_GRANULARITY, OwnLimitsDouble, post, wait_wall
 from twin.physics import Axis, SimClock
 
 #: Wall seconds between readback updates while a motor moves.
@@ -41,13 +40,8 @@ SPMG_STOP, SPMG_PAUSE, SPMG_MOVE, SPMG_GO = range(4)
 MoveHook = Callable[[float, float], Awaitable[None]]
 
 
-class _MotorValue(PvpropertyDouble):
-    """VAL as the motor record treats it: a put beyond HLM/LLM sets LVIO, not a CA error."""
-
-    async def verify_value(self, value: Any) -> Any:
-        if self.putter is not None:
-            return await self.putter(self, value)
-        return value
+#: VAL as the motor record treats it: a put beyond HLM/LLM sets LVIO, not a CA error.
+_MotorValue = OwnLimitsDouble
 
 
 def _enum_index(value: Any, strings: tuple[str, ...]) -> int:

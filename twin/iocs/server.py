@@ -15,6 +15,7 @@ from twin.iocs.autosave import Autosave
 from twin.iocs.beam import RESTART_EXIT_CODE, BeamStatus, Faults, detector_faults
 from twin.iocs.camera import CameraTwin, camera_class
 from twin.iocs.motor import MotorRecord
+from twin.iocs.positioner import PointDetector, Positioner
 from twin.iocs.scaler import ScalerRecord
 from twin.iocs.simstatus import AxisTwin, SimStatus
 from twin.iocs.triggerbox import TriggerBox
@@ -76,6 +77,19 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0,
             if sim_prefix:
                 twin_pvs.on_fault = record.refresh
             groups.append(record)
+        elif kind == "positioner":
+            axis_name = str(spec.get("axis", name))
+            if axis_name not in model.axes:
+                raise ValueError(f"devices.{name}: no physics.axes.{axis_name} to drive this positioner")
+            axis_spec = physics["axes"][axis_name]
+            groups.append(Positioner(prefix=prefix, axis=model.axes[axis_name], clock=model.clock,
+                                     egu=str(axis_spec.get("egu", "mm")), precision=int(axis_spec.get("precision", 4))))
+        elif kind == "point_detector":
+            dwell = spec.get("dwell", 1e-3)
+            if isinstance(dwell, bool) or not isinstance(dwell, int | float) or not dwell > 0:
+                raise ValueError(f"devices.{name}.dwell must be a number of seconds > 0, got {dwell!r}")
+            groups.append(PointDetector(prefix=prefix, model=model, channel=str(spec.get("channel", name)),
+                                        dwell=float(dwell)))
         elif kind == "scaler":
             channels = {int(n): str(ch) for ch, n in (spec.get("channels") or {}).items()}
             groups.append(ScalerRecord(prefix=prefix, model=model, channels=channels))
@@ -94,7 +108,8 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0,
                 groups.append(CameraTwin(prefix=f"{sim_prefix}{name}:", camera=ioc))
         else:
             raise ValueError(f"devices.{name}.kind: the twin cannot simulate kind {kind!r} "
-                             "(known: area_detector, beam_status, motor, scaler, shutter, trigger_box)")
+                             "(known: area_detector, beam_status, motor, point_detector, positioner, scaler, shutter, "
+                             "trigger_box)")
     for name, spec in boxes:
         axes = spec.get("axes") or []
         missing = [a for a in axes if a not in model.axes]

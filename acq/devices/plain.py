@@ -1,0 +1,74 @@
+"""Devices that are plain PVs: a setpoint/readback positioner and a point detector.
+
+``Positioner`` is ophyd's ``EpicsSignal(read_pv, write_pv=…, put_complete=True)``: ``set``
+writes the setpoint and finishes with the put's completion, ``read`` reports the readback
+(a fresh CA read each time). ``PointDetector`` is ``EpicsSignalRO``: one value, read fresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from acq.devices._async import on_shared_loop
+from acq.devices.backends import CABackend
+from acq.devices.device import Signal
+from acq.devices.motor import BackendFactory, LimitError
+from acq.engine.status import Status
+
+
+class Positioner(Signal):
+    """A setpoint/readback pair at ``prefix + fields['setpoint']`` / ``prefix + fields['readback']``
+    (defaults ``Pos-SP`` / ``Pos-RB``, as the twin serves them). Targets are checked against the
+    setpoint's control limits (when the IOC gives any) before anything moves."""
+
+    FIELDS: ClassVar[dict[str, str]] = {"setpoint": "Pos-SP", "readback": "Pos-RB"}
+
+    def __init__(self, prefix: str, name: str = "", *, fields: dict[str, str] | None = None,
+                 backend: BackendFactory = CABackend) -> None:
+        f = {**self.FIELDS, **(fields or {})}
+        self.prefix = prefix
+        self._limits: tuple[float, float] | None = None
+        super().__init__(backend(prefix + f["readback"]), write_backend=backend(prefix + f["setpoint"]),
+                         name=name, kind="hinted")
+
+    @on_shared_loop
+    async def connect(self, timeout: float = 5.0) -> None:
+        """Connect both PVs and fetch the setpoint's limits."""
+        await super().connect(timeout)
+        assert self.write_backend is not None
+        self._limits = (await self.write_backend.metadata()).limits
+
+    @property
+    def limits(self) -> tuple[float, float] | None:
+        """The setpoint's control limits (low, high), if the IOC sets any."""
+        return self._limits
+
+    def check_value(self, value: Any) -> None:
+        """Raise ``LimitError`` naming the positioner if ``value`` lies outside its limits."""
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{self.name}: position {value!r} is not a number") from None
+        if v != v:
+            raise ValueError(f"{self.name}: position is NaN")
+        if self._limits is not None and not self._limits[0] <= v <= self._limits[1]:
+            raise LimitError(f"{self.name}: position {value} is outside the limits "
+                             f"[{self._limits[0]}, {self._limits[1]}]")
+
+
+    def set(self, value: Any, wait: bool = True, timeout: float | None = None) -> Status:
+        """Move to ``value`` (checked against the limits first); the status finishes on arrival."""
+        self.check_value(value)
+        return super().set(value, wait, timeout)
+
+
+class PointDetector(Signal):
+    """One readable value at ``prefix + fields['value']`` (default ``Rate-RB``), read fresh."""
+
+    FIELDS: ClassVar[dict[str, str]] = {"value": "Rate-RB"}
+
+    def __init__(self, prefix: str, name: str = "", *, fields: dict[str, str] | None = None,
+                 backend: BackendFactory = CABackend) -> None:
+        f = {**self.FIELDS, **(fields or {})}
+        self.prefix = prefix
+        super().__init__(backend(prefix + f["value"]), name=name, kind="hinted", read_only=True)
