@@ -115,7 +115,8 @@ class GP:
     # -- hyperparameters -----------------------------------------------------------------
     def _init_hypers(self) -> None:
         loc = math.sqrt(2.0) + 0.5 * math.log(self.dim)
-        self._base_kernel().lengthscale = math.exp(loc - 3.0) * torch.ones(self.dim, dtype=DTYPE)
+        start = min(math.exp(loc - 3.0), 0.9 * self.ls_max)  # inside the cap, however low it is
+        self._base_kernel().lengthscale = start * torch.ones(self.dim, dtype=DTYPE)
         self.model.mean_module.constant.data.fill_(0.0)
         if self.fixed_noise is None and isinstance(self.likelihood, gpytorch.likelihoods.GaussianLikelihood):
             self.likelihood.noise = 1e-3

@@ -75,5 +75,7 @@ def test_lengthscales_are_capped() -> None:
     y = np.sin(6 * x[:, 0])  # the other two inputs are irrelevant: their lengthscales go to the cap
     assert max(GP(x, y).lengthscales()[1:]) > 1.0
     assert max(GP(x, y, ls_max=0.5).lengthscales()) <= 0.5 + 1e-9
+    x6 = rng.random((12, 6))  # the prior's start (0.5 in 6-D) lies above a low cap: it starts inside
+    assert max(GP(x6, np.sin(4 * x6[:, 0]), ls_max=0.3).lengthscales()) <= 0.3 + 1e-9
     with pytest.raises(ValueError, match="lengthscale_max"):
         GPBOAgent([[0.0, 1.0]], lengthscale_max=0.0)
