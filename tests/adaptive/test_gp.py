@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import adaptive.agents.gp as gp_module
+import adaptive.agents.gp_bo as gp_bo_module
 from adaptive.agents import GPBOAgent
 from adaptive.agents.gp import GP
 
@@ -18,12 +19,12 @@ def smooth(x: np.ndarray) -> np.ndarray:
 
 
 class CountingMinimize:
-    """Wraps scipy's minimize in the GP module and counts the loss evaluations of each fit."""
+    """Wraps scipy's minimize in a module (the GP's fit, GP-BO's polish) and counts each run's evaluations."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, module: Any = gp_module) -> None:
         self.calls: list[int] = []
-        self.real = gp_module.minimize
-        monkeypatch.setattr(gp_module, "minimize", self)
+        self.real = module.minimize
+        monkeypatch.setattr(module, "minimize", self)
 
     def __call__(self, fun: Any, x0: Any, **kw: Any) -> Any:
         count = [0]
@@ -51,11 +52,12 @@ def test_a_warm_fit_with_a_loose_tolerance_costs_less_and_finds_the_same_lengths
     np.testing.assert_allclose(fast.lengthscales(), full.lengthscales(), rtol=0.02)
 
 
-def test_gp_bo_fits_warm_and_fast_only_on_many_points(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gp_bo_fits_and_polishes_fast_only_on_many_points(monkeypatch: pytest.MonkeyPatch) -> None:
     counter = CountingMinimize(monkeypatch)
+    polish = CountingMinimize(monkeypatch, gp_bo_module)
     rng = np.random.default_rng(1)
     for n, fast_expected in ((40, False), (120, True)):
-        fits = []
+        fits, polishes = [], []
         x = rng.random((n, 4))
         for after in (100, 10_000):  # the default, and never
             agent = GPBOAgent([[0.0, 1.0]] * 4, seed=0, n_init=5, n_candidates=256, n_polish=2,
@@ -65,8 +67,10 @@ def test_gp_bo_fits_warm_and_fast_only_on_many_points(monkeypatch: pytest.Monkey
                 u = agent.ask(1)[0]
                 agent.tell(u, float(smooth(u[None, :])[0]))
             fits.append(counter.calls[-1])
+            polishes.append(polish.calls[-1])
         fast, never = fits
         assert (fast < never) == fast_expected and fast <= never, (n, fits)
+        assert (polishes[0] < polishes[1]) == fast_expected and polishes[0] <= polishes[1], (n, polishes)
 
 
 def test_lengthscales_are_capped() -> None:
