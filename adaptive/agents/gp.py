@@ -46,7 +46,8 @@ KERNELS = ("matern", "rbf")
 
 
 class _ExactGP(gpytorch.models.ExactGP):  # type: ignore[misc]
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, likelihood: Any, dim: int, kernel: str = "matern") -> None:
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, likelihood: Any, dim: int, kernel: str = "matern",
+                 ls_max: float = LENGTHSCALE_MAX) -> None:
         super().__init__(x, y, likelihood)
         self.mean_module = gpytorch.means.ConstantMean()
         loc = math.sqrt(2.0) + 0.5 * math.log(dim)
@@ -55,7 +56,7 @@ class _ExactGP(gpytorch.models.ExactGP):  # type: ignore[misc]
         self.covar_module = kern(
             **kw, ard_num_dims=dim,
             lengthscale_prior=gpytorch.priors.LogNormalPrior(loc, math.sqrt(3.0)),
-            lengthscale_constraint=gpytorch.constraints.Interval(2.5e-2, LENGTHSCALE_MAX))
+            lengthscale_constraint=gpytorch.constraints.Interval(2.5e-2, ls_max))
 
     def forward(self, x: torch.Tensor) -> Any:
         return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
@@ -66,16 +67,20 @@ class GP:
 
     ``noise`` fixes the observation noise variance (in standardised units) instead of fitting it;
     ``sigma`` gives per-point standard deviations (raw units), added to the fitted noise;
-    ``kernel`` is "matern" (ARD Matérn-5/2) or "rbf" (ARD squared exponential).
+    ``kernel`` is "matern" (ARD Matérn-5/2) or "rbf" (ARD squared exponential). ``start`` warm-starts
+    the fit from an earlier fit's :meth:`raw_vector`; ``ftol`` (L-BFGS-B's relative loss change
+    at which to stop; scipy's default when None) lets a warm fit stop early; ``ls_max`` caps the
+    lengthscales (unit cube).
     """
 
     def __init__(self, x: Array, y: Array, *, noise: float | None = None, sigma: Array | None = None,
                  hypers: dict[str, Any] | None = None, start: list[float] | None = None,
-                 kernel: str = "matern") -> None:
+                 kernel: str = "matern", ftol: float | None = None, ls_max: float = LENGTHSCALE_MAX) -> None:
         one_thread()
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
         self.kernel = kernel
+        self.ls_max = float(ls_max)
         if len(x) < 1:
             raise ValueError("a GP needs at least one measured point")
         self.dim = x.shape[1]
@@ -95,13 +100,13 @@ class GP:
             if noise is not None:
                 self.likelihood.noise = max(noise, 1e-6)
                 self.likelihood.raw_noise.requires_grad_(False)
-        self.model = _ExactGP(self.x, self.y, self.likelihood, self.dim, kernel).to(DTYPE)
+        self.model = _ExactGP(self.x, self.y, self.likelihood, self.dim, kernel, self.ls_max).to(DTYPE)
         self.likelihood.to(DTYPE)
         if hypers is None:
             self._init_hypers()
             if start is not None and len(start) == sum(p.numel() for p in self._params()):
                 self._assign(np.asarray(start, dtype=float))  # warm start from an earlier fit
-            self._fit()
+            self._fit(ftol=ftol)
         else:
             self.set_hypers(hypers)
         self.model.eval()
@@ -110,7 +115,8 @@ class GP:
     # -- hyperparameters -----------------------------------------------------------------
     def _init_hypers(self) -> None:
         loc = math.sqrt(2.0) + 0.5 * math.log(self.dim)
-        self._base_kernel().lengthscale = math.exp(loc - 3.0) * torch.ones(self.dim, dtype=DTYPE)
+        start = min(math.exp(loc - 3.0), 0.9 * self.ls_max)  # inside the cap, however low it is
+        self._base_kernel().lengthscale = start * torch.ones(self.dim, dtype=DTYPE)
         self.model.mean_module.constant.data.fill_(0.0)
         if self.fixed_noise is None and isinstance(self.likelihood, gpytorch.likelihoods.GaussianLikelihood):
             self.likelihood.noise = 1e-3
@@ -137,7 +143,7 @@ class GP:
         """The fitted raw hyperparameters, flat (a warm start for the next fit)."""
         return [float(v) for v in torch.cat([p.detach().reshape(-1) for p in self._params()])]
 
-    def _fit(self, maxiter: int = 100) -> None:
+    def _fit(self, maxiter: int = 100, ftol: float | None = None) -> None:
         params = self._params()
         sizes = [p.numel() for p in params]
         assign = self._assign
@@ -177,7 +183,7 @@ class GP:
         bounds = [(-10.0, 10.0)] * len(x0)
         try:
             res = minimize(loss_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                           options={"maxiter": maxiter})
+                           options={"maxiter": maxiter} | ({} if ftol is None else {"ftol": ftol}))
             assign(res.x)
         except Exception:  # a numerically hopeless fit keeps the prior-mode start
             assign(x0)
@@ -205,20 +211,20 @@ class GP:
         y = np.concatenate([self.y.numpy() * self.y_std + self.y_mean, y_new])
         gp = GP.__new__(GP)
         gp.dim, gp.y_mean, gp.y_std, gp.fixed_noise = self.dim, self.y_mean, self.y_std, self.fixed_noise
-        gp.kernel = self.kernel
+        gp.kernel, gp.ls_max = self.kernel, self.ls_max
         gp.x = torch.as_tensor(x, dtype=DTYPE)
         gp.y = torch.as_tensor((y - self.y_mean) / self.y_std, dtype=DTYPE)
         if isinstance(self.likelihood, gpytorch.likelihoods.FixedNoiseGaussianLikelihood):
             base = self.likelihood.noise_covar.noise.detach()
             noise = torch.cat([base, base.min().expand(len(x_new))])
             gp.likelihood = gpytorch.likelihoods.FixedNoiseGaussianLikelihood(noise=noise).to(DTYPE)
-            gp.model = _ExactGP(gp.x, gp.y, gp.likelihood, self.dim, self.kernel).to(DTYPE)
+            gp.model = _ExactGP(gp.x, gp.y, gp.likelihood, self.dim, self.kernel, self.ls_max).to(DTYPE)
             gp.model.load_state_dict(self.model.state_dict(), strict=False)
         else:
             gp.likelihood = gpytorch.likelihoods.GaussianLikelihood(
                 noise_constraint=gpytorch.constraints.GreaterThan(1e-6)).to(DTYPE)
             gp.likelihood.noise = self.likelihood.noise.detach()
-            gp.model = _ExactGP(gp.x, gp.y, gp.likelihood, self.dim, self.kernel).to(DTYPE)
+            gp.model = _ExactGP(gp.x, gp.y, gp.likelihood, self.dim, self.kernel, self.ls_max).to(DTYPE)
             gp.model.load_state_dict(self.model.state_dict(), strict=False)
         gp.model.eval()
         gp.likelihood.eval()

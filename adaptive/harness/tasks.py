@@ -224,9 +224,11 @@ class Edge1D(Environment):
         return float(max(m["e0_error_ev"] / self.ref_e0_error, m["step_error"] / self.ref_step_error))
 
     def agent_options(self, agent: str) -> dict[str, Any]:
-        """Slope stepping tuned to an edge of unit height; the grid spreads the budget."""
+        """Slope stepping tuned to an edge of unit height, coarse enough to leave a third of the budget
+        for the step's pre- and post-edge windows; the grid spreads the budget."""
         if agent == "slope":
-            return {"target_delta": 0.01, "min_step": 0.15, "max_step": 2.5}
+            return {"target_delta": 0.03, "min_step": 0.3, "max_step": 8.0, "budget": self.budget,
+                    "windows": [list(PRE_EDGE), list(POST_EDGE)]}
         if agent == "grid":
             return {"budget": self.budget}
         if agent == "gp-map":
