@@ -459,8 +459,8 @@ METRICS = ("adds", "latency", "status", "environment")
 
 
 def best(values: list[float], key: str) -> float:
-    """The best of the rounds: the highest rate, the lowest time, the most errors."""
-    if key.endswith("_s"):
+    """The best of the rounds: the highest rate (``*_per_s``), the lowest time (``*_s``), the most errors."""
+    if key.endswith("_s") and not key.endswith("_per_s"):
         return min(values)
     return max(values)
 
