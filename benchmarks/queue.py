@@ -459,13 +459,13 @@ METRICS = ("adds", "latency", "status", "environment")
 
 
 def best(values: list[float], key: str) -> float:
-    """The best of the rounds: the highest rate, the lowest time, the most errors."""
-    if key.endswith("_s"):
+    """The best of the rounds: the highest rate (``*_per_s``), the lowest time (``*_s``), the most errors."""
+    if key.endswith("_s") and not key.endswith("_per_s"):
         return min(values)
     return max(values)
 
 
-def measure(rounds: int = 2) -> dict[str, Any]:
+def measure(rounds: int = 3) -> dict[str, Any]:
     """Every metric on both sides, interleaved (ours, peer, ours, peer …), best of ``rounds``."""
     why = Peer.missing()
     figures: dict[str, Any] = {"ours": {}, "peer": {"skipped": why} if why else {}}
@@ -492,13 +492,19 @@ def measure(rounds: int = 2) -> dict[str, Any]:
     for label, values in runs.items():
         if "skipped" not in figures[label]:
             figures[label].update({k: best(v, k) for k, v in values.items()})
+    figures["per_round"] = {f"{label}_{k}": runs[label].get(k, []) for label in runs
+                            for k in ("adds_per_s", "add_to_done_s", "status_per_s")}
     return figures
 
 
 def main() -> int:
-    """Measure ours and the peer side by side, print the figures; the last line is JSON."""
-    figures: dict[str, Any] = {"benchmark": "queue", "rounds": 2, "machine_load": os.getloadavg()[0]}
-    figures.update(measure())
+    """Measure ours and the peer side by side, print the figures; the last line is JSON.
+
+    ``--rounds N`` (default 3): interleaved rounds per metric, the best of each side reported."""
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
+    figures: dict[str, Any] = {"benchmark": "queue", "rounds": rounds, "machine_load": os.getloadavg()[0]}
+    figures.update(measure(rounds))
+    figures["machine_load_end"] = os.getloadavg()[0]
     o = figures["ours"]
     measured = "skipped" not in figures["peer"]
     ref = figures["peer"] if measured else PEERS_TARGETS

@@ -151,7 +151,8 @@ def build_app(manager: QueueManager) -> FastAPI:
     def add(who: Principal, body: dict[str, Any]) -> Any:
         if "item" not in body:
             raise ItemError("add needs 'item': {name, args, kwargs}")
-        return manager.add(who, body["item"], **opt(body, "pos", "before_uid", "after_uid", "version"))
+        result = manager.add(who, body["item"], **opt(body, "pos", "before_uid", "after_uid", "version"))
+        return b'{"version": %d, "item": %s}' % (result["version"], manager.db.last_json[0].encode())
 
     @route("/api/queue/add_batch")
     def add_batch(who: Principal, body: dict[str, Any]) -> Any:

@@ -1,16 +1,30 @@
 """SQLite persistence: the queue, the history, the server state and the change log.
 
-Every change is one transaction, committed before the request that made it is answered,
-so a server killed with SIGKILL loses nothing it has acknowledged (WAL journal).
+Every change is made durable before the request that made it is answered, so a server
+killed with SIGKILL loses nothing it has acknowledged. Adds (the requests clients send
+most) go first to an append-only journal beside the database (``queue.sqlite-adds.jsonl``,
+one JSON line per add, written straight to the operating system): one ``write`` instead of
+a transaction. A background thread fsyncs that journal at most ``fsync_interval`` after an
+add (so it survives a crash of the machine too, as the database's WAL does at its
+checkpoints). The journalled adds are applied to SQLite in one transaction by ``flush()``
+(the server calls it shortly after adds) and by any other change before its own; reopening
+replays the adds the database does not hold yet (each line carries the queue version it
+made, so lines already applied are skipped, and the journal is emptied only once it is long).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from qserver import wire
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (uid TEXT PRIMARY KEY, pos INTEGER NOT NULL, body TEXT NOT NULL);
@@ -22,12 +36,35 @@ CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL
 """
 
 Item = dict[str, Any]
+FSYNC_INTERVAL = 0.05  # seconds: how long an acknowledged add may sit in the OS cache before it is fsync'd
+JOURNAL_SUFFIX = "-adds.jsonl"
+JOURNAL_KEEP = 1 << 22  # bytes: a journal whose adds are all in SQLite is emptied once it is this long
+
+
+def encode_item(item: Item) -> str:
+    """An item as stored and answered: JSON (a NaN, which JSON lacks, becomes null)."""
+    try:
+        return json.dumps(item, allow_nan=False)
+    except ValueError:
+        return wire.dumps(item)
+
+
+class _Add(NamedTuple):
+    """One journalled add, not yet in SQLite: the version it made, where, by whom, the items as JSON."""
+
+    version: int
+    at: int
+    who: str
+    action: str
+    time: float
+    uids: list[str]
+    bodies: list[str]
 
 
 class QueueDB:
     """The persistent queue; reads come from an in-memory mirror kept in step with the file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, fsync_interval: float = FSYNC_INTERVAL) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -42,6 +79,107 @@ class QueueDB:
         self.version = int(self.get("version", 0))
         self._est = [0.0, 0]  # the queue's summed estimate and how many items have none, kept in step
         self._account(self.items, +1)
+        self.pending: list[_Add] = []  # adds in the journal, not yet in SQLite
+        self.last_json: list[str] = []  # the items of the last insert as JSON (``encode_item``)
+        self.journal_path = self.path.with_name(self.path.name + JOURNAL_SUFFIX)
+        self._replay()
+        self._fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._size = os.fstat(self._fd).st_size
+        self.flush()
+        self.fsync_interval = fsync_interval
+        self._fd_lock = threading.Lock()
+        self._dirty = threading.Event()
+        self._closed = False
+        self._syncer = threading.Thread(target=self._sync_loop, name="queue-journal-fsync", daemon=True)
+        self._syncer.start()
+
+    # -- the adds journal ----------------------------------------------------------------------
+    def _replay(self) -> None:
+        """Put the journalled adds that SQLite does not hold yet into the mirror (and ``pending``)."""
+        if not self.journal_path.exists():
+            return
+        data = self.journal_path.read_bytes()
+        whole = data.rfind(b"\n") + 1
+        if whole < len(data):  # a line cut short by a kill (never answered): cut it off before appending again
+            os.truncate(self.journal_path, whole)
+        for line in data[:whole].split(b"\n"):
+            try:
+                rec = json.loads(line)
+            except ValueError:  # the empty tail, or a line cut short by a kill: its add was never answered
+                continue
+            if int(rec["v"]) <= self.version:
+                continue  # applied to SQLite before the journal was emptied
+            items = rec["items"]
+            self.items[rec["at"]:rec["at"]] = items
+            self._account(items, +1)
+            self.version = int(rec["v"])
+            self.pending.append(_Add(self.version, int(rec["at"]), rec["who"], rec["action"], float(rec["time"]),
+                                     [it["uid"] for it in items], [encode_item(it) for it in items]))
+
+    def _journal(self, add: _Add) -> None:
+        line = (f'{{"v": {add.version}, "at": {add.at}, "who": {json.dumps(add.who)}, '
+                f'"action": {json.dumps(add.action)}, "time": {add.time!r}, "items": [{", ".join(add.bodies)}]}}\n'
+                ).encode()
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except BaseException:
+            os.ftruncate(self._fd, self._size)  # no half line before the next add's
+            raise
+        self._size += len(line)
+        if not self._dirty.is_set():  # (the fsync thread clears it when it starts an fsync)
+            self._dirty.set()
+
+    def _sync_loop(self) -> None:
+        while True:
+            self._dirty.wait()
+            self._dirty.clear()
+            with self._fd_lock:
+                if self._closed:
+                    return
+                try:
+                    os.fsync(self._fd)
+                except OSError:
+                    pass
+            time.sleep(self.fsync_interval)
+
+    def _apply_pending(self) -> None:
+        """Inside a transaction: write the journalled adds into SQLite (the mirror holds them already)."""
+        if not self.pending:
+            return
+        uids = [uid for add in self.pending for uid in add.uids]
+        first = len(self.items) - len(uids)
+        if [it["uid"] for it in self.items[first:]] == uids:  # the usual case: every add at the back
+            at = dict(zip(uids, range(first, len(self.items)), strict=True))
+        else:
+            at = {it["uid"]: i for i, it in enumerate(self.items)}
+        rows = []
+        for add in self.pending:
+            rows += [(uid, at[uid], body) for uid, body in zip(add.uids, add.bodies, strict=True)]
+            detail = f'{{"items": [{", ".join(add.bodies)}], "pos": {add.at}}}'
+            self.conn.execute("INSERT INTO log(time, who, action, detail) VALUES (?, ?, ?, ?)",
+                              (add.time, add.who, add.action, detail))
+        self.conn.executemany("INSERT INTO items(uid, pos, body) VALUES (?, ?, ?)", rows)
+        start = min(row[1] for row in rows)
+        if len(self.items) - start != len(rows):
+            self._rewrite_positions(start)  # an add ahead of items already stored moved them
+        self._put("version", self.pending[-1].version)
+
+    def _applied(self) -> None:
+        """After a commit that applied the journalled adds: forget them; empty the journal once it is long
+        (a truncation costs milliseconds here; replay skips the lines SQLite already holds, by version)."""
+        if self.pending:
+            self.pending = []
+            if self._size > JOURNAL_KEEP:
+                os.ftruncate(self._fd, 0)
+                self._size = 0
+
+    def flush(self) -> None:
+        """Apply the journalled adds to SQLite now (one transaction) and empty the journal."""
+        if self.pending:
+            with self._tx():
+                pass
 
     def _account(self, items: list[Item], sign: int) -> None:
         for it in items:
@@ -77,8 +215,19 @@ class QueueDB:
         self.conn.execute("INSERT INTO log(time, who, action, detail) VALUES (?, ?, ?, ?)",
                           (time.time(), who, action, json.dumps(detail)))
 
-    def _tx(self) -> _Transaction:
-        return _Transaction(self.conn)
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE, the journalled adds first, the change … COMMIT (then the journal is emptied),
+        or ROLLBACK on error."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._apply_pending()
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+        self._applied()
 
     # -- queue -------------------------------------------------------------------------------
     def index(self, uid: str) -> int:
@@ -99,19 +248,19 @@ class QueueDB:
         return self.version
 
     def insert(self, items: list[Item], pos: int | None, who: str, action: str = "add") -> int:
-        """Insert ``items`` at ``pos`` (None: at the back); return the new version."""
-        with self._tx():
-            at = len(self.items) if pos is None else max(0, min(pos, len(self.items)))
-            self.items[at:at] = items
-            self._account(items, +1)
-            if at == len(self.items) - len(items):
-                self.conn.executemany("INSERT INTO items(uid, pos, body) VALUES (?, ?, ?)",
-                                      [(it["uid"], at + k, json.dumps(it)) for k, it in enumerate(items)])
-            else:
-                self.conn.executemany("INSERT INTO items(uid, pos, body) VALUES (?, ?, ?)",
-                                      [(it["uid"], -1, json.dumps(it)) for it in items])
-                self._rewrite_positions(at)
-            return self._bump(who, action, {"items": items, "pos": at})
+        """Insert ``items`` at ``pos`` (None: at the back); return the new version.
+
+        Durable on return through the adds journal (SQLite gets it at the next ``flush``)."""
+        at = len(self.items) if pos is None else max(0, min(pos, len(self.items)))
+        add = _Add(self.version + 1, at, who, action, time.time(), [it["uid"] for it in items],
+                   [encode_item(it) for it in items])
+        self._journal(add)
+        self.items[at:at] = items
+        self._account(items, +1)
+        self.version = add.version
+        self.pending.append(add)
+        self.last_json = add.bodies
+        return self.version
 
     def remove(self, uid: str, who: str, action: str = "remove") -> tuple[Item, int]:
         """Remove item ``uid``; return it and the new version."""
@@ -157,9 +306,12 @@ class QueueDB:
         """Atomically move ``item`` (the queue's front, or None for an item from outside) to 'running'."""
         with self._tx():
             if item is not None:
-                self.items.remove(item)
+                i = self.index(item["uid"])
+                del self.items[i]
                 self._account([item], -1)
                 self.conn.execute("DELETE FROM items WHERE uid=?", (item["uid"],))
+                # positions stay the mirror's indexes (a gap at the front would misplace later adds)
+                self.conn.execute("UPDATE items SET pos=pos-1 WHERE pos>?", (i,))
             self._put("running", running)
             return self._bump(who, "dispatch", {"uid": running["item"]["uid"], "exec_id": running["exec_id"]})
 
@@ -205,26 +357,16 @@ class QueueDB:
 
     def changes(self, limit: int = 100) -> list[dict[str, Any]]:
         """The last ``limit`` entries of the change log, oldest first."""
+        self.flush()
         rows = self.conn.execute("SELECT seq, time, who, action, detail FROM log ORDER BY seq DESC LIMIT ?",
                                  (limit,)).fetchall()
         return [{"seq": s, "time": t, "who": w, "action": a, "detail": json.loads(d)} for s, t, w, a, d in rows[::-1]]
 
     def close(self) -> None:
-        """Close the database file."""
+        """Apply the journalled adds, close the journal and the database file."""
+        self.flush()
+        with self._fd_lock:
+            self._closed = True
+            os.close(self._fd)
+        self._dirty.set()
         self.conn.close()
-
-
-class _Transaction:
-    """``with db._tx():`` — BEGIN IMMEDIATE … COMMIT, or ROLLBACK (and a reload of the mirror) on error."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from qserver.db import Item, QueueDB
 from qserver.validate import ItemError, Validator
 
 STREAM_BUFFER = 2000
+FLUSH_DELAY = 0.1  # seconds from an add to its journal line's transaction into SQLite (qserver.db)
+FLUSH_DELAY_ENV = "BEAMTWIN_QUEUE_FLUSH_DELAY"  # overrides it (tests hold adds in the journal alone)
 
 
 class Conflict(RuntimeError):
@@ -62,11 +65,14 @@ class QueueManager:
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._taps: list[Callable[[dict[str, Any]], None]] = []
         self._closing_env = False
         self.last_error = ""
         self.frame: dict[str, Any] | None = None  # the newest camera frame of the running plan
         self._status_key: tuple[Any, ...] | None = None
         self._status_body = b""
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self.flush_delay = float(os.environ.get(FLUSH_DELAY_ENV, FLUSH_DELAY))
 
     # -- the stream ---------------------------------------------------------------------------------
     def listen(self) -> asyncio.Queue[dict[str, Any]]:
@@ -76,12 +82,24 @@ class QueueManager:
         q.put_nowait({"type": "status", **self.status()})
         return q
 
+    def tap(self, fn: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``fn(event)`` with every event, synchronously (an in-process listener: no task, no queue).
+        ``fn`` must be quick and must not change the queue; an error in it is printed and ignored."""
+        if fn not in self._taps:
+            self._taps.append(fn)
+            fn({"type": "status", **self.status()})
+
     def unlisten(self, q: asyncio.Queue[dict[str, Any]]) -> None:
         """Forget a listener."""
         self._listeners.discard(q)
 
     def broadcast(self, event: dict[str, Any]) -> None:
         """Send ``event`` to every listener; a listener too slow to keep up is dropped, never waited for."""
+        for fn in self._taps:
+            try:
+                fn(event)
+            except Exception as exc:
+                print(f"queue server: a listener failed on a {event.get('type')} event: {exc!r}", file=sys.stderr)
         for q in list(self._listeners):
             try:
                 q.put_nowait(event)
@@ -89,7 +107,7 @@ class QueueManager:
                 self._listeners.discard(q)  # its stream notices and ends
 
     def _changed(self) -> None:
-        if self._listeners:
+        if self._listeners or self._taps:
             self.broadcast({"type": "status", **self.status()})
 
     # -- reads -----------------------------------------------------------------------------------
@@ -229,8 +247,24 @@ class QueueManager:
         self._after_edit()
         return {"version": new_version}
 
+    def _flush_soon(self) -> None:
+        """Apply journalled adds to SQLite shortly (at once when no event loop runs)."""
+        if not self.db.pending or self._flush_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.db.flush()
+            return
+        self._flush_handle = loop.call_later(self.flush_delay, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        self.db.flush()
+
     def _after_edit(self) -> None:
-        if self._listeners:
+        self._flush_soon()
+        if self._listeners or self._taps:
             self.broadcast({"type": "queue", "version": self.db.version})
         self._changed()
         self._dispatch()
@@ -552,6 +586,9 @@ class QueueManager:
     async def shutdown(self, close_worker: bool = True) -> None:
         """Close the worker (if idle and asked to), any standby worker, and the database."""
         self._drop_standby()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
         if close_worker and self.env == "open" and self.running is None:
             self._closing_env = True
             self._send({"cmd": "close"})

@@ -35,7 +35,7 @@ from acq.loop import call_in_loop, get_loop
 from qserver import wire
 from qserver.frames import FrameGrabber
 from qserver.validate import DEVICE_PARAMS, plan_catalogue
-from store import Writer
+from store import Catalog, Writer
 
 
 def resolve(name: str, args: list[Any], kwargs: dict[str, Any], devices: dict[str, Any]) -> Any:
@@ -161,7 +161,9 @@ class Worker:
                 snap[name] = {"kind": type(device).__name__.lower()}
         self.snapshot = {"profile": self.profile, "devices": snap, "time": time.time()}
         self.RE = RunEngine(md={"qserver": True, "profile": self.profile}, state_dir=self.data_dir)
-        self.RE.subscribe(Writer(self.data_dir))
+        for path in Catalog(self.data_dir).recover():  # runs that a killed worker left as journals only
+            print(f"worker: recovered {path.name} from its journal", flush=True)
+        self.RE.subscribe(Writer(self.data_dir, convert_after_stop=True))  # 'done' once the journal is fsync'd
         self.RE.subscribe(_Console(self))
         self.RE.subscribe(lambda name, doc: self.post({"t": "doc", "name": name, "doc": doc}))
         cameras = [d for d in self.devices.values() if isinstance(d, AreaDetector)]

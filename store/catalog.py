@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -20,6 +22,7 @@ from store.replay import Subscriber, replay
 from store.writer import JOURNAL_DIR, run_filename
 
 INDEX_FILE = ".catalog.sqlite"
+CONVERT_WAIT = 30.0  # s: how long a lookup waits for a stopped run's file that its writer is making
 DIR_CLOCK_MARGIN = 0.05  # s: file-system timestamps lag the clock by up to a kernel tick
 _COLUMN_KEYS = ("plan_name", "scan_id", "exit_status", "num_events")
 
@@ -213,12 +216,33 @@ class Catalog:
                 raise KeyError(f"no run with scan_id {n} in {self.data_dir}")
             return self._run(found[0])
         matches = self.index.search(uid=key, limit=50)
+        deadline = time.monotonic() + CONVERT_WAIT
+        while not matches and self._being_converted(key) and time.monotonic() < deadline:
+            time.sleep(0.005)  # its writer makes the file now (``Writer(convert_after_stop=True)``)
+            self.refresh(force=True)
+            matches = self.index.search(uid=key, limit=50)
         if not matches:
             raise KeyError(f"no run with uid {key!r} in {self.data_dir}")
         exact = [e for e in matches if e.uid == key]
         if len(matches) > 1 and not exact:
             raise KeyError(f"uid prefix {key!r} is ambiguous: " + ", ".join(e.uid for e in matches))
         return self._run(exact[0] if exact else matches[0])
+
+    def _being_converted(self, uid_prefix: str) -> bool:
+        """Whether a live writer holds a complete journal (stop document last) of a run matching the prefix."""
+        jdir = self.data_dir / JOURNAL_DIR
+        if not uid_prefix or not jdir.is_dir():
+            return False
+        for path in jdir.glob(f"{glob.escape(uid_prefix)}*.jsonl"):
+            try:
+                with path.open("rb") as f:
+                    f.seek(max(0, f.seek(0, os.SEEK_END) - 65536))
+                    complete = f.read().rstrip(b"\n").rsplit(b"\n", 1)[-1].startswith(b'["stop"')
+                if complete and not is_abandoned(path):
+                    return True
+            except OSError:  # converted and removed meanwhile
+                continue
+        return False
 
     # -- interrupted runs ------------------------------------------------------------------------
     def interrupted(self) -> list[Path]:

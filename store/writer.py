@@ -8,6 +8,11 @@ place by atomic rename, readable at once; the same thread then fsyncs it (the fs
 otherwise take milliseconds from the plan, between its last document and its end) and only
 then lets the journal go, which it holds locked till then. An interrupted run's journal
 stays behind for ``Catalog.recover()``.
+
+With ``convert_after_stop=True`` the stop document's call returns once the run's journal is
+complete and fsync'd (the run survives a kill of the process and a crash of the machine from
+then on); the netCDF file is then made by the writer's thread, and ``Catalog[uid]`` waits for
+a run whose journal is complete but not yet converted.
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ class Writer:
     """
 
     def __init__(self, data_dir: str | Path, flush_interval: float = MAX_FLUSH_INTERVAL,
-                 snapshot_interval: float | None = None) -> None:
+                 snapshot_interval: float | None = None, *, convert_after_stop: bool = False) -> None:
         if not 0 < flush_interval <= MAX_FLUSH_INTERVAL:
             raise ValueError(f"flush_interval must be in (0, {MAX_FLUSH_INTERVAL}] s, not {flush_interval}")
         if snapshot_interval is not None and snapshot_interval <= 0:
@@ -96,6 +101,8 @@ class Writer:
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
         self._closing: list[tuple[Path, Journal]] = []  # files written, not yet fsync'd; their journals
+        self.convert_after_stop = convert_after_stop
+        self._converting: list[tuple[Path, _OpenRun]] = []  # stopped runs (journal fsync'd) to write as files
         self._finishing = threading.Lock()
         _WRITERS.add(self)
 
@@ -151,15 +158,21 @@ class Writer:
         for uid in run.resources:
             self._by_resource.pop(uid, None)
         path = self.data_dir / run_filename(run.start)
-        write_run(path, run.documents(), durable=False)
-        with self._lock:
-            self._closing.append((path, run.journal))
+        if self.convert_after_stop:
+            run.journal.sync()
+            with self._lock:
+                self._converting.append((path, run))
+        else:
+            write_run(path, run.documents(), durable=False)
+            with self._lock:
+                self._closing.append((path, run.journal))
         self.last_path = path
         self._ensure_flusher()
         self._wake.set()
 
     def flush(self) -> None:
-        """fsync every open run's journal now, and every finished run's file (then drop its journal)."""
+        """fsync every open run's journal now; write the stopped runs' files (``convert_after_stop``);
+        fsync every finished run's file (then drop its journal)."""
         with self._lock:
             runs = list(self._runs.values())
         for run in runs:
@@ -167,6 +180,15 @@ class Writer:
         with self._finishing:  # a flush that overlaps the flush thread's returns once its files are done too
             with self._lock:
                 closing, self._closing = self._closing, []
+                converting, self._converting = self._converting, []
+            for path, run in converting:
+                try:
+                    write_run(path, run.documents(), durable=False)
+                except Exception as exc:  # its journal, released, stays for Catalog.recover()
+                    print(f"store.Writer: cannot write {path.name}: {exc!r}; its journal is kept", file=sys.stderr)
+                    run.journal.close()
+                    continue
+                closing.append((path, run.journal))
             for path, journal in closing:
                 make_durable(path)
                 journal.close()

@@ -34,10 +34,7 @@ def register(app: FastAPI, manager: QueueManager) -> None:
     """Add the dashboard and its routes to the queue server's ``app``."""
     live = LiveRecorder(manager)
     panel = BeamlinePanel(manager.profile)
-    try:
-        live.ensure_started()
-    except RuntimeError:  # no loop yet (an app built outside the server): started by the first request
-        pass
+    live.ensure_started()
 
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
                        allow_headers=["Authorization", "Content-Type", "X-API-Key"],

@@ -1,6 +1,6 @@
 """The live run as a page that opens late still sees it: the current run's documents and notable events.
 
-A ``LiveRecorder`` listens to the queue manager's stream like any client and keeps the
+A ``LiveRecorder`` taps the queue manager's events (synchronously, in the server) and keeps the
 documents of the latest run (start, descriptors, events, stop) and the last state changes
 (paused, resumed, suspended with the reason, …), so a browser that connects mid-run can draw the whole run
 so far and then follow the stream.
@@ -8,8 +8,6 @@ so far and then follow the stream.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from typing import Any
 
@@ -30,12 +28,10 @@ class LiveRecorder:
         self.docs: list[list[Any]] = []
         self.notes: list[dict[str, Any]] = []
         self._worker = ""
-        self._task: asyncio.Task[None] | None = None
 
     def ensure_started(self) -> None:
-        """Start listening (needs a running event loop); idempotent."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._listen())
+        """Start taking the manager's events; idempotent."""
+        self.manager.tap(self.take)
 
     def note(self, kind: str, text: str) -> None:
         """Remember one notable event."""
@@ -66,16 +62,6 @@ class LiveRecorder:
         elif kind == "finished":
             self.note("finished", f"{event['item']['name']} ended {event.get('exit_status')}"
                                   + (f": {event['reason']}" if event.get("reason") else ""))
-
-    async def _listen(self) -> None:
-        while True:
-            q = self.manager.listen()
-            try:
-                while q in self.manager._listeners or not q.empty():
-                    with contextlib.suppress(TimeoutError):
-                        self.take(await asyncio.wait_for(q.get(), 5))
-            finally:
-                self.manager.unlisten(q)
 
     def snapshot(self) -> dict[str, Any]:
         """The latest run's documents so far and the recent notes."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from qserver import Client
 from scenarios import scenario as scenarios
 from scenarios.twin_process import TwinProcess
+from store import Catalog
 from tests.qserver.conftest import QueueServer, _alive, long_count
 from twin.physics import BeamlineModel
 
@@ -32,6 +34,10 @@ def test_worker_killed_mid_plan_then_the_queue_continues(twin: TwinProcess, tmp_
         nxt = c.add("count", [["det"]], {"num": 2})
         c.start()
         _started(c, victim["uid"])
+        journals = qs.state_dir / "data" / ".journal"
+        deadline = time.monotonic() + 20
+        while not list(journals.glob("*.jsonl")) and time.monotonic() < deadline:
+            time.sleep(0.05)                                  # the victim's run has begun
         pid = qs.worker_pid()
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
@@ -45,6 +51,10 @@ def test_worker_killed_mid_plan_then_the_queue_continues(twin: TwinProcess, tmp_
         c.wait_idle(timeout=30)
         assert c.history()[-1]["item"]["uid"] == nxt["uid"] and c.history()[-1]["exit_status"] == "completed"
         assert qs.worker_pid() not in (None, pid)
+        # the new worker made the killed run's file from its journal: its events so far are kept
+        (run,) = [r for r in Catalog(qs.state_dir / "data").runs()
+                  if r.metadata["start"].get("qserver_item") == victim["uid"]]
+        assert run.metadata["stop"] is None and run.entry.exit_status == "incomplete"
     finally:
         qs.stop()
 
@@ -119,5 +129,31 @@ def test_agent_process_steers_a_campaign_through_the_queue(twin: TwinProcess, tm
         assert abs(report["center"] - truth["center"]) < 0.3, (report, truth)
         assert any(e["who"] == "refiner" and e["action"] == "add" for e in admin.log())
         time.sleep(0.1)
+    finally:
+        qs.stop()
+
+
+def test_adds_acknowledged_only_in_the_journal_survive_a_server_sigkill(twin: TwinProcess, tmp_path: Path) -> None:
+    qs = QueueServer(tmp_path / "state", twin)
+    qs.env["BEAMTWIN_QUEUE_FLUSH_DELAY"] = "600"  # the adds stay in the journal, not yet in SQLite, till the kill
+    qs.start()
+    try:
+        c = qs.client()
+        first = c.add("count", [["det"]], {"num": 1})
+        c.move(first["uid"], pos=0)                    # any other change applies the journal: 'first' is in SQLite
+        added = [c.add("count", [["det"]], {"num": 2 + i}) for i in range(60)]
+        ahead = c.add("count", [["det"]], {"num": 99}, pos=1)
+        qs.kill()
+        db = sqlite3.connect(qs.state_dir / "queue.sqlite")
+        assert db.execute("SELECT uid FROM items").fetchall() == [(first["uid"],)]  # the rest: the journal alone
+        db.close()
+        qs.start()
+        c = qs.client()
+        want = [first["uid"], ahead["uid"], *(a["uid"] for a in added)]
+        assert [it["uid"] for it in c.items()] == want
+        assert [it["kwargs"]["num"] for it in c.items()][:3] == [1, 99, 2]
+        qs.kill()                                       # replayed into SQLite once: a second crash changes nothing
+        qs.start()
+        assert [it["uid"] for it in qs.client().items()] == want
     finally:
         qs.stop()

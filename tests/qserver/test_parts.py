@@ -240,3 +240,41 @@ def test_the_fast_lane_answers_scripts_in_one_write_and_leaves_browsers_to_fasta
     assert refused[0] == 401 and "invalid API key" in str(refused[2]["error"])
     assert garbage[0] == 400 and "not valid JSON" in str(garbage[2]["error"])
     manager.db.close()
+
+
+def test_adds_survive_a_crash_in_the_journal_alone_and_replay_once(tmp_path: Path) -> None:
+    db = QueueDB(tmp_path / "q.sqlite")
+    db.insert([_item("a"), _item("b")], None, "alice")
+    db.take_front(db.items[0], {"exec_id": "e1", "item": db.items[0]}, "server")  # applies a, b to SQLite
+    db.insert([_item("c")], None, "bob")
+    db.insert([_item("x")], 0, "carol", action="duplicate")                      # ahead of b: b's place moves
+    db.insert([_item("d")], None, "bob")
+    assert [p.version for p in db.pending] == [db.version - 2, db.version - 1, db.version]
+    stored = db.conn.execute("SELECT uid FROM items ORDER BY pos").fetchall()
+    assert stored == [("b",)]                     # c, x, d are in the journal only …
+    version, expected = db.version, [it["uid"] for it in db.items]
+    db.conn.close()                               # … when the process dies (no flush, no close)
+    with (tmp_path / "q.sqlite-adds.jsonl").open("ab") as f:
+        f.write(b'{"v": 99, "at": 0, "who": "eve", "items": [{"uid": "cut sh')  # a line cut short by the kill
+    again = QueueDB(tmp_path / "q.sqlite")
+    assert [it["uid"] for it in again.items] == expected == ["x", "b", "c", "d"]
+    assert again.version == version
+    assert [(e["who"], e["action"]) for e in again.changes()][-3:] == [
+        ("bob", "add"), ("carol", "duplicate"), ("bob", "add")]
+    again.insert([_item("g")], None, "bob")       # appended after the cut line was cut off
+    again.conn.close()                            # replayed adds are in SQLite now: a third open adds none twice
+    third = QueueDB(tmp_path / "q.sqlite")
+    assert [it["uid"] for it in third.items] == [*expected, "g"] and third.version == version + 1
+    assert [e["action"] for e in third.changes()].count("duplicate") == 1
+    third.close()
+
+
+def test_positions_stay_in_order_after_items_leave_the_front(tmp_path: Path) -> None:
+    db = QueueDB(tmp_path / "q.sqlite")
+    db.insert([_item("a"), _item("b"), _item("c")], None, "alice")
+    for k in range(2):
+        db.take_front(db.items[0], {"exec_id": f"e{k}", "item": db.items[0]}, "server")
+    db.insert([_item("d")], None, "alice")
+    db.insert([_item("e"), _item("f")], None, "alice")
+    db.close()
+    assert [it["uid"] for it in QueueDB(tmp_path / "q.sqlite").items] == ["c", "d", "e", "f"]

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,62 @@ def test_the_journal_is_fsynced_within_the_flush_interval_without_further_docume
     assert not run.journal._dirty, "the background flusher fsyncs an idle run's journal"
     for name, doc in docs[5:]:
         writer(name, doc)
+
+
+CONVERT_SCRIPT = textwrap.dedent("""
+    import os, signal, sys, time
+    import store.writer
+    from store import Writer
+    from tests.store import runs
+
+    slow = store.writer.write_run
+    def slowed(*a, **k):  # the conversion made slow, so that the kill lands after 'done', before the file
+        time.sleep(30)
+        return slow(*a, **k)
+    store.writer.write_run = slowed
+    writer = Writer(sys.argv[1], convert_after_stop=True)
+    for name, doc in runs.scan_with_baseline(5):
+        writer(name, doc)
+    print("done", flush=True)   # what the queue's worker reports once the stop document's call returns
+    time.sleep(60)
+""")
+
+
+def test_a_run_done_before_its_file_is_made_survives_a_kill(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", CONVERT_SCRIPT, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "done"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    cat = Catalog(tmp_path)
+    assert len(cat) == 0 and len(cat.interrupted()) == 1   # no file yet: the journal, complete, is left
+    (path,) = cat.recover()
+    run = Catalog(tmp_path)[-1]
+    assert run.path == path and run.metadata["stop"]["exit_status"] == "success"
+    assert run.stream("primary").sizes["time"] == 5
+
+
+def test_convert_after_stop_returns_before_the_file_and_lookups_wait_for_it(tmp_path: Path) -> None:
+    docs = runs.scan_with_baseline(5)
+    uid = docs[0][1]["uid"]
+    writer = Writer(tmp_path, convert_after_stop=True)
+    journal = tmp_path / ".journal" / f"{uid}.jsonl"
+    with writer._finishing:                                # the writer's thread cannot convert meanwhile
+        for name, doc in docs:
+            writer(name, doc)
+        assert [n for n, _ in read_journal(journal)][-1] == "stop" and not list(tmp_path.glob("*.nc"))
+        t0 = time.monotonic()
+        releaser = threading.Thread(target=lambda: (time.sleep(0.5), writer._finishing.release()))
+        releaser.start()
+        run = Catalog(tmp_path)[uid[:8]]                   # waits for the writer's thread
+        assert time.monotonic() - t0 >= 0.45
+        writer._finishing.acquire()                        # (the with block releases it again)
+        releaser.join()
+    assert run.metadata["stop"]["exit_status"] == "success" and run.stream("primary").sizes["time"] == 5
+    deadline = time.monotonic() + 10
+    while journal.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not journal.exists() and Catalog(tmp_path).interrupted() == []
+    with pytest.raises(KeyError, match="no run with uid"):
+        Catalog(tmp_path)["ffffffff"]                       # an unknown uid does not wait
