@@ -71,6 +71,9 @@ def main(args: argparse.Namespace) -> int:
         return serve_split(args, sc.beamline, port, seed, speed)
     if getattr(args, "ioc", None) and not getattr(args, "cluster", None):
         raise ValueError("--ioc needs --cluster DIR (the directory the IOC processes share)")
+    if getattr(args, "ioc", None):
+        print(f"IOC {args.ioc} of a split twin: clients need every IOC's host:port in EPICS_CA_ADDR_LIST "
+              "(beamtwin serve --split prints them all); this one:", flush=True)
     print("clients need:", flush=True)
     for key, value in client_environment(port, args.host).items():
         print(f"  export {key}={value}", flush=True)

@@ -119,3 +119,53 @@ def test_iocs_section_groups_devices_and_bad_ones_are_named() -> None:
         ioc_groups({**beamline, "iocs": {"motion": ["motor"], "rest": ["cam"]}})
     with pytest.raises(ValueError, match="share the prefix"):
         ioc_groups({**beamline, "iocs": {"a": ["motor", "beam"], "b": ["det", "shutter"]}})
+
+
+def test_serve_split_prints_every_port_and_stops_its_iocs(tmp_path: Path) -> None:
+    """``beamtwin serve --split``: one process per IOC on the given ports, the address list a
+    client needs printed, every IOC process gone once the launcher is terminated."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from scenarios.twin_process import free_port
+
+    ports = [free_port() for _ in range(3)]
+    ready = tmp_path / "ready"
+    serve = subprocess.Popen([sys.executable, "-m", "scenarios", "serve", "demo", "--split", "--ports",
+                              ",".join(map(str, ports)), "--ready-file", str(ready), "--speed", "50",
+                              "--autosave-dir", str(tmp_path / "autosave")],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not ready.exists():
+            assert serve.poll() is None and time.monotonic() < deadline, "the split twin did not come up"
+            time.sleep(0.1)
+        env = {"EPICS_CA_ADDR_LIST": " ".join(f"127.0.0.1:{p}" for p in ports), "EPICS_CA_AUTO_ADDR_LIST": "NO",
+               "EPICS_CA_MAX_ARRAY_BYTES": str(64 * 1024 * 1024)}
+        with ca_environment(env):
+            ca = CA()
+            try:
+                ca.put("BT:m1", 1.5, timeout=30)
+                assert ca.get("BT:sc1.TP") > 0 and ca.get("BT:beam:Shutter-RB") == 1
+            finally:
+                ca.close()
+        assert {"BT:m1.RBV", "BT:sc1.S2", "BT:beam:Current-RB"} <= set(ready.read_text().split())
+        assert (tmp_path / "autosave" / "motor").is_dir()  # each IOC its own autosave
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        out, _ = serve.communicate(timeout=60)
+    for key, value in env.items():
+        assert f"export {key}={value}" in out, out
+    assert "ioc motor on 127.0.0.1:" in out and "ioc det on" in out
+    deadline = time.monotonic() + 20
+    for port in ports:  # each IOC process is gone: its UDP port is free again
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, f"an IOC process still holds port {port}"
+            time.sleep(0.1)
