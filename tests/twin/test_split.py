@@ -169,3 +169,18 @@ def test_serve_split_prints_every_port_and_stops_its_iocs(tmp_path: Path) -> Non
                 except OSError:
                     assert time.monotonic() < deadline, f"an IOC process still holds port {port}"
             time.sleep(0.1)
+
+
+def test_a_new_speed_factor_reaches_every_ioc(split: TwinProcess) -> None:
+    """Speed-SP is served by the first IOC; the detector IOC's counts follow the new speed
+    (a 2 s count takes 0.5 s wall at ×4; at the twin's ×20 it would take 0.1 s)."""
+    ca = CA(timeout=10.0)
+    try:
+        ca.put("BT:sc1.TP", 2.0)
+        ca.put("BT:twin:Speed-SP", 4.0)
+        t0 = time.monotonic()
+        ca.put("BT:sc1.CNT", 1, timeout=30)
+        assert time.monotonic() - t0 >= 0.45
+    finally:
+        ca.put("BT:twin:Speed-SP", SPEED)
+        ca.close()

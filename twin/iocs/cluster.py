@@ -38,8 +38,9 @@ from typing import Any
 
 from twin.physics import BeamlineModel
 
-#: Wall seconds between checks for changed state (besides the check before every send).
-PERIOD = 0.05
+#: Wall seconds between checks for changed state (besides the check before every send: a change
+#: that no client hears of, e.g. a put without completion, reaches the peers within this).
+PERIOD = 0.02
 #: Wall seconds between full republishes of everything a process owns.
 FULL_PERIOD = 1.0
 #: Wall seconds a (re)started process waits for its peers' state before it answers clients.
