@@ -163,7 +163,22 @@ def main() -> None:
         results["load_average"] = os.getloadavg()[0]
         ctx.disconnect()
 
+    # the same loops against the beamline split into one IOC process per device group, whose
+    # IOCs check their owned state before every send (twin/iocs/cluster.py)
+    with TwinProcess("demo", seed=1, speed=1000.0, split=True) as split:
+        os.environ.update(split.env)
+        os.environ.pop("EPICS_CA_SERVER_PORT", None)
+        ctx = Context()
+        results["split_twin_field"] = throughput(ctx, "BT:m1.RBV", "BT:sc1.TP", lambda i: 1.0 + (i % 2))
+        (m,) = ctx.get_pvs("BT:m1", timeout=10)
+        m.wait_for_connection(timeout=10)
+        results["split_twin_motor_null_moves_per_s"] = rate(N_MOVE, lambda i: m.write([0.0], wait=True, timeout=10))
+        ctx.disconnect()
+
     results["ratios"] = {
+        "split_puts_over_single": results["split_twin_field"]["puts_per_s"] / results["twin_field"]["puts_per_s"],
+        "split_null_moves_over_single": results["split_twin_motor_null_moves_per_s"]
+        / results["twin_motor_null_moves_per_s"],
         "reads_twin_over_peer": results["twin_field"]["reads_per_s"] / results["peer"]["reads_per_s"],
         "puts_twin_over_peer": results["twin_field"]["puts_per_s"] / results["peer"]["puts_per_s"],
         "motor_null_moves_over_peer_puts": results["twin_motor_null_moves_per_s"] / results["peer"]["puts_per_s"],

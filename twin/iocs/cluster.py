@@ -116,6 +116,7 @@ class Cluster:
         self.received: set[str] = set()
         self._sent: dict[str, bytes] = {}
         self._sock: socket.socket | None = None
+        self._live = False
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -127,8 +128,8 @@ class Cluster:
         return [p for p in self.directory.glob("*.sock") if p != self.path]
 
     async def start(self) -> None:
-        """Bind, ask the peers for their state and wait for it (up to ``JOIN_TIMEOUT``); then
-        publish everything this process owns and keep publishing changes."""
+        """Bind, ask the peers for their state and wait for it (up to ``JOIN_TIMEOUT``). Nothing
+        is published before ``go_live`` (after autosave has restored what this process owns)."""
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path.unlink(missing_ok=True)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -145,6 +146,10 @@ class Cluster:
         if missing and self._peers():
             print(f"twin ioc {self.name}: no state yet from peers for {sorted(missing)}", file=sys.stderr,
                   flush=True)
+
+    def go_live(self) -> None:
+        """Publish everything this process owns, then every change (see ``publish``)."""
+        self._live = True
         self.publish(full=True)
         self._tasks.append(asyncio.create_task(self._publisher()))
 
@@ -159,7 +164,7 @@ class Cluster:
 
     def publish(self, full: bool = False) -> None:
         """Send the owned state that changed since it was last sent (all of it if ``full``)."""
-        if self._sock is None:
+        if self._sock is None or not self._live:
             return
         changed: dict[str, Any] = {}
         for key in self.owned:

@@ -375,7 +375,7 @@ async def serve_async(
                 print(f"twin: restored {restored} settings from {autosave.path}", file=sys.stderr, flush=True)
             tasks.append(asyncio.create_task(autosave.run()))
         if cluster is not None:
-            cluster.publish()
+            cluster.go_live()
             ctx.before_send = cluster.publish
         ctx.open()
         await _check_every_pv(names, timeout=10.0)
