@@ -37,6 +37,16 @@ def register(sub: Any) -> None:
                        help="restore settings saved here by an earlier run, and save them here as they change")
     serve.add_argument("--beamline", default=None,
                        help="serve this beamline (shipped name or YAML file) instead of the scenario's")
+    serve.add_argument("--split", action="store_true",
+                       help="serve the beamline as several IOC processes (its 'iocs' section, else one per "
+                            "device), one port each, sharing one physics model; restarts an IOC that asks")
+    serve.add_argument("--ports", default=None,
+                       help="with --split: the IOCs' ports, comma-separated, in the order of the IOCs "
+                            "(default: --port, --port+1, …)")
+    serve.add_argument("--ioc", default=None,
+                       help="serve only this IOC of a split beamline (with --cluster; --split launches these)")
+    serve.add_argument("--cluster", type=Path, default=None,
+                       help="with --ioc: the directory through which the IOC processes share the physics")
     serve.add_argument("--parent-pid", type=int, default=None,
                        help="exit when this process (the launcher) is gone, so no IOC outlives its run")
     serve.set_defaults(func=main)
@@ -59,17 +69,28 @@ def main(args: argparse.Namespace) -> int:
     where = "bound to 127.0.0.1 only" if args.host == "127.0.0.1" else f"bound to {args.host} (network allowed)"
     print(f"beamtwin serve: scenario {sc.name}, beamline {sc.beamline.get('name')}, seed {seed}, "
           f"speed ×{speed:g}, clock {getattr(args, 'clock', 'free')}, {where}", flush=True)
+    if getattr(args, "parent_pid", None):
+        _exit_with_parent(args.parent_pid)
+    if getattr(args, "split", False):
+        from scenarios.split import serve_split
+
+        return serve_split(args, sc.beamline, port, seed, speed)
+    if getattr(args, "ioc", None) and not getattr(args, "cluster", None):
+        raise ValueError("--ioc needs --cluster DIR (the directory the IOC processes share)")
+    if getattr(args, "ioc", None):
+        print(f"IOC {args.ioc} of a split twin: clients need every IOC's host:port in EPICS_CA_ADDR_LIST "
+              "(beamtwin serve --split prints them all); this one:", flush=True)
     print("clients need:", flush=True)
     for key, value in client_environment(port, args.host).items():
         print(f"  export {key}={value}", flush=True)
-    if getattr(args, "parent_pid", None):
-        _exit_with_parent(args.parent_pid)
     try:
         asyncio.run(_serve_or_exit(serve_async(sc.beamline, port=port, seed=seed, speed=speed,
                                                ready_file=args.ready_file,
                                                autosave_dir=getattr(args, "autosave_dir", None), host=args.host,
                                                allow_network=args.allow_network,
-                                               clock=getattr(args, "clock", "free"))))
+                                               clock=getattr(args, "clock", "free"),
+                                               ioc=getattr(args, "ioc", None),
+                                               cluster_dir=getattr(args, "cluster", None))))
     except KeyboardInterrupt:
         pass
     return 0

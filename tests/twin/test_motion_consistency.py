@@ -62,3 +62,20 @@ def test_a_triangular_move(ca: CA) -> None:
     sim, _, during = _timed_move(ca, 3.0)
     assert sim == pytest.approx(_trapezoid(3.0, 4.0, 2.0), rel=0.01)
     assert all(b >= a for a, b in itertools.pairwise(during))
+
+
+def test_the_simulated_rest_time_is_the_profile_end_not_when_the_ioc_noticed(ca: CA) -> None:
+    """At speed 1000 the IOC notices a move's end a scheduling delay late (≥ 0.1 ms wall = ≥ 0.1 s
+    simulated, more under load); MoveEnd-RB must still be the profile's end, so the simulated
+    duration is the trapezoid to well within 1 % (it once was the moment the IOC woke up)."""
+    ca.put("BT:twin:Speed-SP", 1000.0)
+    try:
+        ca.put(M, 0.0, timeout=60)
+        ca.put(f"{M}.VELO", 2.0)
+        ca.put(f"{M}.ACCL", 0.5)
+        for target in (4.0, 0.0, -4.0, 0.0):  # 2.5 s simulated, 2.5 ms wall each
+            ca.put(M, target, timeout=60)
+            sim = ca.get("BT:twin:motor:MoveEnd-RB") - ca.get("BT:twin:motor:MoveStart-RB")
+            assert sim == pytest.approx(_trapezoid(4.0, 2.0, 0.5), rel=1e-3)
+    finally:
+        ca.put("BT:twin:Speed-SP", TWIN_SPEED)

@@ -3,8 +3,10 @@ several IOC processes, each on its own port, all reachable through one EPICS_CA_
 
 from __future__ import annotations
 
+import threading
 import time
 
+import caproto
 import pytest
 
 from scenarios.twin_process import TwinProcess, ca_environment
@@ -70,3 +72,35 @@ def test_restart_on_cue_from_a_pv_through_the_launcher() -> None:
             assert ca.get("BT:m1.VELO") == 3.5 and twin.restarts == 1
         finally:
             ca.close()
+
+
+def test_a_client_reconnecting_at_once_after_a_restart_sees_the_restored_settings() -> None:
+    """The IOC answers no search before autosave has restored: the first reply after a restart,
+    however early, already carries the saved settings (not the defaults they replace)."""
+    from caproto.sync.client import read
+
+    with TwinProcess("demo", seed=2, speed=50.0, autosave=True) as twin, ca_environment(twin.env):
+        ca = CA()
+        try:
+            ca.put("BT:m1.VELO", 3.5)
+            ca.put("BT:m1.OFF", 0.25)
+        finally:
+            ca.close()
+        time.sleep(1.2)  # past an autosave period
+        assert twin.proc is not None
+        twin.proc.kill()
+        twin.proc.wait()
+        starting = threading.Thread(target=twin.restart, daemon=True)
+        starting.start()
+        first: list[tuple[float, float]] = []
+        deadline = time.monotonic() + 60
+        while not first:  # poll as fast as CA allows: a fresh search each time
+            assert time.monotonic() < deadline, "the restarted IOC never answered"
+            try:
+                velo = read("BT:m1.VELO", timeout=0.05).data[0]
+                off = read("BT:m1.OFF", timeout=0.5).data[0]
+            except (TimeoutError, OSError, caproto.CaprotoTimeoutError):
+                continue
+            first.append((float(velo), float(off)))
+        starting.join(60)
+        assert first[0] == (3.5, 0.25), f"first reply after the restart showed defaults: {first[0]}"

@@ -1,6 +1,13 @@
-"""caproto's asyncio CA server, as the twin serves it: Nagle off, monitors before put completions.
+"""caproto's asyncio CA server, as the twin serves it: Nagle off, monitors before put completions,
+nothing answered before the IOC is ready.
 
-Two departures from caproto's defaults, both about latency on loopback:
+Three departures from caproto's defaults:
+
+- Hooks: ``before_send`` runs before every send to a client (``twin.iocs.cluster``).
+- No search reply and no circuit before ``open()``: searches and TCP connections that arrive
+  earlier are held (not dropped) and answered once the IOC is ready, so a client that
+  reconnects at once after a restart never sees the defaults that autosave is about to
+  replace (an EPICS IOC answers only after iocInit, which runs after autosave's pass 0/1).
 
 - TCP_NODELAY on every circuit. caproto makes its listening sockets with protocol 0, so
   asyncio does not set TCP_NODELAY on the connections they accept; then a response written
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import caproto as ca
@@ -83,6 +91,8 @@ class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
         """Send ``commands``; a put completion first lets the queued monitor updates go out."""
         if any(isinstance(c, ca.WriteNotifyResponse) for c in commands):
             await self.context.flush_monitors()
+        if self.context.before_send is not None:
+            self.context.before_send()
         if len(commands) == 1 and type(commands[0]) in _LEAN_RESPONSES and self.connected:
             command = commands[0]
             if self.circuit._ioids.pop(command.ioid, None) is not None:  # a request taken the short way
@@ -114,6 +124,31 @@ class TwinContext(Context):  # type: ignore[misc]
     """caproto's asyncio server context with ``TwinCircuit`` circuits and Nagle off."""
 
     CircuitClass = TwinCircuit
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open = asyncio.Event()
+        #: called before anything is sent to a client (a split twin publishes its state changes)
+        self.before_send: Callable[[], None] | None = None
+
+    def open(self) -> None:
+        """Start answering searches and circuits (those held so far first)."""
+        self._open.set()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the IOC answers yet."""
+        return self._open.is_set()
+
+    async def _broadcaster_recv_datagram(self, bytes_received: bytes, address: Any) -> None:
+        """A search (or any datagram) waits until the IOC is open."""
+        await self._open.wait()
+        await super()._broadcaster_recv_datagram(bytes_received, address)
+
+    async def tcp_handler(self, client: Any, addr: Any) -> None:
+        """A circuit is served once the IOC is open."""
+        await self._open.wait()
+        await super().tcp_handler(client, addr)
 
     async def server_accept_loop(self, sock: socket.socket) -> None:
         """Listen on ``sock`` with TCP_NODELAY (inherited by the circuits it accepts)."""

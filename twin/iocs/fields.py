@@ -10,9 +10,12 @@ from typing import Any
 from caproto import ChannelDouble, ChannelInteger, ChannelShort, TimeStamp
 from caproto.server.server import PvpropertyDouble
 
-#: Wall waits shorter than this yield to the event loop instead of arming a timer: epoll
-#: sleeps in whole milliseconds, so a 20 µs wait would take a full millisecond.
-TIMER_GRANULARITY = 1e-3
+#: epoll sleeps in whole milliseconds, rounded up: a timer wakes up to this much late.
+EPOLL_ROUNDING = 1e-3
+#: Wall waits shorter than this yield to the event loop instead of arming a timer, and longer
+#: ones arm it ``EPOLL_ROUNDING`` early: the end of a move or a count is seen within a
+#: scheduling pass, not up to a millisecond late (at ×500 a millisecond is 6 % of a 17 ms move).
+TIMER_GRANULARITY = 2 * EPOLL_ROUNDING
 
 class OwnLimitsDouble(PvpropertyDouble):  # type: ignore[misc]
     """A double whose putter alone judges a value against its control limits (a motor record's VAL
@@ -49,14 +52,15 @@ async def post(pv: Any, value: Any) -> None:
 
 async def wait_wall(event: asyncio.Event, seconds: float) -> bool:
     """Wait up to ``seconds`` (wall) for ``event``; True if it was set. Waits below the timer
-    granularity only yield once, so the caller re-checks the (simulated) time sooner."""
+    granularity only yield once, so the caller re-checks the (simulated) time sooner; longer ones
+    may end up to ``EPOLL_ROUNDING`` early (never late by the timer's rounding)."""
     if event.is_set():
         return True
     if seconds < TIMER_GRANULARITY:
         await asyncio.sleep(0)
         return event.is_set()
     try:
-        await asyncio.wait_for(event.wait(), seconds)
+        await asyncio.wait_for(event.wait(), seconds - EPOLL_ROUNDING)
         return True
     except TimeoutError:
         return False

@@ -278,9 +278,10 @@ class MotorRecord(PVGroup):
     async def _retry(self, dial: float, generation: int) -> float:
         """The record's retries: while the readback misses DVAL by more than RDBD, move the motor
         by the error again, at most RTRY times (RCNT counts them; MISS when they run out).
-        Only an encoder (UEIP) on a load with mechanical play can miss; returns the rest time."""
+        Only an encoder (UEIP) on a load with mechanical play can miss; returns the simulated time
+        the last retry came to rest (-inf if none was needed: the move's own rest time stands)."""
         f = self.fields
-        count, missed, t_rest = 0, 0, self.clock.now()
+        count, missed, t_rest = 0, 0, -math.inf
         deadband = max(float(f.retry_deadband.value), 0.5 * self._mres())
         # a STOP, a pause or a newer request (a new generation) ends the retries
         while self.axis.halt_reason == "" and generation == self._generation:

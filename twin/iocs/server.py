@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from caproto.server import PVGroup
 from twin.iocs.autosave import Autosave
 from twin.iocs.beam import RESTART_EXIT_CODE, BeamStatus, Faults, detector_faults
 from twin.iocs.camera import CameraTwin, camera_class
+from twin.iocs.cluster import Cluster, shared_epoch
 from twin.iocs.motor import MotorRecord
 from twin.iocs.positioner import PointDetector, Positioner
 from twin.iocs.scaler import ScalerRecord
@@ -23,10 +25,13 @@ from twin.physics import BeamlineModel, SimClock
 from twin.physics.camera import CameraModel
 
 LOOPBACK = "127.0.0.1"
+#: Wall seconds the records' startup hooks get to publish their initial state before the IOC
+#: answers (and before autosave restores over them).
+STARTUP_SETTLE = 0.2
 
 
 __all__ = ["LOOPBACK", "RESTART_EXIT_CODE", "build_iocs", "client_environment", "cluster_environment",
-           "serve_async"]
+           "ioc_groups", "serve_async"]
 
 
 def _beam_status(physics: dict[str, Any], devices: dict[str, str], model: BeamlineModel) -> BeamStatus | None:
@@ -46,17 +51,29 @@ def _beam_status(physics: dict[str, Any], devices: dict[str, str], model: Beamli
 
 
 def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0,
-               clock: str = "free") -> tuple[BeamlineModel, list[PVGroup]]:
+               clock: str = "free", devices: Collection[str] | None = None,
+               twin_wide: bool = True) -> tuple[BeamlineModel, list[PVGroup]]:
     """The physics model and one PVGroup per device of ``beamline`` (the parsed YAML file);
-    ``clock`` is the simulation clock's mode (``free`` or ``stepped``, see ``SimClock``)."""
+    ``clock`` is the simulation clock's mode (``free`` or ``stepped``, see ``SimClock``).
+
+    ``devices`` serves only those devices (one IOC of a split beamline, see ``ioc_groups``);
+    ``twin_wide`` serves the twin-wide PVs (simulated time, speed, seed, beam dump, restart)."""
     physics = beamline.get("physics")
     if not isinstance(physics, dict):
         raise ValueError("beamline file: 'physics' section missing: a facility profile cannot be simulated")
     model = BeamlineModel(physics, seed=seed, clock=SimClock(speed, mode=clock))
     groups: list[PVGroup] = []
+    owner: dict[int, str] = {}  # id(group) → the device it serves ("" for twin-wide PVs)
+
+    def add(device: str, *new: PVGroup) -> None:
+        for group in new:
+            groups.append(group)
+            owner[id(group)] = device
+
     boxes: list[tuple[str, dict[str, Any]]] = []
     cameras: dict[str, Any] = {}
     beam_prefixes: dict[str, str] = {}
+    beam_devices: list[str] = []
     sim_prefix = physics.get("prefix")
     for name, spec in (beamline.get("devices") or {}).items():
         kind, prefix = spec.get("kind"), spec.get("prefix")
@@ -69,43 +86,46 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0,
             hook = None
             if sim_prefix:
                 twin_pvs = AxisTwin(prefix=f"{sim_prefix}{name}:", axis=model.axes[name], clock=model.clock)
-                groups.append(twin_pvs)
+                add(name, twin_pvs)
                 hook = twin_pvs.record_move
             record = MotorRecord(prefix=prefix, axis=model.axes[name], clock=model.clock,
                                  egu=str(axis_spec.get("egu", "mm")), precision=int(axis_spec.get("precision", 3)),
                                  description=str(axis_spec.get("description", name)), on_move=hook)
             if sim_prefix:
                 twin_pvs.on_fault = record.refresh
-            groups.append(record)
+            add(name, record)
         elif kind == "positioner":
             axis_name = str(spec.get("axis", name))
             if axis_name not in model.axes:
                 raise ValueError(f"devices.{name}: no physics.axes.{axis_name} to drive this positioner")
             axis_spec = physics["axes"][axis_name]
-            groups.append(Positioner(prefix=prefix, axis=model.axes[axis_name], clock=model.clock,
+            add(name, Positioner(prefix=prefix, axis=model.axes[axis_name], clock=model.clock,
                                      egu=str(axis_spec.get("egu", "mm")), precision=int(axis_spec.get("precision", 4))))
         elif kind == "point_detector":
             dwell = spec.get("dwell", 1e-3)
             if isinstance(dwell, bool) or not isinstance(dwell, int | float) or not dwell > 0:
                 raise ValueError(f"devices.{name}.dwell must be a number of seconds > 0, got {dwell!r}")
-            groups.append(PointDetector(prefix=prefix, model=model, channel=str(spec.get("channel", name)),
+            add(name, PointDetector(prefix=prefix, model=model, channel=str(spec.get("channel", name)),
                                         dwell=float(dwell)))
         elif kind == "scaler":
             channels = {int(n): str(ch) for ch, n in (spec.get("channels") or {}).items()}
-            groups.append(ScalerRecord(prefix=prefix, model=model, channels=channels))
+            add(name, ScalerRecord(prefix=prefix, model=model, channels=channels))
+            for ch in channels.values():
+                model.detector(ch)  # made now, so every process of a split twin has it
             if sim_prefix:
-                groups.extend(detector_faults(ch)(prefix=f"{sim_prefix}{ch}:", model=model) for ch in channels.values())
+                add(name, *(detector_faults(ch)(prefix=f"{sim_prefix}{ch}:", model=model) for ch in channels.values()))
         elif kind == "trigger_box":
             boxes.append((name, spec))
         elif kind in ("beam_status", "shutter"):
             beam_prefixes.setdefault(kind, str(prefix))
+            beam_devices.append(name)
         elif kind == "area_detector":
             cam = make_camera(spec, f"devices.{name}")
             ioc = camera_class(cam.width, cam.height)(prefix=prefix, model=model, camera=cam, channel=name)
-            groups.append(ioc)
+            add(name, ioc)
             cameras[name] = ioc
             if sim_prefix:
-                groups.append(CameraTwin(prefix=f"{sim_prefix}{name}:", camera=ioc))
+                add(name, CameraTwin(prefix=f"{sim_prefix}{name}:", camera=ioc))
         else:
             raise ValueError(f"devices.{name}.kind: the twin cannot simulate kind {kind!r} "
                              "(known: area_detector, beam_status, motor, point_detector, positioner, scaler, shutter, "
@@ -119,17 +139,91 @@ def build_iocs(beamline: dict[str, Any], *, seed: int = 0, speed: float = 1.0,
         unknown = [c for c in wired if c not in cameras]
         if unknown:
             raise ValueError(f"devices.{name}.cameras: no area_detector device named {unknown}")
-        groups.append(TriggerBox(prefix=spec["prefix"], axes={a: model.axes[a] for a in axes}, clock=model.clock,
-                                 cameras=[cameras[c] for c in wired]))
+        add(name, TriggerBox(prefix=spec["prefix"], axes={a: model.axes[a] for a in axes}, clock=model.clock,
+                             cameras=[cameras[c] for c in wired]))
     status = _beam_status(physics, beam_prefixes, model)
     if status is not None:
-        groups.append(status)
+        add(beam_devices[0] if beam_devices else "", status)
     if sim_prefix:
-        groups.append(SimStatus(prefix=str(sim_prefix), clock=model.clock, seed_value=seed))
+        add("", SimStatus(prefix=str(sim_prefix), clock=model.clock, seed_value=seed))
         faults = Faults(prefix=str(sim_prefix), model=model)
         faults.on_change = status.update if status is not None else None
-        groups.append(faults)
+        add("", faults)
+    if devices is not None:
+        strangers = set(devices) - set(beamline.get("devices") or {})
+        if strangers:
+            raise ValueError(f"no device(s) {sorted(strangers)} in this beamline")
+        served = set(devices) | set(beam_devices if set(beam_devices) & set(devices) else ())
+        groups = [g for g in groups if owner[id(g)] in served or (twin_wide and owner[id(g)] == "")]
+    elif not twin_wide:
+        groups = [g for g in groups if owner[id(g)] != ""]
     return model, groups
+
+
+def ioc_groups(beamline: dict[str, Any]) -> dict[str, list[str]]:
+    """The IOC processes a split twin serves the beamline as: IOC name → device names.
+
+    From the beamline file's ``iocs`` section (``name: [device, …]``, every device in exactly
+    one), else one IOC per device (devices sharing a PV prefix together, named after the
+    first). The twin-wide PVs (``physics.prefix``: time, speed, seed, dump, restart) go with
+    the first IOC. A trigger box must share its IOC with the cameras it fires."""
+    devices = beamline.get("devices") or {}
+    spec = beamline.get("iocs")
+    if spec is None:
+        by_prefix: dict[str, list[str]] = {}
+        for name, dev in devices.items():
+            by_prefix.setdefault(str(dev.get("prefix")), []).append(name)
+        groups = {names[0]: names for names in by_prefix.values()}
+    else:
+        if not isinstance(spec, dict) or not spec:
+            raise ValueError("iocs: must be a non-empty mapping of IOC name → list of device names")
+        groups = {}
+        seen: dict[str, str] = {}
+        for ioc, names in spec.items():
+            if not isinstance(ioc, str) or not ioc.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"iocs.{ioc}: an IOC name is letters, digits, '_' and '-'")
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"iocs.{ioc}: must be a non-empty list of device names")
+            for n in names:
+                if n not in devices:
+                    raise ValueError(f"iocs.{ioc}: no device named {n!r} (devices: {', '.join(devices)})")
+                if n in seen:
+                    raise ValueError(f"iocs.{ioc}: device {n!r} is served by iocs.{seen[n]} already")
+                seen[n] = ioc
+            groups[ioc] = list(names)
+        left = [n for n in devices if n not in seen]
+        if left:
+            raise ValueError(f"iocs: device(s) {left} are in no IOC")
+    where = {n: ioc for ioc, names in groups.items() for n in names}
+    for name, dev in devices.items():
+        others = [n for n, d in devices.items() if d.get("prefix") == dev.get("prefix") and where[n] != where[name]]
+        if others and dev.get("kind") in ("beam_status", "shutter"):
+            raise ValueError(f"iocs: {name} and {others[0]} share the prefix {dev.get('prefix')!r}: put them "
+                             "in one IOC")
+        for cam in dev.get("cameras") or [] if dev.get("kind") == "trigger_box" else []:
+            if where.get(cam) != where[name]:
+                raise ValueError(f"iocs: trigger box {name} fires camera {cam}: put them in one IOC")
+    return groups
+
+
+def owned_state(beamline: dict[str, Any], devices: Collection[str], twin_wide: bool) -> set[str]:
+    """The model state (``twin.iocs.cluster.state_keys``) that the IOC serving ``devices``
+    changes, and so publishes to the other IOCs of a split twin."""
+    owned = {"clock", "ring"} if twin_wide else set()
+    for name in devices:
+        spec = beamline["devices"][name]
+        if spec.get("kind") == "motor":
+            owned.add(f"axis:{name}")
+        elif spec.get("kind") == "positioner":
+            owned.add(f"axis:{spec.get('axis', name)}")
+        elif spec.get("kind") == "scaler":
+            owned |= {f"detector:{ch}" for ch in (spec.get("channels") or {})}
+        elif spec.get("kind") in ("beam_status", "shutter"):
+            owned.add("shutter")
+    if twin_wide and not any(beamline["devices"][n].get("kind") in ("beam_status", "shutter")
+                             for n in beamline["devices"]):
+        owned.add("shutter")  # a physics.beam_status without a device is twin-wide
+    return owned
 
 
 def make_camera(spec: dict[str, Any], where: str) -> CameraModel:
@@ -234,12 +328,17 @@ async def serve_async(
     allow_network: bool = False,
     autosave_dir: Path | None = None,
     clock: str = "free",
+    ioc: str | None = None,
+    cluster_dir: Path | None = None,
 ) -> None:
     """Serve the twin until cancelled; write the PV names to ``ready_file`` once all answer.
 
     With ``autosave_dir``, settings saved there by an earlier run are restored first, and the
     current ones are saved there as they change. ``clock="stepped"`` serves on an event-driven
-    clock: the same seed and the same sequence of puts give the same readings."""
+    clock: the same seed and the same sequence of puts give the same readings.
+
+    ``ioc`` serves one IOC of a split beamline (``ioc_groups``), sharing the physics with the
+    other IOC processes through ``cluster_dir`` (``twin.iocs.cluster``)."""
     if host != LOOPBACK and not allow_network:
         raise ValueError(f"refusing to serve on {host}: the twin binds {LOOPBACK} unless told otherwise")
     if ready_file is not None and ready_file.exists():
@@ -249,20 +348,53 @@ async def serve_async(
     logging.getLogger("caproto").setLevel(logging.CRITICAL)
     from twin.iocs.ca_server import TwinContext
 
-    _, groups = build_iocs(beamline, seed=seed, speed=speed, clock=clock)
+    cluster: Cluster | None = None
+    if ioc is None:
+        model, groups = build_iocs(beamline, seed=seed, speed=speed, clock=clock)
+    else:
+        split = ioc_groups(beamline)
+        if ioc not in split:
+            raise ValueError(f"no IOC named {ioc!r} in this beamline (IOCs: {', '.join(split)})")
+        if cluster_dir is None:
+            raise ValueError("serving one IOC of a split beamline needs a cluster directory")
+        if clock != "free":
+            raise ValueError("a split twin runs on the free clock (the stepped clock lives in one process)")
+        twin_wide = ioc == next(iter(split))
+        model, groups = build_iocs(beamline, seed=seed, speed=speed, devices=split[ioc], twin_wide=twin_wide)
+        model.clock.started_at(shared_epoch(cluster_dir))
+        cluster = Cluster(cluster_dir, ioc, model, owned_state(beamline, split[ioc], twin_wide))
+        pending: set[asyncio.Future[None]] = set()
+        status = next((g for g in groups if isinstance(g, BeamStatus)), None)
+        if status is not None:
+            def republish(keys: set[str], status: BeamStatus = status) -> None:
+                if keys & {"ring", "shutter"}:  # a dump or the shutter, changed by another IOC
+                    update = asyncio.ensure_future(status.update())
+                    pending.add(update)
+                    update.add_done_callback(pending.discard)
+            cluster.on_apply = republish
     pvdb = pvdb_of(groups)
     names = served_names(pvdb)
 
+    if autosave_dir is not None:
+        autosave_dir.mkdir(parents=True, exist_ok=True)
     autosave = Autosave(autosave_dir, groups, pvdb) if autosave_dir is not None else None
     tasks: list[asyncio.Task[None]] = []
 
     async def announce(async_lib: Any) -> None:
+        # Searches and circuits are held until here (TwinContext.open): the records' own startup
+        # hooks first, then autosave's restore, so no client ever sees a default it replaces.
+        if cluster is not None:
+            await cluster.start()  # the other IOCs' state before anything is served
+        await asyncio.sleep(STARTUP_SETTLE)
         if autosave is not None:
-            await asyncio.sleep(0.2)  # the records' own startup hooks first
             restored = await autosave.restore()
             if restored:
                 print(f"twin: restored {restored} settings from {autosave.path}", file=sys.stderr, flush=True)
             tasks.append(asyncio.create_task(autosave.run()))
+        if cluster is not None:
+            cluster.go_live()
+            ctx.before_send = cluster.publish
+        ctx.open()
         await _check_every_pv(names, timeout=10.0)
         if ready_file is not None:
             tmp = ready_file.with_name(ready_file.name + ".tmp")

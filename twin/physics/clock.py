@@ -56,6 +56,19 @@ class SimClock:
         self._sim0 = now_sim
         self._speed = float(value)
 
+    def started_at(self, wall0: float) -> None:
+        """Count simulated time from the wall instant ``wall0`` (simulated time 0 then), e.g. an
+        epoch that several processes share so that their clocks agree."""
+        self._wall0, self._sim0 = float(wall0), 0.0
+
+    def state(self) -> tuple[float, float, float]:
+        """(speed, wall instant, simulated time at that instant): all it takes to copy the clock."""
+        return (self._speed, self._wall0, self._sim0)
+
+    def set_state(self, state: tuple[float, float, float]) -> None:
+        """Take another clock's ``state()`` (same wall clock)."""
+        self._speed, self._wall0, self._sim0 = (float(v) for v in state)
+
     def now(self) -> float:
         """The current simulated time in seconds."""
         if self.stepped:
