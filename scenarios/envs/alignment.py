@@ -21,6 +21,7 @@ from adaptive.protocol import Array
 from scenarios import scenario as scenarios
 from scenarios.envs.session import CampaignTwin
 from scenarios.envs.spec import CampaignSpec, parse_campaign
+from scenarios.envs.twin_runs import EnvFactory
 from twin.physics import BeamlineModel
 
 TARGET = 0.05
@@ -96,15 +97,7 @@ class AlignmentEnv(Environment):
         self.twin.close()
 
 
-@dataclass(frozen=True)
-class AlignmentFactory:
-    """Picklable ``seed -> AlignmentEnv`` for dask workers."""
-
-    scenario: str = "alignment"
-    mode: str = "ca"
-    budget: int = 0
-
-    def __call__(self, seed: int) -> AlignmentEnv:
-        """The environment of ``seed``."""
-        return AlignmentEnv(seed=seed, scenario=self.scenario, mode=self.mode, budget=self.budget)
-
+def AlignmentFactory(**options: Any) -> EnvFactory:
+    """``AlignmentFactory(mode="direct")(seed)``: a picklable ``seed -> AlignmentEnv`` (options: the
+    environment's fields, e.g. ``scenario``, ``mode``)."""
+    return EnvFactory(AlignmentEnv, **options)

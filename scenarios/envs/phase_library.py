@@ -20,7 +20,7 @@ from adaptive.harness.tasks import Environment
 from adaptive.protocol import Array
 from scenarios import scenario as scenarios
 from scenarios.envs.direct import DirectBeamline
-from scenarios.envs.twin_runs import TwinRuns
+from scenarios.envs.twin_runs import EnvFactory, close_twin_session, open_twin_session
 from scenarios.experiments.phases import PhasePlan, parse, recovered_labels, true_labels
 
 
@@ -38,8 +38,6 @@ class PhaseLibraryEnv(Environment):
     _session: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.mode not in ("ca", "direct"):
-            raise ValueError(f"mode must be 'ca' or 'direct', got {self.mode!r}")
         sc = scenarios.load(self.scenario)
         self.sc = sc.ci_variant() if self.ci else sc
         self.xp: PhasePlan = parse(self.sc)
@@ -48,11 +46,7 @@ class PhaseLibraryEnv(Environment):
         self.library = self.xp.library()
         self.truth = true_labels(self.sc.beamline["physics"], self.seed, self.library)
         self.tth = np.linspace(*self.xp.pattern[:2], self.xp.pattern[2])
-        if self.mode == "direct":
-            self._session = DirectBeamline(self.sc.beamline["physics"], self.seed)
-        else:
-            self._session = TwinRuns(str(self.sc.path), self.sc.beamline["_path"], seed=self.seed,
-                                     speed=float(self.speed or self.sc.speed))
+        self._session = open_twin_session(self.sc, mode=self.mode, seed=self.seed, speed=self.speed)
 
     def evaluate(self, x: Array) -> Array:
         """The pattern (counts per 2θ point) at spot ``x``."""
@@ -93,19 +87,10 @@ class PhaseLibraryEnv(Environment):
 
     def close(self) -> None:
         """Stop the twin (mode ``ca``)."""
-        if isinstance(self._session, TwinRuns):
-            self._session.close()
+        close_twin_session(self._session)
 
 
-@dataclass(frozen=True)
-class PhaseLibraryFactory:
-    """``PhaseLibraryFactory(mode="direct")(seed)``: a picklable ``seed -> Environment``."""
-
-    scenario: str = "phase-library"
-    mode: str = "ca"
-    ci: bool = False
-    speed: float | None = None
-
-    def __call__(self, seed: int) -> PhaseLibraryEnv:
-        """The environment of episode ``seed`` (the twin's seed too)."""
-        return PhaseLibraryEnv(seed=seed, scenario=self.scenario, mode=self.mode, ci=self.ci, speed=self.speed)
+def PhaseLibraryFactory(**options: Any) -> EnvFactory:
+    """``PhaseLibraryFactory(mode="direct")(seed)``: a picklable ``seed -> PhaseLibraryEnv`` (options: the
+    environment's fields, e.g. ``scenario``, ``mode``)."""
+    return EnvFactory(PhaseLibraryEnv, **options)

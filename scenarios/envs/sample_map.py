@@ -18,6 +18,7 @@ from adaptive.harness.tasks import Map2D
 from adaptive.protocol import Array
 from scenarios.envs.session import CampaignTwin
 from scenarios.envs.spec import CampaignSpec
+from scenarios.envs.twin_runs import EnvFactory
 from twin.physics import BeamlineModel
 
 
@@ -94,14 +95,7 @@ class SampleMapEnv(Map2D):
         self.twin.close()
 
 
-@dataclass(frozen=True)
-class SampleMapFactory:
-    """Picklable ``seed -> SampleMapEnv`` for dask workers."""
-
-    scenario: str = "sample-map"
-    mode: str = "ca"
-    budget: int = 0
-
-    def __call__(self, seed: int) -> SampleMapEnv:
-        """The environment of ``seed``."""
-        return SampleMapEnv(seed=seed, scenario=self.scenario, mode=self.mode, budget=self.budget)
+def SampleMapFactory(**options: Any) -> EnvFactory:
+    """``SampleMapFactory(mode="direct")(seed)``: a picklable ``seed -> SampleMapEnv`` (options: the
+    environment's fields, e.g. ``scenario``, ``mode``)."""
+    return EnvFactory(SampleMapEnv, **options)

@@ -95,3 +95,48 @@ class TwinRuns:
                 if v is not None:
                     os.environ[k] = v
             self.twin = None
+
+
+class EnvFactory:
+    """``EnvFactory(XafsEdgeEnv, mode="direct")(seed)``: a picklable ``seed -> Environment`` (for
+    dask workers) that makes ``env(seed=seed, **options)``; ``factory.mode`` etc. read the options."""
+
+    def __init__(self, env: Callable[..., Any], **options: Any) -> None:
+        self.env, self.options = env, options
+
+    def __call__(self, seed: int) -> Any:
+        """The environment of episode ``seed`` (the twin's seed too)."""
+        return self.env(seed=seed, **self.options)
+
+    def __getattr__(self, name: str) -> Any:
+        options = self.__dict__.get("options", {})
+        if name in options:
+            return options[name]
+        raise AttributeError(f"{type(self).__name__} has no option {name!r} (options: {sorted(options)})")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EnvFactory) and (self.env, self.options) == (other.env, other.options)
+
+    def __hash__(self) -> int:
+        return hash((self.env, tuple(sorted(self.options.items()))))
+
+    def __repr__(self) -> str:
+        return f"EnvFactory({getattr(self.env, '__name__', self.env)}, {self.options})"
+
+
+def open_twin_session(sc: Any, *, mode: str, seed: int, speed: float | None) -> Any:
+    """The measuring side of an evaluation environment on scenario ``sc``: the physics model's
+    ``DirectBeamline`` (mode ``direct``) or ``TwinRuns`` over CA (mode ``ca``)."""
+    from scenarios.envs.direct import DirectBeamline
+
+    if mode not in ("ca", "direct"):
+        raise ValueError(f"mode must be 'ca' or 'direct', got {mode!r}")
+    if mode == "direct":
+        return DirectBeamline(sc.beamline["physics"], seed)
+    return TwinRuns(str(sc.path), sc.beamline["_path"], seed=seed, speed=float(speed or sc.speed))
+
+
+def close_twin_session(session: Any) -> None:
+    """Stop the twin of a session ``open_twin_session`` made (nothing to stop in mode ``direct``)."""
+    if isinstance(session, TwinRuns):
+        session.close()

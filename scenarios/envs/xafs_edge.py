@@ -25,7 +25,7 @@ from adaptive.harness.tasks import Environment
 from adaptive.protocol import Array
 from scenarios import scenario as scenarios
 from scenarios.envs.direct import DirectBeamline
-from scenarios.envs.twin_runs import TwinRuns
+from scenarios.envs.twin_runs import EnvFactory, TwinRuns, close_twin_session, open_twin_session
 from scenarios.experiments.xafs import XafsPlan, measure_edge, parse
 from twin.physics import BeamlineModel
 from twin.physics.optics import bragg_angle
@@ -51,8 +51,6 @@ class XafsEdgeEnv(Environment):
     _session: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.mode not in ("ca", "direct"):
-            raise ValueError(f"mode must be 'ca' or 'direct', got {self.mode!r}")
         sc = scenarios.load(self.scenario)
         self.sc = sc.ci_variant() if self.ci else sc
         self.xp: XafsPlan = parse(self.sc)
@@ -64,11 +62,7 @@ class XafsEdgeEnv(Environment):
         dcm = physics["optics"]["dcm"]
         self._theta_axis, self._d = str(dcm["theta"]), float(dcm.get("d", 3.1356))
         self._channels = [self.xp.i0, self.xp.it]
-        if self.mode == "direct":
-            self._session = DirectBeamline(physics, self.seed)
-        else:
-            self._session = TwinRuns(str(self.sc.path), self.sc.beamline["_path"], seed=self.seed,
-                                     speed=float(self.speed or self.sc.speed))
+        self._session = open_twin_session(self.sc, mode=self.mode, seed=self.seed, speed=self.speed)
         if math.isnan(self.target):  # the yardstick: a 0.5 eV scan on a direct twin of the same seed
             ref = XafsEdgeEnv(seed=self.seed, scenario=self.scenario, mode="direct", ci=self.ci, target=0.0)
             pts = fixed_step_points(self.xp)
@@ -134,19 +128,10 @@ class XafsEdgeEnv(Environment):
 
     def close(self) -> None:
         """Stop the twin (mode ``ca``)."""
-        if isinstance(self._session, TwinRuns):
-            self._session.close()
+        close_twin_session(self._session)
 
 
-@dataclass(frozen=True)
-class XafsEdgeFactory:
-    """``XafsEdgeFactory(mode="direct")(seed)``: a picklable ``seed -> Environment``."""
-
-    scenario: str = "xafs-edge"
-    mode: str = "ca"
-    ci: bool = False
-    speed: float | None = None
-
-    def __call__(self, seed: int) -> XafsEdgeEnv:
-        """The environment of episode ``seed`` (the twin's seed too)."""
-        return XafsEdgeEnv(seed=seed, scenario=self.scenario, mode=self.mode, ci=self.ci, speed=self.speed)
+def XafsEdgeFactory(**options: Any) -> EnvFactory:
+    """``XafsEdgeFactory(mode="direct")(seed)``: a picklable ``seed -> XafsEdgeEnv`` (options: the
+    environment's fields, e.g. ``scenario``, ``mode``)."""
+    return EnvFactory(XafsEdgeEnv, **options)

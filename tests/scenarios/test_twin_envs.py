@@ -13,14 +13,14 @@ import pytest
 from adaptive.harness import run_episode
 from scenarios.adaptive_tasks import scenario_factory
 from scenarios.cli import main
-from scenarios.envs.phase_library import PhaseLibraryFactory
-from scenarios.envs.xafs_edge import XafsEdgeFactory
+from scenarios.envs.phase_library import PhaseLibraryEnv, PhaseLibraryFactory
+from scenarios.envs.xafs_edge import XafsEdgeEnv, XafsEdgeFactory
 
 
 def test_factories_are_picklable_and_chosen_by_name() -> None:
-    for name, cls in (("xafs-edge", XafsEdgeFactory), ("phase-library", PhaseLibraryFactory)):
+    for name, cls in (("xafs-edge", XafsEdgeEnv), ("phase-library", PhaseLibraryEnv)):
         factory = scenario_factory(name, direct=True)
-        assert isinstance(factory, cls) and factory.mode == "direct"
+        assert factory.env is cls and factory.mode == "direct"
         assert pickle.loads(pickle.dumps(factory)) == factory
         assert scenario_factory(name).mode == "ca"
 

@@ -11,14 +11,14 @@ import pytest
 from adaptive.harness import run_episode
 from scenarios.adaptive_tasks import scenario_factory
 from scenarios.cli import main
-from scenarios.envs.alignment import AlignmentFactory
-from scenarios.envs.sample_map import SampleMapFactory
+from scenarios.envs.alignment import AlignmentEnv
+from scenarios.envs.sample_map import SampleMapEnv, SampleMapFactory
 
 
 def test_factories_are_picklable_and_full_stack_by_default() -> None:
-    for name, cls in (("alignment", AlignmentFactory), ("sample-map", SampleMapFactory)):
+    for name, cls in (("alignment", AlignmentEnv), ("sample-map", SampleMapEnv)):
         factory = scenario_factory(name)
-        assert isinstance(factory, cls) and factory.mode == "ca"
+        assert factory.env is cls and factory.mode == "ca"
         assert scenario_factory(name, direct=True).mode == "direct"
         assert pickle.loads(pickle.dumps(factory)) == factory
 
