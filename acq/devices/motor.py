@@ -19,6 +19,22 @@ class LimitError(ValueError):
     """A requested position lies outside a motor's soft limits."""
 
 
+def check_position(name: str, value: Any, limits: tuple[float, float] | None) -> None:
+    """Raise naming ``name`` if ``value`` is not a number (``TypeError``), is NaN (``ValueError``) or
+    lies outside ``limits`` (``LimitError``; None or (0, 0): no limits, as in the motor record)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: position {value!r} is not a number") from None
+    if v != v:
+        raise ValueError(f"{name}: position is NaN")
+    if limits is None or limits[0] == limits[1] == 0.0:
+        return
+    low, high = limits
+    if not low <= v <= high:
+        raise LimitError(f"{name}: position {value} is outside the limits [{low}, {high}]")
+
+
 class Motor(Device):
     """An EPICS motor record at ``prefix``: reads as its readback, moves with put-completion.
 
@@ -68,17 +84,7 @@ class Motor(Device):
 
     def check_value(self, value: float) -> None:
         """Raise ``LimitError`` naming the motor if ``value`` lies outside its limits."""
-        low, high = self._limits
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"{self.name}: position {value!r} is not a number") from None
-        if v != v:
-            raise ValueError(f"{self.name}: position is NaN")
-        if low == high == 0.0:
-            return
-        if not low <= v <= high:
-            raise LimitError(f"{self.name}: position {value} is outside the limits [{low}, {high}]")
+        check_position(self.name, value, self._limits)
 
     def set(self, value: float, timeout: float | None = None) -> Status:
         """Move to ``value``; the status finishes when the motor record's put completes."""

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from acq.devices._async import on_shared_loop
 from acq.devices.backends import CABackend
 from acq.devices.device import Signal
-from acq.devices.motor import BackendFactory, LimitError
+from acq.devices.motor import BackendFactory, check_position
 from acq.engine.status import Status
 
 
@@ -45,16 +45,7 @@ class Positioner(Signal):
 
     def check_value(self, value: Any) -> None:
         """Raise ``LimitError`` naming the positioner if ``value`` lies outside its limits."""
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"{self.name}: position {value!r} is not a number") from None
-        if v != v:
-            raise ValueError(f"{self.name}: position is NaN")
-        if self._limits is not None and not self._limits[0] <= v <= self._limits[1]:
-            raise LimitError(f"{self.name}: position {value} is outside the limits "
-                             f"[{self._limits[0]}, {self._limits[1]}]")
-
+        check_position(self.name, value, self._limits)
 
     def set(self, value: Any, wait: bool = True, timeout: float | None = None) -> Status:
         """Move to ``value`` (checked against the limits first); the status finishes on arrival."""
