@@ -86,10 +86,14 @@ class Hartmann6(Environment):
         return float(np.min(Y) - HARTMANN6_MIN) if len(Y) else float("inf")
 
     def agent_options(self, agent: str) -> dict[str, Any]:
-        """Minimise; noise-free GP; 10 Sobol points first; grid budget."""
+        """Minimise; noise-free GP; 10 Sobol points first; grid budget. GP-BO's lengthscales are capped
+        at 0.7: the 6-D Hartmann's second well (−3.20) is flat along two inputs, and a model fitted
+        on it took them as irrelevant (lengthscales at the cap of 2) and never found the narrow global
+        well; at 0.7, 7/10 held-out seeds (100–109) reach regret < 0.1 within 60 vs 4/10, and the
+        official seeds 0–9 reach it in the same 4/10, faster (median of those 28 vs 44.5 evaluations)."""
         opts: dict[str, Any] = {"minimize": True}
         if agent == "gp-bo":
-            opts.update(n_init=10, noise=1e-6)
+            opts.update(n_init=10, noise=1e-6, lengthscale_max=0.7)
         if agent == "grid":
             opts.update(budget=self.budget)
         return opts
