@@ -275,8 +275,13 @@ def test_halt_stops_the_plan_and_the_queue(qs: QueueServer, admin: Client) -> No
     waiting = admin.add("count", [["det"]], {"num": 1})
     with pytest.raises(QueueError, match="nothing is running to halt"):
         admin.halt()
+    journals = qs.state_dir / "data" / ".journal"
+    before = set(journals.glob("*"))
     admin.start()
     _wait_running(admin)
+    deadline = time.monotonic() + 30  # the plan has opened its run (its journal exists): a halt ends that run
+    while not set(journals.glob("*")) - before and time.monotonic() < deadline:
+        time.sleep(0.02)
     t0 = time.monotonic()
     admin.halt()
     admin.wait_idle(timeout=15)
