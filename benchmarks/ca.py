@@ -12,12 +12,16 @@ Two cases, each measured four ways in one run, against the same twin IOC subproc
 For each case:
 
 - ``points_per_s``: our RunEngine running ``plans.scan([det], positioner, 0, 1, n)`` with the
-  devices ``load_profile`` makes from the beamline file; every document goes to a subscriber
+  devices ``load_profile`` makes from the beamline file (the stage's readback kept current by a CA
+  monitor: ``monitor_readback: true`` in ``beamlines/stage.yaml``); every document goes to a subscriber
   (``Recorder``) that counts them and keeps each event's readback and detector value, checked
   after each scan: one event per point, the readback equal to the commanded point;
 - ``raw_floor_points_per_s``: caproto's raw asyncio client (connected once) doing, per point,
   one put with completion to the setpoint and one read of the readback (the issue's floor);
   ``raw_put_2reads_points_per_s`` adds the detector read that a scan must also make;
+- ``fresh_readback_points_per_s`` (stage only): the same scan with the positioner reading its
+  readback from the IOC at every point instead of from its CA monitor (``monitor_readback``
+  off: put + 2 reads a point, what an IOC whose readback lags its put completion needs);
 - ``peer_points_per_s``: Bluesky's RunEngine with ophyd (caproto control layer) running
   ``bluesky.plans.scan`` with ``EpicsSignal(readback, write_pv=setpoint, put_complete=True)``
   and ``EpicsSignalRO(detector)`` (``auto_monitor`` as ours), the same subscriber (only when
@@ -168,17 +172,23 @@ class Recorder:
         assert not bad, f"readbacks differ from the commanded points: {bad[:3]}"
 
 
-def ours(case: Case) -> Callable[[int], float]:
-    """Seconds for a ``plans.scan`` of n points on our RunEngine (connected once)."""
+def ours(case: Case, fresh_readback: bool = False) -> Callable[[int], float]:
+    """Seconds for a ``plans.scan`` of n points on our RunEngine (connected once); with
+    ``fresh_readback`` the positioner reads its readback from the IOC at every point instead of
+    from its CA monitor (what an IOC whose readback lags the put completion needs)."""
     from acq import plans
-    from acq.devices import load_profile
+    from acq.devices import Positioner, load_profile
     from acq.engine import RunEngine
+    from acq.loop import call_in_loop
 
     devices = load_profile(case.beamline)
     pos, det = devices[case.positioner], devices[case.detector]
+    if fresh_readback:
+        assert isinstance(pos, Positioner), "only a positioner's readback can be read either way"
+        pos = Positioner(pos.prefix, name=pos.name)
+        call_in_loop(pos.connect(5.0))
     if case.monitored:  # the scaler channel as a passive monitored value (not a triggered count)
         from acq.devices import CABackend, Signal
-        from acq.loop import call_in_loop
 
         det = Signal(CABackend(case.detector_pv, monitor=True), name=case.detector, kind="hinted", read_only=True)
         call_in_loop(det.connect(5.0))
@@ -236,6 +246,8 @@ def measure(case: Case, points: int, rounds: int, chunk: int, with_peer: bool) -
     theirs = peer(case) if with_peer else None
     runs: list[tuple[str, Callable[[int], float]]] = [
         ("raw", raw.run), ("raw2", lambda n: raw.run(n, reads=2)), ("ours", mine)]
+    if case.label == "stage":  # the positioner's readback read fresh at every point (3 requests a point)
+        runs.append(("ours_fresh", ours(case, fresh_readback=True)))
     if theirs is not None:
         runs.append(("peer", theirs))
     for _, fn in runs:
@@ -272,6 +284,9 @@ def measure(case: Case, points: int, rounds: int, chunk: int, with_peer: bool) -
     # rounds' ratios does not
     result["ratio_to_floor_median_of_rounds"] = round(statistics.median(result["ratio_to_floor_per_round"]), 3)
     result["ratio_to_put_2reads"] = round(rate["ours"] / rate["raw2"], 3)
+    if "ours_fresh" in rate:
+        result["fresh_readback_points_per_s"] = rate["ours_fresh"]
+        result["fresh_readback_ratio_to_floor"] = round(rate["ours_fresh"] / rate["raw"], 3)
     if theirs is not None:
         result["peer_points_per_s"] = rate["peer"]
         result["speedup_over_peer"] = round(rate["ours"] / rate["peer"], 2)

@@ -2,7 +2,8 @@
 
 ``Positioner`` is ophyd's ``EpicsSignal(read_pv, write_pv=…, put_complete=True)``: ``set``
 writes the setpoint and finishes with the put's completion, ``read`` reports the readback
-(a fresh CA read each time). ``PointDetector`` is ``EpicsSignalRO``: one value, read fresh.
+(a fresh CA read each time, or with ``monitor_readback`` the latest update of a CA monitor, as
+ophyd's ``auto_monitor``). ``PointDetector`` is ``EpicsSignalRO``: one value, read fresh.
 """
 
 from __future__ import annotations
@@ -19,17 +20,26 @@ from acq.engine.status import Status
 class Positioner(Signal):
     """A setpoint/readback pair at ``prefix + fields['setpoint']`` / ``prefix + fields['readback']``
     (defaults ``Pos-SP`` / ``Pos-RB``, as the twin serves them). Targets are checked against the
-    setpoint's control limits (when the IOC gives any) before anything moves."""
+    setpoint's control limits (when the IOC gives any) before anything moves.
+
+    With ``monitor_readback`` the readback is kept current by a CA monitor and a read costs no
+    round trip. Only for IOCs that post the readback's monitor before the put completion (the
+    twin does, and sends queued monitors before a put completion on the same connection), so a
+    read right after ``set`` finishes sees the position after the move; an IOC whose readback
+    lags its put completion needs fresh reads (the default)."""
 
     FIELDS: ClassVar[dict[str, str]] = {"setpoint": "Pos-SP", "readback": "Pos-RB"}
 
     def __init__(self, prefix: str, name: str = "", *, fields: dict[str, str] | None = None,
-                 backend: BackendFactory = CABackend) -> None:
+                 backend: BackendFactory = CABackend, monitor_readback: bool = False) -> None:
         f = {**self.FIELDS, **(fields or {})}
         self.prefix = prefix
         self._limits: tuple[float, float] | None = None
-        super().__init__(backend(prefix + f["readback"]), write_backend=backend(prefix + f["setpoint"]),
-                         name=name, kind="hinted")
+        readback = backend(prefix + f["readback"])
+        if monitor_readback and isinstance(readback, CABackend):  # other backends read without a round trip
+            readback.monitor = True
+        self.monitor_readback = monitor_readback
+        super().__init__(readback, write_backend=backend(prefix + f["setpoint"]), name=name, kind="hinted")
 
     @on_shared_loop
     async def connect(self, timeout: float = 5.0) -> None:

@@ -38,6 +38,13 @@ def _scaler(name: str, spec: dict[str, Any]) -> Device:
     return Scaler(spec["prefix"], {str(k): int(v) for k, v in channels.items()}, name=name)
 
 
+def _positioner(name: str, spec: dict[str, Any]) -> Device:
+    monitor = spec.get("monitor_readback", False)
+    if not isinstance(monitor, bool):
+        raise ValueError(f"devices.{name}.monitor_readback must be true or false, got {monitor!r}")
+    return Positioner(spec["prefix"], name=name, fields=_str_map(name, spec, "fields"), monitor_readback=monitor)
+
+
 def _trigger_box(name: str, spec: dict[str, Any]) -> Device:
     axes = spec.get("axes") or []
     if not isinstance(axes, list | dict):
@@ -61,7 +68,7 @@ KINDS: dict[str, Callable[[str, dict[str, Any]], Device]] = {
     "mono": _mono,
     "area_detector": lambda n, s: AreaDetector(s["prefix"], name=n, write_path=s.get("write_path")),
     "trigger_box": _trigger_box,
-    "positioner": lambda n, s: Positioner(s["prefix"], name=n, fields=_str_map(n, s, "fields")),
+    "positioner": _positioner,
     "point_detector": lambda n, s: PointDetector(s["prefix"], name=n, fields=_str_map(n, s, "fields")),
 }
 

@@ -98,3 +98,57 @@ def test_a_facility_profile_names_its_own_pvs(stage_twin: TwinProcess, tmp_path:
     devs = load_profile(profile)
     assert devs["i0"].source == "ca://BTS:diode:Rate-RB" and devs["x"].source == "ca://BTS:stage:Pos-RB"
     assert call_in_loop(devs["i0"].read())["i0"]["value"] >= 0
+
+
+def test_a_monitored_readback_is_the_position_after_each_move_without_a_round_trip(
+        devices: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stage profile's readback is a CA monitor: right after each set, small or long (20 ms of
+    wall time, with updates on the way), the value read is where the move ended, never an older
+    update, and no read request goes to the IOC."""
+    from acq.devices import CABackend, ca_client
+
+    stage = devices["stage"]
+    assert stage.monitor_readback and isinstance(stage.backend, CABackend) and stage.backend.monitor
+    stage.set(0.0).wait(10)
+    stage.set(0.001).wait(10)  # an update has arrived: reads are served from the monitor from now on
+    assert stage.backend._fresh
+    reads = 0
+    fresh_read = ca_client.read
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return await fresh_read(*args, **kwargs)
+
+    monkeypatch.setattr(ca_client, "read", counted)
+    targets = [0.01, 0.02, 1.02, 1.0205, 0.3, 0.30001, 2.5, 0.0, 0.5]
+    RE = RunEngine()
+    for x in targets:
+        stage.set(x).wait(10)
+        assert call_in_loop(stage.read())["stage"]["value"] == pytest.approx(x, abs=1e-9)
+    assert reads == 0, "the readback was read from the IOC, not from the monitor"
+    docs: list[tuple[str, dict[str, Any]]] = []
+    RE.subscribe(lambda name, doc: docs.append((name, doc)))
+    RE(plans.list_scan([devices["diode"]], stage, targets))
+    events = [d["data"]["stage"] for n, d in docs if n == "event"]
+    assert events == pytest.approx(targets, abs=1e-9)
+    assert reads == len(targets), "one fresh read per point: the diode's, none for the readback"
+
+
+def test_a_readback_without_monitor_reads_fresh(stage_twin: TwinProcess, tmp_path: Path) -> None:
+    profile = tmp_path / "plain.yaml"
+    profile.write_text(yaml.safe_dump({"devices": {"x": {"kind": "positioner", "prefix": "BTS:stage:"}}}))
+    x = load_profile(profile)["x"]
+    assert not x.monitor_readback and not x.backend.monitor
+    for target in (0.2, 0.7):
+        x.set(target).wait(10)
+        assert call_in_loop(x.read())["x"]["value"] == pytest.approx(target, abs=1e-9)
+    assert not x.backend._fresh
+
+
+def test_a_bad_monitor_readback_option_is_named_before_connecting(tmp_path: Path) -> None:
+    profile = tmp_path / "bad.yaml"
+    profile.write_text(yaml.safe_dump({"devices": {"x": {"kind": "positioner", "prefix": "NOPE:",
+                                                         "monitor_readback": "yes"}}}))
+    with pytest.raises(ValueError, match=r"devices\.x\.monitor_readback must be true or false, got 'yes'"):
+        load_profile(profile, timeout=0.5)
