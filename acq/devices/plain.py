@@ -19,14 +19,21 @@ from acq.engine.status import Status
 class Positioner(Signal):
     """A setpoint/readback pair at ``prefix + fields['setpoint']`` / ``prefix + fields['readback']``
     (defaults ``Pos-SP`` / ``Pos-RB``, as the twin serves them). Targets are checked against the
-    setpoint's control limits (when the IOC gives any) before anything moves."""
+    setpoint's control limits (when the IOC gives any) before anything moves. A move that has not
+    completed after ``timeout`` s (it knows no speed to estimate from) fails with ``PutTimeout``."""
+
+    #: Seconds a move may take unless the profile says ``timeout``.
+    DEFAULT_TIMEOUT = 30.0
 
     FIELDS: ClassVar[dict[str, str]] = {"setpoint": "Pos-SP", "readback": "Pos-RB"}
 
     def __init__(self, prefix: str, name: str = "", *, fields: dict[str, str] | None = None,
-                 backend: BackendFactory = CABackend) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, backend: BackendFactory = CABackend) -> None:
+        if not timeout > 0:
+            raise ValueError(f"positioner {name or prefix}: timeout must be > 0 s, got {timeout}")
         f = {**self.FIELDS, **(fields or {})}
         self.prefix = prefix
+        self.put_timeout = float(timeout)
         self._limits: tuple[float, float] | None = None
         super().__init__(backend(prefix + f["readback"]), write_backend=backend(prefix + f["setpoint"]),
                          name=name, kind="hinted")
@@ -48,7 +55,9 @@ class Positioner(Signal):
         check_position(self.name, value, self._limits)
 
     def set(self, value: Any, wait: bool = True, timeout: float | None = None) -> Status:
-        """Move to ``value`` (checked against the limits first); the status finishes on arrival."""
+        """Move to ``value`` (checked against the limits first); the status finishes on arrival,
+        or fails with ``PutTimeout`` after ``timeout`` s (default: the device's ``timeout``, kept as
+        ``put_timeout``)."""
         self.check_value(value)
         return super().set(value, wait, timeout)
 
