@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -100,7 +101,7 @@ def test_a_hung_ioc_with_a_tripped_suspender_suspends_the_scan_and_it_resumes(tw
     motor.timeout_margin = det.timeout_margin = 1.0
     sus = SuspendFloor(beam.current, 1.0, poll_period=0.1)  # type: ignore[attr-defined]
     RE = RunEngine()
-    docs: list[tuple[str, dict[str, object]]] = []
+    docs: list[tuple[str, dict[str, Any]]] = []
     RE.subscribe(lambda name, doc: docs.append((name, doc)))
     RE.install_suspender(sus)
     assert twin.proc is not None
