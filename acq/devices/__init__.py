@@ -1,7 +1,7 @@
 """The device layer: signals over swappable backends, devices built from them, profiles."""
 
 from acq.devices.areadetector import AreaDetector
-from acq.devices.backends import CABackend, DerivedBackend, DisconnectedError, SoftBackend
+from acq.devices.backends import CABackend, DerivedBackend, DisconnectedError, PutTimeout, SoftBackend
 from acq.devices.device import ConnectionFailed, Device, Signal
 from acq.devices.flyer import MonitorFlyer
 from acq.devices.flyscan import TriggeredFlyer
@@ -16,7 +16,7 @@ from acq.devices.triggerbox import TriggerBox
 __all__ = [
     "AreaDetector", "BeamStatus", "CABackend", "ConnectionFailed", "DerivedBackend", "Device", "DisconnectedError",
     "LimitError", "Mirror", "MonitorFlyer", "MonoEnergy", "Motor", "MotorBundle", "PointDetector", "Positioner",
-    "Scaler", "Shutter", "Signal",
+    "PutTimeout", "Scaler", "Shutter", "Signal",
     "Slits", "SoftBackend", "SoftDetector", "TriggerBox", "TriggeredFlyer", "load_profile", "make_devices",
     "soft_motor",
 ]

@@ -20,6 +20,20 @@ class DisconnectedError(ConnectionError):
     """A PV's IOC does not answer (it is gone, or never came)."""
 
 
+class PutTimeout(TimeoutError, ConnectionError):
+    """A put with completion did not complete by its deadline (the IOC refused it silently, hangs,
+    or the motion never ends). ``device``, ``pv``, ``value`` and ``timeout`` say which.
+
+    It is also a ``ConnectionError``: like an IOC that went away, it suspends a plan while a
+    suspender is tripped (a beam dump, a lost IOC) and fails it otherwise.
+    """
+
+    def __init__(self, message: str, *, device: str = "", pv: str = "", value: Any = None,
+                 timeout: float = 0.0) -> None:
+        super().__init__(message)
+        self.device, self.pv, self.value, self.timeout = device, pv, value, timeout
+
+
 @dataclass
 class Reading:
     """A value with its timestamp and alarm severity (0 none, 1 minor, 2 major, 3 invalid)."""
@@ -276,6 +290,9 @@ class CABackend:
         except Exception as exc:
             if not self._up or (circuit is not None and circuit.dead.is_set()):
                 raise self._dropped_while_writing(value) from exc
+            if isinstance(exc, TimeoutError) and timeout is not None:
+                raise PutTimeout(f"PV {self.pvname}: the put of {value!r} did not complete within {timeout:.3g} s",
+                                 pv=self.pvname, value=value, timeout=timeout) from exc
             if isinstance(exc, TimeoutError | OSError):
                 raise self._failed(f"write of {value!r}", exc) from exc
             raise

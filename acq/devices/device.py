@@ -8,6 +8,7 @@ from typing import Any
 
 from acq.devices._async import call_on_loop, finished, on_shared_loop, status_of
 from acq.devices.backends import Backend, Metadata, Reading, SoftBackend
+from acq.devices.completion import DEFAULT_MARGIN, complete_within
 from acq.engine.status import Status
 
 KINDS = ("hinted", "normal", "config", "omitted")
@@ -176,8 +177,12 @@ class Signal(Device):
     """One value behind a backend: read, describe, monitor, and (unless read-only) set.
 
     With ``write_backend`` it is a setpoint/readback pair: ``set`` writes the setpoint
-    (with completion) while ``read`` reports the readback.
+    (with completion) while ``read`` reports the readback. A ``set`` whose put has not completed
+    after ``put_timeout`` s fails with ``PutTimeout``.
     """
+
+    #: Seconds ``set`` waits for the put's completion unless told otherwise.
+    put_timeout: float = DEFAULT_MARGIN
 
     def __init__(self, backend: Backend | None = None, *, write_backend: Backend | None = None,
                  name: str = "", kind: str = "normal", read_only: bool = False) -> None:
@@ -267,9 +272,14 @@ class Signal(Device):
         return self.write_backend
 
     def set(self, value: Any, wait: bool = True, timeout: float | None = None) -> Status:
-        """Write ``value``; the status finishes when the write has completed."""
+        """Write ``value``; the status finishes when the write has completed, or fails with
+        ``PutTimeout`` after ``timeout`` s (default ``put_timeout``)."""
         writer = self._writer()
-        return status_of(writer.put(value, wait, timeout), f"set {self.name}")
+        if not wait or isinstance(writer, SoftBackend):  # a soft write completes at once
+            return status_of(writer.put(value, wait, timeout), f"set {self.name}")
+        limit = self.put_timeout if timeout is None else timeout
+        return status_of(complete_within(writer.put(value, True, None), limit, device=self.name, pv=writer.source,
+                                         value=value, what=f"the put of {value!r}"), f"set {self.name}")
 
     @on_shared_loop
     async def put(self, value: Any, wait: bool = True, timeout: float | None = None) -> None:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from acq.devices._async import on_shared_loop, status_of
 from acq.devices.backends import Backend, CABackend, SoftBackend
+from acq.devices.completion import DEFAULT_MARGIN, complete_within, deadline
 from acq.devices.device import Device, Signal
 from acq.engine.status import Status
 
 BackendFactory = Callable[[str], Backend]
+
+#: Seconds a move may take when the motor reports no usable speed (VELO ≤ 0), before the margin.
+UNKNOWN_SPEED_ESTIMATE = 60.0
 
 
 class LimitError(ValueError):
@@ -41,14 +45,27 @@ class Motor(Device):
     ``put_completion=False`` falls back to watching DMOV (done moving) after a plain put,
     for IOCs whose motor record does not complete puts. ``backend`` makes the backend of
     each field from its PV name (Channel Access by default; see ``soft_motor``).
+
+    Every move has a deadline: ``|target - position| / VELO + 2·ACCL + timeout_margin`` seconds
+    (at least 5 s; VELO and ACCL as read at connect, the position the last target reached);
+    when it passes, VELO, ACCL and RBV are read again and the move gets one extension if they
+    say so, then its status fails with ``PutTimeout``. ``timeout`` fixes the deadline instead.
     """
 
     _named_as_parent = ("readback",)
 
-    def __init__(self, prefix: str, name: str = "", *, put_completion: bool = True,
-                 backend: BackendFactory = CABackend) -> None:
+    def __init__(self, prefix: str, name: str = "", *, put_completion: bool = True, timeout: float | None = None,
+                 timeout_margin: float = DEFAULT_MARGIN, backend: BackendFactory = CABackend) -> None:
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"motor {name or prefix}: timeout must be > 0 s, got {timeout}")
+        if not timeout_margin >= 0:
+            raise ValueError(f"motor {name or prefix}: timeout_margin must be ≥ 0 s, got {timeout_margin}")
         self.prefix = prefix
         self.put_completion = put_completion
+        self.timeout = timeout
+        self.timeout_margin = float(timeout_margin)
+        self._speed: tuple[float, float] = (0.0, 0.0)  # VELO, ACCL as last read
+        self._position: float | None = None  # where the last move ended (None: unknown, read RBV)
         self.readback = Signal(backend(f"{prefix}.RBV"), kind="hinted", read_only=True)
         self.setpoint = Signal(backend(prefix), kind="normal")
         self.velocity = Signal(backend(f"{prefix}.VELO"), kind="config")
@@ -72,10 +89,34 @@ class Motor(Device):
 
     @on_shared_loop
     async def refresh_limits(self) -> tuple[float, float]:
-        """Read LLM/HLM again (they may change at any time on the IOC)."""
-        low, high = await asyncio.gather(self.low_limit.get_value(), self.high_limit.get_value())
+        """Read LLM/HLM again (they may change at any time on the IOC), and VELO/ACCL for deadlines."""
+        low, high, velo, accl = await asyncio.gather(self.low_limit.get_value(), self.high_limit.get_value(),
+                                                     self.velocity.get_value(), self.acceleration_time.get_value())
         self._limits = (float(low), float(high))
+        self._speed = (float(velo), float(accl))
         return self._limits
+
+    def move_estimate(self, distance: float, velocity: float, acceleration_time: float) -> float:
+        """Seconds a move of ``distance`` should take: at speed, plus ramping up and down."""
+        travel = abs(distance) / velocity if velocity > 0 else UNKNOWN_SPEED_ESTIMATE
+        return travel + 2 * max(acceleration_time, 0.0)
+
+    async def move_timeout(self, value: float) -> float:
+        """The deadline (s) of a move to ``value`` from where the motor is thought to be."""
+        if self.timeout is not None:
+            return self.timeout
+        if self._position is None:
+            self._position = float(await self.readback.get_value())
+        return deadline(self.move_estimate(value - self._position, *self._speed), self.timeout_margin)
+
+    async def _fresh_timeout(self, value: float, started: float) -> float:
+        """A second deadline (s from the start) from fresh VELO, ACCL and RBV: the time gone by plus
+        what is left of the move."""
+        velo, accl, here = await asyncio.gather(self.velocity.get_value(), self.acceleration_time.get_value(),
+                                                self.readback.get_value())
+        self._speed = (float(velo), float(accl))
+        left = self.move_estimate(value - float(here), *self._speed)
+        return time.monotonic() - started + deadline(left, self.timeout_margin)
 
     @property
     def limits(self) -> tuple[float, float]:
@@ -87,22 +128,39 @@ class Motor(Device):
         check_position(self.name, value, self._limits)
 
     def set(self, value: float, timeout: float | None = None) -> Status:
-        """Move to ``value``; the status finishes when the motor record's put completes."""
+        """Move to ``value``; the status finishes when the motor record's put completes, or fails
+        with ``PutTimeout`` once ``timeout`` s (default: the computed deadline) have passed."""
         self.check_value(value)
         return status_of(self._move(float(value), timeout), f"move {self.name}")
 
     async def _move(self, value: float, timeout: float | None) -> None:
-        if self.put_completion:
-            await self.setpoint.put(value, wait=True, timeout=timeout)
+        move = self.setpoint.put(value, wait=True) if self.put_completion else self._move_by_dmov(value)
+        if isinstance(self.setpoint.write_backend, SoftBackend):  # a soft move ends at once
+            await move
         else:
-            await self._move_by_dmov(value, timeout)
+            await self._move_within(move, value, timeout)
         if await self.limit_violation.get_value():
             raise LimitError(f"{self.name}: the IOC refused {value} (LVIO): limits are {await self.refresh_limits()}")
+        self._position = value
 
-    async def _move_by_dmov(self, value: float, timeout: float | None) -> None:
+    async def _move_within(self, move: Coroutine[Any, Any, None], value: float, timeout: float | None) -> None:
+        """Await ``move`` until its deadline (``timeout`` or the computed one, extended once)."""
+        started = time.monotonic()
+        try:
+            limit = timeout if timeout is not None else await self.move_timeout(value)
+        except BaseException:
+            move.close()
+            raise
+        recheck = None if timeout is not None or self.timeout is not None else (
+            lambda: self._fresh_timeout(value, started))
+        self._position = None  # unknown until the move ends
+        await complete_within(move, limit - (time.monotonic() - started), device=self.name,
+                              pv=self.setpoint.source, value=value, what=f"the move to {value}",
+                              recheck=recheck)
+
+    async def _move_by_dmov(self, value: float) -> None:
         """Put without completion, then wait for DMOV to drop (or the move to be tiny) and rise."""
         await self.setpoint.put(value, wait=False)
-        deadline = None if timeout is None else time.monotonic() + timeout
         started = False
         t0 = time.monotonic()
         while True:
@@ -111,8 +169,6 @@ class Motor(Device):
                 started = True
             elif started or time.monotonic() - t0 > 0.05:
                 return
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name}: the move to {value} did not finish within {timeout} s")
             await asyncio.sleep(0.005)
 
     @on_shared_loop
@@ -152,4 +208,5 @@ def soft_motor(name: str, position: float = 0.0, *, limits: tuple[float, float] 
     readback = made[".RBV"]
     made[""].on_put = readback.set_now
     motor._limits = limits
+    motor._speed = (velocity, acceleration_time)
     return motor

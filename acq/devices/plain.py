@@ -20,7 +20,8 @@ from acq.engine.status import Status
 class Positioner(Signal):
     """A setpoint/readback pair at ``prefix + fields['setpoint']`` / ``prefix + fields['readback']``
     (defaults ``Pos-SP`` / ``Pos-RB``, as the twin serves them). Targets are checked against the
-    setpoint's control limits (when the IOC gives any) before anything moves.
+    setpoint's control limits (when the IOC gives any) before anything moves. A move that has not
+    completed after ``timeout`` s (it knows no speed to estimate from) fails with ``PutTimeout``.
 
     With ``monitor_readback`` the readback is kept current by a CA monitor and a read costs no
     round trip. Only for IOCs that post the readback's monitor before the put completion (the
@@ -28,12 +29,19 @@ class Positioner(Signal):
     read right after ``set`` finishes sees the position after the move; an IOC whose readback
     lags its put completion needs fresh reads (the default)."""
 
+    #: Seconds a move may take unless the profile says ``timeout``.
+    DEFAULT_TIMEOUT = 30.0
+
     FIELDS: ClassVar[dict[str, str]] = {"setpoint": "Pos-SP", "readback": "Pos-RB"}
 
     def __init__(self, prefix: str, name: str = "", *, fields: dict[str, str] | None = None,
-                 backend: BackendFactory = CABackend, monitor_readback: bool = False) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, backend: BackendFactory = CABackend,
+                 monitor_readback: bool = False) -> None:
+        if not timeout > 0:
+            raise ValueError(f"positioner {name or prefix}: timeout must be > 0 s, got {timeout}")
         f = {**self.FIELDS, **(fields or {})}
         self.prefix = prefix
+        self.put_timeout = float(timeout)
         self._limits: tuple[float, float] | None = None
         readback = backend(prefix + f["readback"])
         if monitor_readback and isinstance(readback, CABackend):  # other backends read without a round trip
@@ -58,7 +66,9 @@ class Positioner(Signal):
         check_position(self.name, value, self._limits)
 
     def set(self, value: Any, wait: bool = True, timeout: float | None = None) -> Status:
-        """Move to ``value`` (checked against the limits first); the status finishes on arrival."""
+        """Move to ``value`` (checked against the limits first); the status finishes on arrival,
+        or fails with ``PutTimeout`` after ``timeout`` s (default: the device's ``timeout``, kept as
+        ``put_timeout``)."""
         self.check_value(value)
         return super().set(value, wait, timeout)
 

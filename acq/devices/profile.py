@@ -27,22 +27,40 @@ def _str_map(name: str, spec: dict[str, Any], key: str) -> dict[str, str] | None
     return {str(k): str(v) for k, v in value.items()}
 
 
+def _seconds(name: str, spec: dict[str, Any], key: str) -> dict[str, float]:
+    """``{key: seconds}`` if the profile gives ``key`` (a number ≥ 0), else nothing (the device's default)."""
+    if spec.get(key) is None:
+        return {}
+    value = spec[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ValueError(f"devices.{name}.{key} must be a number of seconds ≥ 0, got {value!r}")
+    return {key: float(value)}
+
+
+def _deadlines(name: str, spec: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The completion deadline options of a device (``timeout``, ``timeout_margin``) its profile gives."""
+    return {k: v for key in keys for k, v in _seconds(name, spec, key).items()}
+
+
 def _motor(name: str, spec: dict[str, Any]) -> Device:
-    return Motor(spec["prefix"], name=name, put_completion=bool(spec.get("put_completion", True)))
+    return Motor(spec["prefix"], name=name, put_completion=bool(spec.get("put_completion", True)),
+                 **_deadlines(name, spec, "timeout", "timeout_margin"))
 
 
 def _scaler(name: str, spec: dict[str, Any]) -> Device:
     channels = spec.get("channels") or {name: 2}
     if not isinstance(channels, dict):
         raise ValueError(f"devices.{name}.channels must map reading names to channel numbers")
-    return Scaler(spec["prefix"], {str(k): int(v) for k, v in channels.items()}, name=name)
+    return Scaler(spec["prefix"], {str(k): int(v) for k, v in channels.items()}, name=name,
+                  **_deadlines(name, spec, "timeout", "timeout_margin"))
 
 
 def _positioner(name: str, spec: dict[str, Any]) -> Device:
     monitor = spec.get("monitor_readback", False)
     if not isinstance(monitor, bool):
         raise ValueError(f"devices.{name}.monitor_readback must be true or false, got {monitor!r}")
-    return Positioner(spec["prefix"], name=name, fields=_str_map(name, spec, "fields"), monitor_readback=monitor)
+    return Positioner(spec["prefix"], name=name, fields=_str_map(name, spec, "fields"), monitor_readback=monitor,
+                      **_deadlines(name, spec, "timeout"))
 
 
 def _trigger_box(name: str, spec: dict[str, Any]) -> Device:
@@ -55,16 +73,19 @@ def _trigger_box(name: str, spec: dict[str, Any]) -> Device:
 
 def _mono(name: str, spec: dict[str, Any]) -> Device:
     return MonoEnergy(spec["prefix"], name=name, d_spacing=float(spec.get("d_spacing", 3.1356)),
-                      bragg=str(spec.get("bragg", "bragg")))
+                      bragg=str(spec.get("bragg", "bragg")), **_deadlines(name, spec, "timeout_margin"))
 
 
 KINDS: dict[str, Callable[[str, dict[str, Any]], Device]] = {
     "motor": _motor,
     "scaler": _scaler,
-    "shutter": lambda n, s: Shutter(s["prefix"], name=n, fields=_str_map(n, s, "fields")),
+    "shutter": lambda n, s: Shutter(s["prefix"], name=n, fields=_str_map(n, s, "fields"),
+                                    **_deadlines(n, s, "timeout")),
     "beam_status": lambda n, s: BeamStatus(s["prefix"], name=n, fields=_str_map(n, s, "fields")),
-    "slits": lambda n, s: Slits(s["prefix"], name=n, axes=_str_map(n, s, "axes")),
-    "mirror": lambda n, s: Mirror(s["prefix"], name=n, axes=_str_map(n, s, "axes")),
+    "slits": lambda n, s: Slits(s["prefix"], name=n, axes=_str_map(n, s, "axes"),
+                                **_deadlines(n, s, "timeout_margin")),
+    "mirror": lambda n, s: Mirror(s["prefix"], name=n, axes=_str_map(n, s, "axes"),
+                                  **_deadlines(n, s, "timeout_margin")),
     "mono": _mono,
     "area_detector": lambda n, s: AreaDetector(s["prefix"], name=n, write_path=s.get("write_path")),
     "trigger_box": _trigger_box,

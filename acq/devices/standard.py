@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from acq.devices._async import on_shared_loop, status_of
 from acq.devices.backends import CABackend, DerivedBackend
+from acq.devices.completion import DEFAULT_MARGIN, complete_within
 from acq.devices.device import Device, Signal
 from acq.devices.motor import BackendFactory, LimitError, Motor
 from acq.engine.status import Status
@@ -58,7 +59,8 @@ class Shutter(Device):
         return status_of(self._actuate(target), f"{self.name} → {value}")
 
     async def _actuate(self, target: int) -> None:
-        await self.command.put(target, wait=True)
+        await complete_within(self.command.put(target, wait=True), self.timeout, device=self.name,
+                              pv=self.command.source, value=target, what=f"the command {target}")
         deadline = time.monotonic() + self.timeout
         while int(await self.status.get_value()) != target:
             if time.monotonic() > deadline:
@@ -96,7 +98,7 @@ class MotorBundle(Device):
     AXES: ClassVar[dict[str, str]] = {}
 
     def __init__(self, prefix: str, name: str = "", *, axes: dict[str, str] | None = None,
-                 backend: BackendFactory = CABackend) -> None:
+                 timeout_margin: float = DEFAULT_MARGIN, backend: BackendFactory = CABackend) -> None:
         self.prefix = prefix
         chosen = {**self.AXES, **(axes or {})}
         if not chosen:
@@ -105,7 +107,7 @@ class MotorBundle(Device):
         for axis, suffix in chosen.items():
             if not axis.isidentifier():
                 raise ValueError(f"axis name {axis!r} is not an identifier")
-            setattr(self, axis, Motor(prefix + suffix, backend=backend))
+            setattr(self, axis, Motor(prefix + suffix, timeout_margin=timeout_margin, backend=backend))
         super().__init__(name=name)
         self.set_name(name)
 
@@ -146,12 +148,12 @@ class MonoEnergy(Device):
     _named_as_parent = ("energy",)
 
     def __init__(self, prefix: str, name: str = "", *, d_spacing: float = 3.1356, bragg: str = "bragg",
-                 backend: BackendFactory = CABackend) -> None:
+                 timeout_margin: float = DEFAULT_MARGIN, backend: BackendFactory = CABackend) -> None:
         if not d_spacing > 0:
             raise ValueError(f"mono {name or prefix}: d_spacing must be > 0 Å, got {d_spacing}")
         self.prefix = prefix
         self.d_spacing = float(d_spacing)
-        self.bragg = Motor(prefix + bragg, backend=backend)
+        self.bragg = Motor(prefix + bragg, timeout_margin=timeout_margin, backend=backend)
         self.energy = Signal(DerivedBackend(self.bragg.readback.backend, self.energy_of, units="eV",
                                             precision=2, name="energy"), kind="hinted", read_only=True)
         super().__init__(name=name)
