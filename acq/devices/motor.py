@@ -23,6 +23,14 @@ class LimitError(ValueError):
     """A requested position lies outside a motor's soft limits."""
 
 
+class MoveFailed(RuntimeError):
+    """A move whose put completed but whose motor did not get there (a stall, a limit switch)."""
+
+
+# motor record MSTA bits a finished move is judged by (drvMotor.h)
+MSTA_PLUS_LS, MSTA_SLIP_STALL, MSTA_PROBLEM, MSTA_MINUS_LS = 1 << 2, 1 << 6, 1 << 9, 1 << 13
+
+
 def check_position(name: str, value: Any, limits: tuple[float, float] | None) -> None:
     """Raise naming ``name`` if ``value`` is not a number (``TypeError``), is NaN (``ValueError``) or
     lies outside ``limits`` (``LimitError``; None or (0, 0): no limits, as in the motor record)."""
@@ -77,6 +85,7 @@ class Motor(Device):
         self.done_moving = Signal(backend(f"{prefix}.DMOV"), kind="omitted", read_only=True)
         self.motor_stop = Signal(backend(f"{prefix}.STOP"), kind="omitted")
         self.limit_violation = Signal(backend(f"{prefix}.LVIO"), kind="omitted", read_only=True)
+        self.status_bits = Signal(backend(f"{prefix}.MSTA"), kind="omitted", read_only=True)
         super().__init__(name=name)
         self._limits: tuple[float, float] = (0.0, 0.0)
         self.set_name(name)
@@ -139,8 +148,24 @@ class Motor(Device):
             await move
         else:
             await self._move_within(move, value, timeout)
-        if await self.limit_violation.get_value():
+        lvio, msta = await asyncio.gather(self.limit_violation.get_value(), self.status_bits.get_value())
+        if lvio:
             raise LimitError(f"{self.name}: the IOC refused {value} (LVIO): limits are {await self.refresh_limits()}")
+        if int(msta) & (MSTA_SLIP_STALL | MSTA_PROBLEM | MSTA_PLUS_LS | MSTA_MINUS_LS):
+            await self._judge_end(value, int(msta))
+        self._position = value
+
+    async def _judge_end(self, value: float, msta: int) -> None:
+        """Raise ``MoveFailed`` if the move ended short of ``value`` on a stall or a limit switch
+        (MSTA), as ophyd fails an EpicsMotor move that ends in alarm; a motor resting on a switch
+        at its target is fine."""
+        here, rdbd = (float(v) for v in await asyncio.gather(self.readback.get_value(),
+                                                               self.retry_deadband.get_value()))
+        self._position = None
+        why = ("the motor stalled" if msta & (MSTA_SLIP_STALL | MSTA_PROBLEM)
+               else "it hit the high limit switch" if msta & MSTA_PLUS_LS else "it hit the low limit switch")
+        if msta & (MSTA_SLIP_STALL | MSTA_PROBLEM) or abs(here - value) > max(abs(rdbd), 1e-9):
+            raise MoveFailed(f"{self.name}: the move to {value} ended at {here}: {why} (MSTA {msta:#06x})")
         self._position = value
 
     async def _move_within(self, move: Coroutine[Any, Any, None], value: float, timeout: float | None) -> None:
@@ -195,7 +220,7 @@ def soft_motor(name: str, position: float = 0.0, *, limits: tuple[float, float] 
     """A motor over soft in-memory fields whose readback follows its setpoint at once."""
     values: dict[str, Any] = {"": position, ".RBV": position, ".VELO": velocity, ".ACCL": acceleration_time,
                               ".HLM": limits[1], ".LLM": limits[0], ".RDBD": 0.0, ".EGU": egu,
-                              ".DMOV": 1, ".STOP": 0, ".LVIO": 0}
+                              ".DMOV": 1, ".STOP": 0, ".LVIO": 0, ".MSTA": 0}
     made: dict[str, SoftBackend] = {}
 
     def factory(pv: str) -> Backend:

@@ -134,7 +134,7 @@ def test_load_profile_lists_every_failed_pv_by_device(twin: Any, tmp_path: Path)
     assert time.monotonic() - t0 < 4.0
     failures = info.value.failures
     assert set(failures) == {"ghost", "phantom"}
-    assert "ca://NOPE:m9.RBV" in failures["ghost"] and len(failures["ghost"]) == 11
+    assert "ca://NOPE:m9.RBV" in failures["ghost"] and len(failures["ghost"]) == 12  # every field, MSTA too
     assert set(failures["phantom"]) == {"ca://NOPE:sc9.CNT", "ca://NOPE:sc9.TP", "ca://NOPE:sc9.T",
                                         "ca://NOPE:sc9.S2", "ca://NOPE:sc9.S3"}
 

@@ -152,7 +152,7 @@ def test_mono_energy_is_a_pseudo_positioner_over_bragg() -> None:
     made: dict[str, SoftBackend] = {}
 
     def factory(pv: str) -> SoftBackend:
-        made[pv] = SoftBackend(0 if pv.endswith(".LVIO") else 10.0, source=f"soft://{pv}")
+        made[pv] = SoftBackend(0 if pv.endswith((".LVIO", ".MSTA")) else 10.0, source=f"soft://{pv}")
         return made[pv]
 
     mono = MonoEnergy("X:mono:", name="mono", backend=factory)

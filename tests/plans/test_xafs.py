@@ -58,7 +58,7 @@ def rig() -> tuple[MonoEnergy, Counters, Any]:
     made: dict[str, SoftBackend] = {}
 
     def factory(pv: str) -> SoftBackend:
-        made[pv] = SoftBackend(0 if pv.endswith(".LVIO") else 15.0, source=f"soft://{pv}")
+        made[pv] = SoftBackend(0 if pv.endswith((".LVIO", ".MSTA")) else 15.0, source=f"soft://{pv}")
         return made[pv]
 
     mono = MonoEnergy("X:mono:", name="energy", backend=factory)
