@@ -244,7 +244,7 @@ class TwinProcess:
         prefix = self._physics_prefix()
         name = f"{prefix}{target + ':' if kind != 'dump' else ''}{suffix}"
         with ca_environment(self.env):
-            write(name, value, notify=True, timeout=10)
+            write(name, value, notify=True, timeout=10, repeater=False)  # no repeater: it would outlive us
 
     def _physics_prefix(self) -> str:
         prefix = (self._beamline().get("physics") or {}).get("prefix")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from scenarios.twin_process import TwinProcess, ca_environment
+from scenarios.twin_process import TwinProcess, ca_environment, free_port
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,11 @@ def run_cli(*args: str, timeout: float = 180.0, env: dict[str, str] | None = Non
     process (e.g. a twin IOC that outlived its run) is killed and fails the test."""
     cmd = [sys.executable, "-m", "scenarios", *args]
     with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
-        proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, text=True, start_new_session=True,
-                                env=dict(os.environ) if env is None else env)
+        # a CA repeater port of its own: a repeater the run spawned (caproto's sync client does, and it
+        # outlives its parent holding the parent's output) shows as left behind, never masked by one
+        # that already runs on the host
+        run_env = {**(dict(os.environ) if env is None else env), "EPICS_CA_REPEATER_PORT": str(free_port())}
+        proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, text=True, start_new_session=True, env=run_env)
         overran = False
         try:
             proc.wait(timeout)
