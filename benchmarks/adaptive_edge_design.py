@@ -18,21 +18,7 @@ from typing import Any
 import numpy as np
 
 from adaptive.agents import SlopeAgent
-from adaptive.harness.functions import edge_truth
-from adaptive.harness.tasks import Edge1D, edge_position, edge_step
-
-
-def design_rms(x: np.ndarray[Any, Any], env: Edge1D, draws: int, seed: int) -> tuple[float, float]:
-    """RMS errors of E0 (eV) and of the step over ``draws`` noise draws on the fixed points ``x``."""
-    rng = np.random.default_rng([seed, 99])
-    clean = edge_truth(x, env.e0)
-    e0, step = [], []
-    for _ in range(draws):
-        y = clean + env.noise * rng.normal(size=len(x))
-        found = edge_position(x, y)
-        e0.append(found - env.true_e0)
-        step.append(edge_step(x, y, found) - env.true_step)
-    return float(np.sqrt(np.mean(np.square(e0)))), float(np.sqrt(np.mean(np.square(step))))
+from adaptive.harness.tasks import Edge1D, edge_design_rms
 
 
 def scan(env: Edge1D, seed: int, fill: bool) -> np.ndarray[Any, Any]:
@@ -59,10 +45,10 @@ def main() -> None:
     rows: dict[str, list[tuple[int, float, float]]] = {"slope+fill": [], "slope": []}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         env = Edge1D(seed=seed)
-        ref_e0, ref_step = design_rms(ref_x, env, args.draws, seed)
+        ref_e0, ref_step = edge_design_rms(ref_x, env, args.draws, [seed, 99])
         for name, fill in (("slope+fill", True), ("slope", False)):
             x = scan(env, seed, fill)
-            e0, step = design_rms(x, env, args.draws, seed)
+            e0, step = edge_design_rms(x, env, args.draws, [seed, 99])
             rows[name].append((len(x), e0 / ref_e0, step / ref_step))
     figures: dict[str, Any] = {"benchmark": "adaptive_edge_design", "seeds": args.seeds, "draws": args.draws,
                                "load_average_1min": os.getloadavg()[0]}

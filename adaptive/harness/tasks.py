@@ -272,6 +272,23 @@ def edge_step(X: ArrayLike, Y: ArrayLike, e0: float) -> float:
     return float(lines[1] - lines[0])
 
 
+def edge_design_rms(x: ArrayLike, env: Edge1D, draws: int, seed: int | list[int]) -> tuple[float, float]:
+    """RMS errors of E0 (eV) and of the edge step over ``draws`` noise draws (seeded by ``seed``) on
+    the fixed energies ``x``: how good a set of points is, whatever one noise draw happens to do."""
+    from adaptive.harness.functions import edge_truth
+
+    x = np.asarray(x, dtype=float)
+    rng = np.random.default_rng(seed)
+    clean = edge_truth(x, env.e0)
+    e0, step = [], []
+    for _ in range(draws):
+        y = clean + env.noise * rng.normal(size=len(x))
+        found = edge_position(x, y)
+        e0.append(found - env.true_e0)
+        step.append(edge_step(x, y, found) - env.true_step)
+    return float(np.sqrt(np.mean(np.square(e0)))), float(np.sqrt(np.mean(np.square(step))))
+
+
 @dataclass
 class Phases(Environment):
     """A sample library on a 20×20 grid of positions with three phases; each measurement is a

@@ -8,7 +8,7 @@ import pytest
 from adaptive.agents import ClusterAgent, GPBOAgent, GPMapAgent, GridAgent, SlopeAgent, SobolAgent
 from adaptive.harness.episode import run_episode
 from adaptive.harness.functions import map2d_truth
-from adaptive.harness.tasks import Edge1D, Map2D, Phases, task_factory
+from adaptive.harness.tasks import Edge1D, Map2D, Phases, edge_design_rms, task_factory
 
 
 def branin_like(x: np.ndarray) -> float:
@@ -98,22 +98,6 @@ def test_slope_stepping_finds_the_edge_with_half_the_points_of_a_fixed_scan() ->
         assert result.metrics["step_error"] < 0.01 * env.true_step, result.metrics  # the step to 1%
 
 
-def _design_rms(x: np.ndarray, env: Edge1D, draws: int = 24) -> tuple[float, float]:
-    """RMS errors of E0 and of the edge step over fresh noise draws on the fixed points ``x``."""
-    from adaptive.harness.functions import edge_truth
-    from adaptive.harness.tasks import edge_position, edge_step
-
-    rng = np.random.default_rng(7)
-    clean = edge_truth(x, env.e0)
-    e0, step = [], []
-    for _ in range(draws):
-        y = clean + env.noise * rng.normal(size=len(x))
-        found = edge_position(x, y)
-        e0.append(found - env.true_e0)
-        step.append(edge_step(x, y, found) - env.true_step)
-    return float(np.sqrt(np.mean(np.square(e0)))), float(np.sqrt(np.mean(np.square(step))))
-
-
 def test_slope_scan_with_window_fill_measures_e0_and_the_step_about_as_well_as_a_half_ev_scan() -> None:
     """Judged on the design (RMS over noise draws, so that one unlucky draw does not decide): the
     scan plus the window fill, at ≤ 200 points, is on average within 15 % of the 0.5 eV scan (401
@@ -122,7 +106,7 @@ def test_slope_scan_with_window_fill_measures_e0_and_the_step_about_as_well_as_a
     ratios = []
     for seed in (0, 1, 2):
         env = Edge1D(seed=seed)
-        ref_e0, ref_step = _design_rms(ref_x, env)
+        ref_e0, ref_step = edge_design_rms(ref_x, env, 24, 7)
         designs = {}
         for fill in (True, False):
             opts = env.agent_options("slope")
@@ -135,8 +119,8 @@ def test_slope_scan_with_window_fill_measures_e0_and_the_step_about_as_well_as_a
                 agent.tell(pts[0], env.evaluate(pts[0]))
             designs[fill] = np.array(xs)
         assert len(designs[True]) == 200 and len(designs[False]) < 150, {k: len(v) for k, v in designs.items()}
-        e0, step = _design_rms(designs[True], env)
-        _, step_scan_only = _design_rms(designs[False], env)
+        e0, step = edge_design_rms(designs[True], env, 24, 7)
+        _, step_scan_only = edge_design_rms(designs[False], env, 24, 7)
         ratios.append((e0 / ref_e0, step / ref_step, step_scan_only / ref_step))
     r = np.array(ratios)
     assert r[:, :2].mean() < 1.15 and np.all(r[:, :2] < 1.35), ratios
