@@ -63,6 +63,14 @@ def run_cli(*args: str, timeout: float = 180.0, env: dict[str, str] | None = Non
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
+def run_ci_variant(tmp_path_factory: pytest.TempPathFactory, scenario: str,
+                   timeout: float = 180.0) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``beamtwin run SCENARIO --ci`` once into a fresh data directory (over CA against a real twin
+    subprocess): what it printed, and the directory."""
+    data = tmp_path_factory.mktemp(scenario)
+    return run_cli("run", scenario, "--ci", "--data-dir", str(data), timeout=timeout), data
+
+
 def _session_members(sid: int) -> list[int]:
     """The live processes of session ``sid`` other than its leader."""
     members = []

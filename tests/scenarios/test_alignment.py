@@ -18,16 +18,14 @@ from scenarios.envs.spec import parse_campaign
 from scenarios.experiments.alignment import judge_alignment
 from scenarios.runner import Outcome
 from store import Catalog
-from tests.conftest import assert_plot, run_cli
+from tests.conftest import assert_plot, run_ci_variant
 from twin.physics import BeamlineModel
 
 
 @pytest.fixture(scope="module")
 def aligned(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run alignment --ci`` once, over CA against a real twin subprocess."""
-    data = tmp_path_factory.mktemp("alignment")
-    done = run_cli("run", "alignment", "--ci", "--data-dir", str(data), timeout=240)
-    return done, data
+    return run_ci_variant(tmp_path_factory, "alignment", timeout=240)
 
 
 def _model(sc: scenarios.Scenario) -> BeamlineModel:

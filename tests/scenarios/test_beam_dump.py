@@ -18,15 +18,13 @@ import pytest
 from scenarios import scenario as scenarios
 from scenarios.runner import Outcome, judge
 from store import Catalog
-from tests.conftest import run_cli
+from tests.conftest import run_ci_variant
 
 
 @pytest.fixture(scope="module")
 def dumped(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run beam-dump --ci`` once, over CA against a real twin subprocess."""
-    data = tmp_path_factory.mktemp("beam-dump")
-    done = run_cli("run", "beam-dump", "--ci", "--data-dir", str(data))
-    return done, data
+    return run_ci_variant(tmp_path_factory, "beam-dump")
 
 
 def _outcome(data: Path, out: str) -> tuple[Outcome, scenarios.Scenario, float]:

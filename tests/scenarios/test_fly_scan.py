@@ -16,7 +16,7 @@ from scenarios import scenario as scenarios
 from scenarios.experiments.fly import check_experiment, fly_truth, judge_fly, measure
 from scenarios.runner import Outcome
 from store import Catalog
-from tests.conftest import assert_plot, run_cli
+from tests.conftest import assert_plot, run_ci_variant
 
 CHECKS = ("stored", "frames_equal_triggers", "positions_on_grid", "frames_at_positions", "spot_centroid")
 
@@ -24,9 +24,7 @@ CHECKS = ("stored", "frames_equal_triggers", "positions_on_grid", "frames_at_pos
 @pytest.fixture(scope="module")
 def flown(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run fly-scan --ci`` once."""
-    data = tmp_path_factory.mktemp("fly-scan")
-    done = run_cli("run", "fly-scan", "--ci", "--data-dir", str(data), timeout=180)
-    return done, data
+    return run_ci_variant(tmp_path_factory, "fly-scan", timeout=180)
 
 
 def test_fly_scan_stores_triggers_and_references_every_frame(

@@ -20,15 +20,13 @@ from scenarios import scenario as scenarios
 from scenarios.experiments.phases import judge, parse, recovered_labels, true_labels
 from scenarios.runner import Outcome, run_scenario
 from store import Catalog
-from tests.conftest import assert_plot, run_cli
+from tests.conftest import assert_plot, run_ci_variant
 
 
 @pytest.fixture(scope="module")
 def library_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run phase-library --ci`` once, over CA against a real twin subprocess."""
-    data = tmp_path_factory.mktemp("phase-library")
-    done = run_cli("run", "phase-library", "--ci", "--data-dir", str(data), timeout=500)
-    return done, data
+    return run_ci_variant(tmp_path_factory, "phase-library", timeout=500)
 
 
 def _stored(data: Path) -> tuple[np.ndarray[Any, Any], list[Any], list[str]]:

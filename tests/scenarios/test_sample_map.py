@@ -19,15 +19,13 @@ from scenarios.envs.spec import parse_campaign
 from scenarios.experiments.map import judge_map
 from scenarios.runner import Outcome
 from store import Catalog
-from tests.conftest import assert_plot, run_cli
+from tests.conftest import assert_plot, run_ci_variant
 
 
 @pytest.fixture(scope="module")
 def mapped(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run sample-map --ci`` once, over CA against a real twin subprocess."""
-    data = tmp_path_factory.mktemp("sample-map")
-    done = run_cli("run", "sample-map", "--ci", "--data-dir", str(data), timeout=240)
-    return done, data
+    return run_ci_variant(tmp_path_factory, "sample-map", timeout=240)
 
 
 def test_ci_variant_maps_the_sample_and_stores_a_frame_per_point(

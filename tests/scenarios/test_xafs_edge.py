@@ -17,7 +17,7 @@ from scenarios import scenario as scenarios
 from scenarios.experiments.xafs import judge, measure_edge, parse
 from scenarios.runner import Outcome, run_scenario
 from store import Catalog
-from tests.conftest import run_cli
+from tests.conftest import run_ci_variant
 from tests.store.xdi_spec import problems
 from twin.physics import BeamlineModel
 
@@ -25,9 +25,7 @@ from twin.physics import BeamlineModel
 @pytest.fixture(scope="module")
 def edge_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``beamtwin run xafs-edge --ci`` once, over CA against a real twin subprocess."""
-    data = tmp_path_factory.mktemp("xafs-edge")
-    done = run_cli("run", "xafs-edge", "--ci", "--data-dir", str(data), timeout=400)
-    return done, data
+    return run_ci_variant(tmp_path_factory, "xafs-edge", timeout=400)
 
 
 def _outcome(data: Path) -> tuple[Outcome, scenarios.Scenario]:
