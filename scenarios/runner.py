@@ -25,7 +25,7 @@ from acq.engine import RunEngine, TransitionError
 from acq.loop import call_in_loop
 from scenarios import scenario as scenarios
 from scenarios.faults import FaultInjector, FaultSpec, SuspensionLog, build_suspenders, points_exact
-from scenarios.twin_process import TwinProcess, ca_environment
+from scenarios.twin_process import OWN_TWIN_CONNECT_TIMEOUT, TwinProcess, ca_environment
 from store import Catalog, Writer
 from twin.physics import BeamlineModel
 
@@ -76,6 +76,12 @@ def device_of(devices: dict[str, Any], name: str, kind: type) -> Any:
     if not isinstance(dev, kind):
         raise ValueError(f"experiment: device {name!r} is a {type(dev).__name__}, not a {kind.__name__}")
     return dev
+
+
+def connect_profile(device_file: dict[str, Any], where: dict[str, Any]) -> dict[str, Any]:
+    """The beamline file's devices, connected: within ``OWN_TWIN_CONNECT_TIMEOUT`` to the twin this run
+    started, within the profile's usual 5 s to a real beamline (``--no-twin``: a dead IOC is named at once)."""
+    return load_profile(device_file["_path"], timeout=OWN_TWIN_CONNECT_TIMEOUT if where.get("simulated") else 5.0)
 
 
 def scenario_engine(sc: scenarios.Scenario, device_file: dict[str, Any], where: dict[str, Any],
@@ -148,7 +154,7 @@ def run_scenario(ref: str | None = None, *, data_dir: str | Path, speed: float |
     if no_twin and sc.faults:
         out.write(f"no twin: the scenario's {len(sc.faults)} fault(s) are not injected\n")
     with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out, twins=twins) as where:
-        devices = load_profile(device_file["_path"])
+        devices = connect_profile(device_file, where)
         motor = device_of(devices, exp["motor"], Motor)
         dets = [device_of(devices, d, Scaler) for d in exp["detectors"]]
         start, stop, num = float(exp["start"]), float(exp["stop"]), int(exp["num"])

@@ -38,6 +38,11 @@ def ca_environment(env: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+#: Seconds a client gives the devices to connect to a twin that it started: the twin answered
+#: every PV before it said ready, so a slow connect means a loaded machine, not a missing IOC.
+OWN_TWIN_CONNECT_TIMEOUT = 30.0
+
+
 def free_port() -> int:
     """A port that is free on loopback for both TCP and UDP."""
     for _ in range(100):

@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,15 @@ def validate_documents(docs: list[tuple[str, dict[str, Any]]]) -> None:
     for stream, seqs in per_stream.items():
         assert seqs == list(range(1, len(seqs) + 1)), f"seq_num of {stream} runs 1…N"
         assert stops[0]["num_events"][stream] == len(seqs)
+
+
+@contextmanager
+def frozen(twin: TwinProcess) -> Iterator[None]:
+    """The twin's process stopped (SIGSTOP) for the block: its sockets stay open, nothing answers."""
+    assert twin.proc is not None
+    pid = twin.proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)

@@ -18,7 +18,7 @@ from acq.devices import load_profile
 from acq.devices.profile import connect_all, make_devices
 from acq.engine import RunEngine
 from acq.loop import call_in_loop
-from scenarios.twin_process import TwinProcess
+from scenarios.twin_process import OWN_TWIN_CONNECT_TIMEOUT, TwinProcess
 
 
 def connect_devices(beamline: str, names: list[str], timeout: float = 5.0) -> dict[str, Any]:
@@ -52,7 +52,9 @@ class TwinRuns:
             self.twin = twin
             self._saved = {k: os.environ.get(k) for k in twin.env}
             os.environ.update(twin.env)
-            self.devices = connect_devices(self.beamline, self.names) if self.names else load_profile(self.beamline)
+            timeout = OWN_TWIN_CONNECT_TIMEOUT
+            self.devices = (connect_devices(self.beamline, self.names, timeout) if self.names
+                            else load_profile(self.beamline, timeout))
             self.RE = RunEngine(md={"simulated": True, "twin_seed": self.seed, "twin_speed": self.speed, **self.md})
             self.opened(self.devices)
         return self.devices

@@ -17,10 +17,10 @@ import numpy as np
 
 import beamlines
 from acq import plans
-from acq.devices import AreaDetector, Motor, TriggerBox, load_profile
+from acq.devices import AreaDetector, Motor, TriggerBox
 from acq.loop import call_in_loop
 from scenarios import scenario as scenarios
-from scenarios.runner import Outcome, beamline_environment, device_of, scenario_engine
+from scenarios.runner import Outcome, beamline_environment, connect_profile, device_of, scenario_engine
 from store import Catalog, Writer
 from twin.physics import BeamlineModel
 
@@ -61,7 +61,7 @@ def run_fly_scan(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: fl
     exp = check_experiment(sc)
     device_file = beamlines.load(profile) if profile else sc.beamline
     with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out) as where:
-        devices = load_profile(device_file["_path"])
+        devices = connect_profile(device_file, where)
         cams = [device_of(devices, d, AreaDetector) for d in exp["detectors"]]
         motor = device_of(devices, exp["motor"], Motor)
         box = device_of(devices, exp["trigger_box"], TriggerBox)

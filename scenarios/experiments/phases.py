@@ -26,13 +26,13 @@ from sklearn.metrics import adjusted_rand_score
 
 import beamlines
 from acq import plans
-from acq.devices import Motor, Scaler, load_profile
+from acq.devices import Motor, Scaler
 from acq.loop import call_in_loop
 from adaptive.agents import ClusterAgent
 from adaptive.wiring import observations_from_catalog, run_campaign
 from scenarios import scenario as scenarios
 from scenarios.experiments.fields import Fields
-from scenarios.runner import Outcome, beamline_environment, device_of, scenario_engine
+from scenarios.runner import Outcome, beamline_environment, connect_profile, device_of, scenario_engine
 from store import Catalog, Writer
 from twin.physics import BeamlineModel
 
@@ -124,7 +124,7 @@ def run_phases(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: floa
     data_dir = Path(data_dir)
     campaign_id = str(uuid.uuid4())
     with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out) as where:
-        devices = load_profile(device_file["_path"])
+        devices = connect_profile(device_file, where)
         arm = device_of(devices, xp.arm, Motor)
         sx, sy = (device_of(devices, n, Motor) for n in xp.stage)
         det = device_of(devices, xp.detector, Scaler)

@@ -26,13 +26,13 @@ import beamlines
 from acq import plans
 from acq.callbacks import LiveProgress, LiveTable, PlotPNG
 from acq.callbacks.edge import edge_e0, edge_step
-from acq.devices import MonoEnergy, Motor, Scaler, load_profile
+from acq.devices import MonoEnergy, Motor, Scaler
 from acq.loop import call_in_loop
 from adaptive.agents import SlopeAgent
 from adaptive.wiring import Guarded
 from scenarios import scenario as scenarios
 from scenarios.experiments.fields import Fields
-from scenarios.runner import Outcome, beamline_environment, device_of, scenario_engine
+from scenarios.runner import Outcome, beamline_environment, connect_profile, device_of, scenario_engine
 from store import Catalog, Writer
 from store.export import export
 from twin.physics import BeamlineModel
@@ -133,7 +133,7 @@ def run_xafs(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: float,
                          f"beamline {device_file.get('name', '')!r}")
     data_dir = Path(data_dir)
     with beamline_environment(sc, seed=seed, speed=speed, no_twin=no_twin, out=out) as where:
-        devices = load_profile(device_file["_path"])
+        devices = connect_profile(device_file, where)
         device_of(devices, xp.bragg, Motor)
         det = device_of(devices, xp.detector, Scaler)
         for ch in (xp.i0, xp.it):

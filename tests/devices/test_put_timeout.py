@@ -12,8 +12,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -25,20 +23,9 @@ from acq.loop import call_in_loop
 from acq.plans import scan
 from acq.plans.stubs import mv
 from scenarios.twin_process import TwinProcess
+from tests.conftest import frozen
 
 TWIN_SPEED = 50.0
-
-
-@contextmanager
-def frozen(twin: TwinProcess) -> Iterator[None]:
-    """The twin's process stopped (SIGSTOP): its sockets stay open, nothing answers."""
-    assert twin.proc is not None
-    pid = twin.proc.pid
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
 
 
 def test_a_refused_put_fails_with_put_timeout_naming_device_pv_and_value(twin: TwinProcess) -> None:
