@@ -45,7 +45,7 @@ def test_several_ioc_processes_on_their_own_ports() -> None:
         env = cluster_environment([a.port, b.port])
         assert env["EPICS_CA_ADDR_LIST"] == f"127.0.0.1:{a.port} 127.0.0.1:{b.port}"
         with ca_environment(env):
-            ca = CA()
+            ca = CA(timeout=20)  # a reconnect after the restart may take over 5 s on a loaded machine
             try:
                 assert ca.get("BT:m1.DMOV") == 1 and ca.get("BTX:dcm:theta.DMOV") == 1
                 b.restart()
