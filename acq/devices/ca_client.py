@@ -272,19 +272,30 @@ async def _exchange(cm: Any, pv: Any, ioid: int, command: Any, timeout: float | 
     return info["response"]
 
 
+def read_request(chan: Any, data_type: Any, ioid: int) -> Any:
+    """A ``ReadNotifyRequest`` on ``chan``: its bytes for a scalar double read as "time" (what
+    caproto's ``chan.read(...)`` encodes), else caproto's command."""
+    if data_type == "time" and chan.native_data_type == DBR_DOUBLE and chan.native_data_count == 1:
+        return HEADER.pack(READ_NOTIFY, 0, DBR_TIME_DOUBLE, 0 if chan.protocol_version >= 13 else 1, chan.sid, ioid)
+    return chan.read(ioid=ioid, data_type=data_type, data_count=None, notify=True)
+
+
+def write_request(chan: Any, data: Any, ioid: int) -> bytes | None:
+    """A ``WriteNotifyRequest`` of one number to a scalar double channel as bytes (what caproto's
+    ``chan.write(...)`` encodes), or None for anything else."""
+    if (chan.native_data_type == DBR_DOUBLE and chan.native_data_count == 1 and isinstance(data, list | tuple)
+            and len(data) == 1 and type(data[0]) in (float, int)):
+        return HEADER.pack(WRITE_NOTIFY, 8, DBR_DOUBLE, 1, chan.sid, ioid) + DOUBLE.pack(data[0])
+    return None
+
+
 async def read(pv: Any, *, data_type: Any = None, timeout: float | None = None) -> Any:
     """A fresh reading of ``pv`` (``PV.read(data_type=…, timeout=…)``)."""
     cm = _connected(pv)
     if cm is None:
         return await pv.read(data_type=data_type, timeout=timeout)
     ioid = cm._ioid_counter()
-    chan = pv.channel
-    command: Any = None
-    if data_type == "time" and chan.native_data_type == DBR_DOUBLE and chan.native_data_count == 1:
-        command = HEADER.pack(READ_NOTIFY, 0, DBR_TIME_DOUBLE, 0 if chan.protocol_version >= 13 else 1,
-                              chan.sid, ioid)
-    else:
-        command = chan.read(ioid=ioid, data_type=data_type, data_count=None, notify=True)
+    command = read_request(pv.channel, data_type, ioid)
     return await _exchange(cm, pv, ioid, command, timeout, "read")
 
 
@@ -294,13 +305,9 @@ async def write(pv: Any, data: Any, *, wait: bool = True, timeout: float | None 
     if cm is None:
         return await pv.write(data, wait=wait, timeout=timeout)
     ioid = cm._ioid_counter()
-    chan = pv.channel
-    command: Any = None
-    if (wait and chan.native_data_type == DBR_DOUBLE and chan.native_data_count == 1
-            and isinstance(data, list | tuple) and len(data) == 1 and type(data[0]) in (float, int)):
-        command = HEADER.pack(WRITE_NOTIFY, 8, DBR_DOUBLE, 1, chan.sid, ioid) + DOUBLE.pack(data[0])
-    else:
-        command = chan.write(data, ioid=ioid, notify=wait, data_type=None, data_count=None)
+    command = write_request(pv.channel, data, ioid) if wait else None
+    if command is None:
+        command = pv.channel.write(data, ioid=ioid, notify=wait, data_type=None, data_count=None)
     if not wait:
         await cm.send(command, extra={"pv": pv.name})
         return None

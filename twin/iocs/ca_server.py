@@ -61,6 +61,8 @@ _LEAN_RESPONSES = (ca.ReadNotifyResponse, ca.WriteNotifyResponse)
 class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
     """A circuit whose monitor sender sends what has queued at once and tells when it is idle."""
 
+    #: reads and writes of scalar doubles are served by the receive loop (``lean_ca``)
+    lean_requests = True
     #: monitor updates of plain scalar doubles may go straight to this circuit's socket
     lean_monitors = True
 
@@ -134,7 +136,9 @@ class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
             data = await self.client.recv(4096)
         except OSError:
             data = b""
-        if data and self.connected and not self.circuit._data and self.command_queue.empty():
+        if data and self.lean_requests and self.connected and self.command_queue.empty():
+            if self.circuit._data:  # the start of a message that caproto kept (e.g. a header sent alone)
+                data, self.circuit._data = bytes(self.circuit._data) + data, bytearray()
             data = await self._serve_lean(data)
             if not data:
                 return
