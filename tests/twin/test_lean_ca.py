@@ -8,6 +8,7 @@ clients are caproto's asyncio client (what the benchmark's raw floor uses) and o
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import time
@@ -65,7 +66,8 @@ def _contexts() -> list[Any]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    saved = dict(os.environ)
+    # serve_async sets the server's CA environment and quiets caproto's logger: both are put back
+    saved, level = dict(os.environ), logging.getLogger("caproto").level
     served = Served(tmp_path_factory.mktemp("lean") / "ready")
     try:
         yield served
@@ -73,6 +75,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         served.close()
         os.environ.clear()
         os.environ.update(saved)
+        logging.getLogger("caproto").setLevel(level)
 
 
 class Counts:
