@@ -101,6 +101,8 @@ class CoalescingCircuitManager(VirtualCircuitManager):  # type: ignore[misc]
         """caproto's receive loop, handling responses to reads and writes and monitor updates at once
         when nothing waits in the command queue before them (order kept); the rest is queued."""
         queue = self.command_queue
+        if isinstance(getattr(transport, "reader", None), asyncio.StreamReader):
+            self._take_at_arrival(transport.reader)
         while True:
             try:
                 bytes_received = await transport.recv()
@@ -124,6 +126,23 @@ class CoalescingCircuitManager(VirtualCircuitManager):  # type: ignore[misc]
             if not bytes_received:
                 break
 
+    def _take_at_arrival(self, reader: asyncio.StreamReader) -> None:
+        """Serve what ``_lean`` takes as the bytes arrive (in the protocol's ``data_received``),
+        not one scheduler pass later in this loop; only while nothing waits before them (no bytes
+        in the reader or the circuit's buffer, no command queued)."""
+        feed = reader.feed_data
+        queue = self.command_queue._queue
+
+        def feed_lean(data: bytes) -> None:
+            if data and not reader._buffer and not reader._eof and not self.circuit._data and queue.empty():  # type: ignore[attr-defined]
+                self.last_tcp_receipt = time.monotonic()
+                data = self._lean(data)
+                if not data:
+                    return
+            feed(data)
+
+        reader.feed_data = feed_lean  # type: ignore[method-assign,assignment]
+
     def _lean(self, data: bytes) -> bytes:
         """Hand the leading responses of ``data`` that a lean request waits for (read and write
         completions, ``DBR_TIME_*`` scalars) and the monitor updates a lean listener takes to them
@@ -141,7 +160,10 @@ class CoalescingCircuitManager(VirtualCircuitManager):  # type: ignore[misc]
                         or (reading := time_scalar(data_type, count, data, offset + 16)) is None):
                     break
                 for hook in list(hooks.values()):
-                    hook(reading)
+                    try:
+                        hook(reading)
+                    except Exception:
+                        self.log.exception("Monitor callback failed: %r", hook)
             elif command in (READ_NOTIFY, WRITE_NOTIFY) and p1 == ECA_NORMAL:
                 info = self.ioids.get(p2)
                 if info is None or type(info.get("event")) is not _Waiter or p2 not in self.circuit._ioids:

@@ -22,7 +22,7 @@ from caproto.asyncio.client import Context
 
 import beamlines
 from scenarios.twin_process import free_port
-from twin.iocs import ca_server
+from twin.iocs import ca_server, lean_ca
 from twin.iocs.server import serve_async
 
 SP, RB, RATE = "BTS:stage:Pos-SP", "BTS:stage:Pos-RB", "BTS:diode:Rate-RB"
@@ -87,13 +87,13 @@ class Counts:
         for method, counter in (("_lean_read", "lean_read"), ("_lean_put", "lean_put")):
             monkeypatch.setattr(cls, method, self._count(getattr(cls, method), counter))
         monkeypatch.setattr(cls, "queue_out", self._count(cls.queue_out, "lean_post"))
-        original = ca_server.MonitorQueue.put_nowait
+        original = lean_ca.MonitorQueue.put_nowait
 
         def queued(queue: Any, item: Any) -> None:
             self.queued += 1
             original(queue, item)
 
-        monkeypatch.setattr(ca_server.MonitorQueue, "put_nowait", queued)
+        monkeypatch.setattr(lean_ca.MonitorQueue, "put_nowait", queued)
 
     def _count(self, fn: Callable[..., Any], counter: str) -> Callable[..., Any]:
         def counted(*args: Any, **kwargs: Any) -> Any:

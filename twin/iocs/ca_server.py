@@ -268,25 +268,6 @@ class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
         return await super()._command_queue_iteration(command)
 
 
-class MonitorQueue(asyncio.Queue):  # type: ignore[type-arg]
-    """The context's queue of monitor updates (``ChannelData.publish``), which hands an update of
-    plain scalar doubles to the circuits' sockets at once when nothing waits before it."""
-
-    def __init__(self, context: TwinContext) -> None:
-        super().__init__()
-        self.context = context
-
-    async def put(self, item: Any) -> None:
-        """Post ``item`` now if it is lean, else queue it for caproto's subscription loop."""
-        if item.sub is None and self.empty():
-            messages = lean_ca.monitor_messages(item, self.context.subscriptions)
-            if messages is not None:
-                for circuit, data in messages:
-                    circuit.queue_out(data)
-                return
-        self.put_nowait(item)
-
-
 class TwinContext(Context):  # type: ignore[misc]
     """caproto's asyncio server context with ``TwinCircuit`` circuits and Nagle off."""
 
@@ -294,7 +275,7 @@ class TwinContext(Context):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.subscription_queue = MonitorQueue(self)
+        self.subscription_queue = lean_ca.MonitorQueue(self)
         self._open = asyncio.Event()
         #: called before anything is sent to a client (a split twin publishes its state changes)
         self.before_send: Callable[[], None] | None = None

@@ -12,6 +12,7 @@ them to the socket at once; the record logic stays caproto's (``getter``, ``writ
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Iterable
 from typing import Any
@@ -26,6 +27,8 @@ EVENT_ADD, READ_NOTIFY, WRITE_NOTIFY = 1, 15, 19
 DBR_DOUBLE, DBR_TIME_DOUBLE = 6, 20
 ECA_NORMAL = 1  # the status code a successful response carries
 EXTENDED = 0xFFFF  # a payload size that announces an extended header
+_LEAN_TYPES = {"DOUBLE": DBR_DOUBLE, "TIME_DOUBLE": DBR_TIME_DOUBLE}  # subscription data types served here
+_PAYLOAD = {DBR_DOUBLE: 8, DBR_TIME_DOUBLE: 24}
 
 #: Bytes a circuit's socket may hold unsent before monitor updates take caproto's queue again
 #: (which drops the oldest updates for a client that does not keep up).
@@ -71,6 +74,21 @@ def write_response(native_type: int, count: int, ioid: int) -> bytes:
     return HEADER.pack(WRITE_NOTIFY, 0, native_type, count, ECA_NORMAL, ioid)
 
 
+def _to_subscribers(spec: Any, data_type: int, payload: bytes, subscriptions: Any,
+                    messages: list[tuple[Any, bytes]]) -> bool:
+    """Add an ``EventAddResponse`` with ``payload`` for every subscription of ``spec`` to
+    ``messages``; False (and nothing added) unless all of them may take the lean way."""
+    subs = subscriptions.get(spec, ())
+    for sub in subs:
+        circuit = sub.circuit
+        if (int(sub.data_type) != data_type or sub.data_count > 1 or not getattr(circuit, "lean_monitors", False)
+                or not circuit.ready_for_monitors() or not plain_filter(sub.channel_filter)):
+            return False
+    messages.extend((sub.circuit, HEADER.pack(EVENT_ADD, len(payload), data_type, 1, ECA_NORMAL, sub.subscriptionid)
+                     + payload) for sub in subs)
+    return True
+
+
 def monitor_messages(update: Any, subscriptions: Any) -> list[tuple[Any, bytes]] | None:
     """``EventAddResponse`` bytes for every subscription ``update`` (caproto's
     ``SubscriptionUpdate`` from ``ChannelData.publish``) goes to, by circuit; None unless every
@@ -81,22 +99,61 @@ def monitor_messages(update: Any, subscriptions: Any) -> list[tuple[Any, bytes]]
         return None
     messages: list[tuple[Any, bytes]] = []
     for spec in update.sub_specs:
-        if not plain_filter(spec.channel_filter):
+        data_type = _LEAN_TYPES.get(spec.data_type_name)
+        if data_type is None or not plain_filter(spec.channel_filter):
             return None
-        payload: bytes | None = None
-        for sub in subscriptions.get(spec, ()):
-            circuit = sub.circuit
-            data_type = int(sub.data_type)
-            if (data_type not in (DBR_DOUBLE, DBR_TIME_DOUBLE) or not getattr(circuit, "lean_monitors", False)
-                    or not circuit.ready_for_monitors() or not plain_filter(sub.channel_filter)):
-                return None
-            if payload is None:
-                payload = (bytes(metadata) if data_type == DBR_TIME_DOUBLE else b"") + values.tobytes()
-                if len(payload) != (24 if data_type == DBR_TIME_DOUBLE else 8):
-                    return None
-            messages.append((circuit, HEADER.pack(EVENT_ADD, len(payload), data_type, 1, ECA_NORMAL,
-                                                  sub.subscriptionid) + payload))
+        payload = (bytes(metadata) if data_type == DBR_TIME_DOUBLE else b"") + values.tobytes()
+        if len(payload) != _PAYLOAD[data_type] or not _to_subscribers(spec, data_type, payload, subscriptions,
+                                                                      messages):
+            return None
     return messages
+
+
+def publish_now(entry: Any) -> bool:
+    """Post ``entry``'s current value and alarm to its subscribers at once, as
+    ``ChannelData.publish(0)`` would through the queues; False (nothing posted) unless ``entry``
+    is a lean scalar double and every subscription to it may take the lean way."""
+    if not lean_entry(entry):
+        return False
+    messages: list[tuple[Any, bytes]] = []
+    for queue, syncs in entry._queues.items():
+        if type(queue) is not MonitorQueue or not queue.empty():
+            return False
+        for sync, by_type in syncs.items():
+            for type_name, specs in by_type.items():
+                if not specs:
+                    continue
+                data_type = _LEAN_TYPES.get(type_name)
+                if sync is not None or data_type is None:
+                    return False
+                payload = value_payload(entry, data_type)
+                for spec in specs:
+                    if not plain_filter(spec.channel_filter) or not _to_subscribers(
+                            spec, data_type, payload, queue.context.subscriptions, messages):
+                        return False
+    entry._content.clear()  # caproto's cache of converted values, as its publish clears it
+    for circuit, data in messages:
+        circuit.queue_out(data)
+    return True
+
+
+class MonitorQueue(asyncio.Queue):  # type: ignore[type-arg]
+    """A server context's queue of monitor updates (``ChannelData.publish``), which hands an update
+    of plain scalar doubles to the circuits at once when nothing waits before it."""
+
+    def __init__(self, context: Any) -> None:
+        super().__init__()
+        self.context = context
+
+    async def put(self, item: Any) -> None:
+        """Post ``item`` now if it is lean, else queue it for caproto's subscription loop."""
+        if item.sub is None and self.empty():
+            messages = monitor_messages(item, self.context.subscriptions)
+            if messages is not None:
+                for circuit, data in messages:
+                    circuit.queue_out(data)
+                return
+        self.put_nowait(item)
 
 
 def requests(data: bytes) -> Iterable[tuple[int, int, int, int, int, int, int]]:
