@@ -7,7 +7,8 @@ Two cases, each measured four ways in one run, against the same twin IOC subproc
   arrival, ``Pos-RB`` reads back, ``BTS:diode:Rate-RB`` is a photodiode's rate read fresh);
 - **motor_record** (second figure, under ``motor_record``): the default beamline's motor record
   (put-completion of ``BT:m1`` VAL, readback ``.RBV``) and a scaler channel kept current by a
-  CA monitor.
+  CA monitor; ``monitored_readback_points_per_s`` is the same scan with the motor's RBV, VAL,
+  LVIO and MSTA kept current by CA monitors (``Motor(monitor_readback=True)``: one put a point).
 
 For each case:
 
@@ -172,12 +173,13 @@ class Recorder:
         assert not bad, f"readbacks differ from the commanded points: {bad[:3]}"
 
 
-def ours(case: Case, fresh_readback: bool = False) -> Callable[[int], float]:
+def ours(case: Case, fresh_readback: bool = False, monitored: bool = False) -> Callable[[int], float]:
     """Seconds for a ``plans.scan`` of n points on our RunEngine (connected once); with
     ``fresh_readback`` the positioner reads its readback from the IOC at every point instead of
-    from its CA monitor (what an IOC whose readback lags the put completion needs)."""
+    from its CA monitor (what an IOC whose readback lags the put completion needs); ``monitored``
+    makes the motor record's RBV, VAL, LVIO and MSTA CA monitors (``monitor_readback: true``)."""
     from acq import plans
-    from acq.devices import Positioner, load_profile
+    from acq.devices import Motor, Positioner, load_profile
     from acq.engine import RunEngine
     from acq.loop import call_in_loop
 
@@ -186,6 +188,10 @@ def ours(case: Case, fresh_readback: bool = False) -> Callable[[int], float]:
     if fresh_readback:
         assert isinstance(pos, Positioner), "only a positioner's readback can be read either way"
         pos = Positioner(pos.prefix, name=pos.name)
+        call_in_loop(pos.connect(5.0))
+    if monitored:
+        assert isinstance(pos, Motor), "the monitored variant is the motor record's"
+        pos = Motor(pos.prefix, name=pos.name, monitor_readback=True)
         call_in_loop(pos.connect(5.0))
     if case.monitored:  # the scaler channel as a passive monitored value (not a triggered count)
         from acq.devices import CABackend, Signal
@@ -248,6 +254,8 @@ def measure(case: Case, points: int, rounds: int, chunk: int, with_peer: bool) -
         ("raw", raw.run), ("raw2", lambda n: raw.run(n, reads=2)), ("ours", mine)]
     if case.label == "stage":  # the positioner's readback read fresh at every point (3 requests a point)
         runs.append(("ours_fresh", ours(case, fresh_readback=True)))
+    else:  # the motor record's fields from CA monitors: one put a point
+        runs.append(("ours_monitored", ours(case, monitored=True)))
     if theirs is not None:
         runs.append(("peer", theirs))
     for _, fn in runs:
@@ -287,6 +295,9 @@ def measure(case: Case, points: int, rounds: int, chunk: int, with_peer: bool) -
     if "ours_fresh" in rate:
         result["fresh_readback_points_per_s"] = rate["ours_fresh"]
         result["fresh_readback_ratio_to_floor"] = round(rate["ours_fresh"] / rate["raw"], 3)
+    if "ours_monitored" in rate:
+        result["monitored_readback_points_per_s"] = rate["ours_monitored"]
+        result["monitored_readback_ratio_to_floor"] = round(rate["ours_monitored"] / rate["raw"], 3)
     if theirs is not None:
         result["peer_points_per_s"] = rate["peer"]
         result["speedup_over_peer"] = round(rate["ours"] / rate["peer"], 2)

@@ -182,6 +182,7 @@ class CABackend:
         self._dropped: set[asyncio.Task[Any]] = set()
         self._listeners: list[Listener] = []
         self._sub: Any = None
+        self._last: Reading | None = None  # the latest monitor update
 
     @classmethod
     def context(cls) -> Any:
@@ -226,8 +227,15 @@ class CABackend:
         self._pv = pv
         await self._wait_up(timeout)
         if self.monitor and self._sub is None:
-            self._sub = pv.subscribe(data_type="time")
-            self._sub.add_callback(self._on_update)
+            self._monitor(pv)
+
+    def _monitor(self, pv: Any) -> None:
+        """Subscribe to ``pv``'s time-stamped updates (taken at once by the lean receive path)."""
+        from acq.devices import ca_client
+
+        self._sub = pv.subscribe(data_type="time")
+        token = self._sub.add_callback(self._on_update)
+        ca_client.lean_listen(self._sub, token, self._on_lean_update)
 
     async def _wait_up(self, timeout: float) -> None:
         try:
@@ -251,8 +259,8 @@ class CABackend:
         from acq.devices import ca_client  # caproto loads only once CA is used
 
         pv = self._ready()
-        if self._fresh:
-            return self._decode(_reading(self._sub.most_recent_response))
+        if self._fresh and self._last is not None:
+            return replace(self._last)
         try:
             resp = await ca_client.read(pv, data_type="time", timeout=self.timeout)
         except (TimeoutError, OSError, ca_client.DeadCircuitError) as exc:
@@ -329,8 +337,14 @@ class CABackend:
         )
 
     async def _on_update(self, sub: Any, resp: Any) -> None:
+        self._update(_reading(resp))
+
+    def _on_lean_update(self, value: Any) -> None:
+        self._update(Reading(value.value, value.timestamp, value.severity))
+
+    def _update(self, reading: Reading) -> None:
         self._fresh = self.monitor and self._up
-        reading = self._decode(_reading(resp))
+        self._last = reading = self._decode(reading)
         for listener in list(self._listeners):
             listener(replace(reading))
 
@@ -338,10 +352,9 @@ class CABackend:
         pv = self._ready() if self._pv is None else self._pv
         self._listeners.append(listener)
         if self._sub is None:
-            self._sub = pv.subscribe(data_type="time")
-            self._sub.add_callback(self._on_update)
-        elif self._sub.most_recent_response is not None:
-            listener(self._decode(_reading(self._sub.most_recent_response)))
+            self._monitor(pv)
+        elif self._last is not None:
+            listener(replace(self._last))
 
     def unsubscribe(self, listener: Listener) -> None:
         # The CA subscription itself stays (clearing it races with a new subscriber on the
@@ -359,6 +372,10 @@ _STAMP = struct.Struct(">hhII")  # status, severity, seconds since the EPICS epo
 
 
 def _reading(resp: Any) -> Reading:
+    from acq.devices.ca_client import TimeScalar
+
+    if type(resp) is TimeScalar:  # decoded by the lean receive path
+        return Reading(resp.value, resp.timestamp, resp.severity)
     fmt = _TIME_SCALARS.get(int(resp.data_type)) if resp.data_count == 1 else None
     if fmt is not None:  # one number with its time stamp: what caproto's decoding gives, without numpy
         _status, severity, secs, nsec = _STAMP.unpack_from(resp.buffers[0])

@@ -19,7 +19,10 @@ not connected right now takes caproto's own path, with its waiting and retries."
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import caproto as ca
@@ -43,6 +46,43 @@ class LoopQueue(AsyncioQueue):  # type: ignore[misc]
             super().put(value)
 
 
+HEADER = struct.Struct(">HHHHII")  # command, payload size, data type, data count, parameter 1, parameter 2
+EVENT_ADD, READ_NOTIFY, WRITE_NOTIFY = 1, 15, 19
+DBR_DOUBLE, DBR_TIME_DOUBLE = 6, 20
+DOUBLE = struct.Struct(">d")
+ECA_NORMAL = 1
+#: DBR_TIME_* scalars decoded from the raw payload: type id → (payload size, value offset, format)
+#: (TIME_SHORT 15, TIME_FLOAT 16, TIME_ENUM 17, TIME_LONG 19, TIME_DOUBLE 20; payloads padded to 8).
+TIME_SCALARS = {15: (16, 14, ">h"), 16: (16, 12, ">f"), 17: (16, 14, ">H"), 19: (16, 12, ">i"),
+                20: (24, 16, ">d")}
+STAMP = struct.Struct(">hhII")  # status, severity, seconds since the EPICS epoch, nanoseconds
+EPICS_EPOCH = 631152000  # seconds from the UNIX epoch to the EPICS epoch (1990-01-01)
+
+
+@dataclass(slots=True)
+class TimeScalar:
+    """A ``DBR_TIME_*`` scalar as the lean receive path decodes it (what ``_reading`` needs)."""
+
+    value: float | int
+    timestamp: float
+    severity: int
+
+    @property
+    def data(self) -> list[float | int]:
+        """The value as caproto's responses give it (a sequence of one)."""
+        return [self.value]
+
+
+def time_scalar(data_type: int, data_count: int, payload: bytes | memoryview, offset: int = 0) -> TimeScalar | None:
+    """Decode a ``DBR_TIME_*`` scalar payload starting at ``offset``, or None if it is not one."""
+    shape = TIME_SCALARS.get(data_type) if data_count == 1 else None
+    if shape is None or len(payload) - offset < shape[0]:
+        return None
+    _status, severity, secs, nsec = STAMP.unpack_from(payload, offset)
+    (value,) = struct.unpack_from(shape[2], payload, offset + shape[1])
+    return TimeScalar(value, EPICS_EPOCH + secs + 1.e-6 * int(1.e-3 * nsec), severity)
+
+
 #: Commands the receive loop handles itself: their handling only records the response and wakes
 #: the waiting request (or queues a monitor's callbacks); anything else goes through the queue.
 _AT_ONCE = (ca.ReadNotifyResponse, ca.WriteNotifyResponse, ca.EventAddResponse)
@@ -61,12 +101,18 @@ class CoalescingCircuitManager(VirtualCircuitManager):  # type: ignore[misc]
         """caproto's receive loop, handling responses to reads and writes and monitor updates at once
         when nothing waits in the command queue before them (order kept); the rest is queued."""
         queue = self.command_queue
+        if isinstance(getattr(transport, "reader", None), asyncio.StreamReader):
+            self._take_at_arrival(transport.reader)
         while True:
             try:
                 bytes_received = await transport.recv()
             except ca.CaprotoNetworkError:
                 bytes_received = b""
             self.last_tcp_receipt = time.monotonic()
+            if bytes_received and not self.circuit._data and queue._queue.empty():
+                bytes_received = self._lean(bytes_received)
+                if not bytes_received:
+                    continue
             commands, _ = self.circuit.recv(bytes_received)
             for command in commands:
                 if isinstance(command, _AT_ONCE) and queue._queue.empty():
@@ -80,6 +126,72 @@ class CoalescingCircuitManager(VirtualCircuitManager):  # type: ignore[misc]
             if not bytes_received:
                 break
 
+    def _take_at_arrival(self, reader: asyncio.StreamReader) -> None:
+        """Serve what ``_lean`` takes as the bytes arrive (in the protocol's ``data_received``),
+        not one scheduler pass later in this loop; only while nothing waits before them (no bytes
+        in the reader or the circuit's buffer, no command queued)."""
+        feed = reader.feed_data
+        queue = self.command_queue._queue
+
+        def feed_lean(data: bytes) -> None:
+            if data and not reader._buffer and not reader._eof and not self.circuit._data and queue.empty():  # type: ignore[attr-defined]
+                self.last_tcp_receipt = time.monotonic()
+                data = self._lean(data)
+                if not data:
+                    return
+            feed(data)
+
+        reader.feed_data = feed_lean  # type: ignore[method-assign,assignment]
+
+    def _lean(self, data: bytes) -> bytes:
+        """Hand the leading responses of ``data`` that a lean request waits for (read and write
+        completions, ``DBR_TIME_*`` scalars) and the monitor updates a lean listener takes to them
+        at once, decoded with ``struct``; the rest (from the first other message) is returned."""
+        offset, end = 0, len(data)
+        callbacks = self.user_callback_executor.callbacks._queue
+        while offset + 16 <= end:
+            command, size, data_type, count, p1, p2 = HEADER.unpack_from(data, offset)
+            if size == 0xFFFF or offset + 16 + size > end:
+                break
+            if command == EVENT_ADD:
+                sub = self.subscriptions.get(p2)
+                hooks = getattr(sub, "lean_hooks", None)
+                if (not hooks or p1 != ECA_NORMAL or not callbacks.empty() or hooks.keys() != sub.callbacks.keys()
+                        or (reading := time_scalar(data_type, count, data, offset + 16)) is None):
+                    break
+                for hook in list(hooks.values()):
+                    try:
+                        hook(reading)
+                    except Exception:
+                        self.log.exception("Monitor callback failed: %r", hook)
+            elif command in (READ_NOTIFY, WRITE_NOTIFY) and p1 == ECA_NORMAL:
+                info = self.ioids.get(p2)
+                if info is None or type(info.get("event")) is not _Waiter or p2 not in self.circuit._ioids:
+                    break
+                if command == READ_NOTIFY:
+                    reading = time_scalar(data_type, count, data, offset + 16)
+                    if reading is None:
+                        break
+                    self._deliver(p2, info, reading)
+                else:
+                    self._deliver(p2, info, True)
+            else:
+                break
+            offset += 16 + size
+        return data[offset:]
+
+    def _deliver(self, ioid: int, info: dict[str, Any], response: Any) -> None:
+        """Record ``response`` for the lean request waiting with ``ioid`` and wake it."""
+        del self.circuit._ioids[ioid], self.ioids[ioid]
+        deadline = info["deadline"]
+        if deadline is not None and time.monotonic() > deadline:
+            self.log.warning("Ignoring late response with ioid=%d regarding PV named %s because it arrived %.3f "
+                             "seconds after the deadline specified by the timeout.", ioid,
+                             info["pv"].name, time.monotonic() - deadline)
+            return
+        info["response"] = response
+        info["event"].set()
+
     def _answer(self, command: Any) -> bool:
         """Hand a read or write response to the lean request waiting for it (see ``request``), as
         caproto's command handling does; False if no lean request waits for it."""
@@ -88,25 +200,22 @@ class CoalescingCircuitManager(VirtualCircuitManager):  # type: ignore[misc]
         info = self.ioids.get(command.ioid)
         if info is None or type(info.get("event")) is not _Waiter or command.ioid not in self.circuit._ioids:
             return False
-        del self.circuit._ioids[command.ioid], self.ioids[command.ioid]
-        deadline = info["deadline"]
-        if deadline is not None and time.monotonic() > deadline:
-            self.log.warning("Ignoring late response with ioid=%d regarding PV named %s because it arrived %.3f "
-                             "seconds after the deadline specified by the timeout.", command.ioid,
-                             info["pv"].name, time.monotonic() - deadline)
-            return True
-        info["response"] = command
-        info["event"].set()
+        self._deliver(command.ioid, info, command)
         return True
 
     async def request(self, command: Any, channel: Any) -> None:
-        """Send a read or a write with notification on ``channel`` (connected): what caproto's
+        """Send a read or a write with notification (a caproto command, or its bytes) on ``channel``
+        (connected): what caproto's
         ``send`` does for it, without its state machine (the channel's state cannot change) and
         its log records; the response is matched by the ioid recorded here, as caproto records it."""
         if self.dead.is_set():
             raise DeadCircuitError()
-        self.circuit._ioids[command.ioid] = channel
-        data = b"".join((bytes(command.header), *(bytes(b) for b in command.buffers)))
+        if isinstance(command, bytes):  # encoded here (see ``_lean_request``)
+            self.circuit._ioids[HEADER.unpack_from(command)[5]] = channel
+            data = command
+        else:
+            self.circuit._ioids[command.ioid] = channel
+            data = b"".join((bytes(command.header), *(bytes(b) for b in command.buffers)))
         async with self._send_lock:
             self.transport.writer.write(data)
             await self.transport.writer.drain()
@@ -185,13 +294,30 @@ async def _exchange(cm: Any, pv: Any, ioid: int, command: Any, timeout: float | 
     return info["response"]
 
 
+def read_request(chan: Any, data_type: Any, ioid: int) -> Any:
+    """A ``ReadNotifyRequest`` on ``chan``: its bytes for a scalar double read as "time" (what
+    caproto's ``chan.read(...)`` encodes), else caproto's command."""
+    if data_type == "time" and chan.native_data_type == DBR_DOUBLE and chan.native_data_count == 1:
+        return HEADER.pack(READ_NOTIFY, 0, DBR_TIME_DOUBLE, 0 if chan.protocol_version >= 13 else 1, chan.sid, ioid)
+    return chan.read(ioid=ioid, data_type=data_type, data_count=None, notify=True)
+
+
+def write_request(chan: Any, data: Any, ioid: int) -> bytes | None:
+    """A ``WriteNotifyRequest`` of one number to a scalar double channel as bytes (what caproto's
+    ``chan.write(...)`` encodes), or None for anything else."""
+    if (chan.native_data_type == DBR_DOUBLE and chan.native_data_count == 1 and isinstance(data, list | tuple)
+            and len(data) == 1 and type(data[0]) in (float, int)):
+        return HEADER.pack(WRITE_NOTIFY, 8, DBR_DOUBLE, 1, chan.sid, ioid) + DOUBLE.pack(data[0])
+    return None
+
+
 async def read(pv: Any, *, data_type: Any = None, timeout: float | None = None) -> Any:
     """A fresh reading of ``pv`` (``PV.read(data_type=…, timeout=…)``)."""
     cm = _connected(pv)
     if cm is None:
         return await pv.read(data_type=data_type, timeout=timeout)
     ioid = cm._ioid_counter()
-    command = pv.channel.read(ioid=ioid, data_type=data_type, data_count=None, notify=True)
+    command = read_request(pv.channel, data_type, ioid)
     return await _exchange(cm, pv, ioid, command, timeout, "read")
 
 
@@ -201,8 +327,18 @@ async def write(pv: Any, data: Any, *, wait: bool = True, timeout: float | None 
     if cm is None:
         return await pv.write(data, wait=wait, timeout=timeout)
     ioid = cm._ioid_counter()
-    command = pv.channel.write(data, ioid=ioid, notify=wait, data_type=None, data_count=None)
+    command = write_request(pv.channel, data, ioid) if wait else None
+    if command is None:
+        command = pv.channel.write(data, ioid=ioid, notify=wait, data_type=None, data_count=None)
     if not wait:
         await cm.send(command, extra={"pv": pv.name})
         return None
     return await _exchange(cm, pv, ioid, command, timeout, "write")
+
+
+def lean_listen(sub: Any, token: Any, hook: Callable[[TimeScalar], None]) -> None:
+    """Let the receive loop call ``hook`` with each ``DBR_TIME_*`` scalar update of the caproto
+    subscription ``sub`` at once, instead of caproto's callback ``token`` (added by the caller with
+    the same effect): used while every callback of ``sub`` has such a hook."""
+    hooks = sub.__dict__.setdefault("lean_hooks", {})
+    hooks[token] = hook

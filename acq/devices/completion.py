@@ -10,7 +10,6 @@ back) and grant itself one extension; after that the put is abandoned and its st
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,26 +32,46 @@ async def complete_within(operation: Awaitable[Any], timeout: float, *, device: 
     """Await ``operation`` (a put with completion) for ``timeout`` s; then, with ``recheck``, ask it
     for a fresh total deadline (seconds from the start) and wait until that one; then cancel the
     operation and raise ``PutTimeout`` ("``device``: ``what`` (``pv``, a source such as
-    ``ca://BT:m1``) did not finish…")."""
-    task = asyncio.ensure_future(operation)
-    start = time.monotonic()
+    ``ca://BT:m1``) did not finish…").
+
+    The operation runs in the caller's task (no task of its own per put): timers cancel that task
+    when the deadline has passed, and the cancellation becomes the ``PutTimeout``."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None, "complete_within runs in a task"
+    start = loop.time()
+    state: dict[str, Any] = {"limit": timeout, "cause": None, "expired": False, "checking": None}
+
+    def expire() -> None:
+        state["expired"] = True
+        task.cancel()
+
+    async def look_again() -> None:
+        assert recheck is not None
+        try:
+            state["limit"] = max(timeout, await recheck())
+        except Exception as exc:  # the IOC does not answer reads either: no extension
+            state["cause"] = exc
+        timer[0] = loop.call_later(max(state["limit"] - (loop.time() - start), 0.0), expire)
+
+    def first_deadline() -> None:
+        if recheck is None:
+            expire()
+        else:
+            state["checking"] = loop.create_task(look_again())
+
+    timer = [loop.call_later(timeout, first_deadline)]
     try:
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-        limit = timeout
-        cause: BaseException | None = None
-        if not done and recheck is not None:
-            try:
-                limit = max(timeout, await recheck())
-            except Exception as exc:  # the IOC does not answer reads either: no extension
-                cause = exc
-            remaining = limit - (time.monotonic() - start)
-            if remaining > 0:
-                done, _ = await asyncio.wait({task}, timeout=remaining)
-        if done:
-            return task.result()
-        message = (f"{device}: {what} ({pv}) did not finish within {limit:.3g} s; the IOC may have refused "
-                   "the put without saying so, stopped answering, or the device is stuck")
-        raise PutTimeout(message, device=device, pv=pv, value=value, timeout=limit) from cause
+        return await operation
+    except asyncio.CancelledError:
+        if not state["expired"]:
+            raise
+        task.uncancel()
+        message = (f"{device}: {what} ({pv}) did not finish within {state['limit']:.3g} s; the IOC may have "
+                   "refused the put without saying so, stopped answering, or the device is stuck")
+        raise PutTimeout(message, device=device, pv=pv, value=value, timeout=state["limit"]) from state["cause"]
     finally:
-        if not task.done():
-            task.cancel()
+        timer[0].cancel()
+        checking = state["checking"]
+        if checking is not None and not checking.done():
+            checking.cancel()

@@ -58,12 +58,17 @@ class Motor(Device):
     (at least 5 s; VELO and ACCL as read at connect, the position the last target reached);
     when it passes, VELO, ACCL and RBV are read again and the move gets one extension if they
     say so, then its status fails with ``PutTimeout``. ``timeout`` fixes the deadline instead.
+
+    ``monitor_readback=True`` keeps RBV, VAL, LVIO and MSTA current by CA monitors, so a move and its
+    reading cost one put with completion and no reads: for a motor record that posts them before
+    its put completes (as an IOC does, and the twin).
     """
 
     _named_as_parent = ("readback",)
 
     def __init__(self, prefix: str, name: str = "", *, put_completion: bool = True, timeout: float | None = None,
-                 timeout_margin: float = DEFAULT_MARGIN, backend: BackendFactory = CABackend) -> None:
+                 timeout_margin: float = DEFAULT_MARGIN, monitor_readback: bool = False,
+                 backend: BackendFactory = CABackend) -> None:
         if timeout is not None and not timeout > 0:
             raise ValueError(f"motor {name or prefix}: timeout must be > 0 s, got {timeout}")
         if not timeout_margin >= 0:
@@ -86,6 +91,11 @@ class Motor(Device):
         self.motor_stop = Signal(backend(f"{prefix}.STOP"), kind="omitted")
         self.limit_violation = Signal(backend(f"{prefix}.LVIO"), kind="omitted", read_only=True)
         self.status_bits = Signal(backend(f"{prefix}.MSTA"), kind="omitted", read_only=True)
+        self.monitor_readback = monitor_readback
+        if monitor_readback:  # what every move reads after its completion, kept current by CA monitors
+            for signal in (self.readback, self.setpoint, self.limit_violation, self.status_bits):
+                if isinstance(signal.backend, CABackend):
+                    signal.backend.monitor = True
         super().__init__(name=name)
         self._limits: tuple[float, float] = (0.0, 0.0)
         self.set_name(name)

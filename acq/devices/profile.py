@@ -42,9 +42,16 @@ def _deadlines(name: str, spec: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for key in keys for k, v in _seconds(name, spec, key).items()}
 
 
+def _monitor_readback(name: str, spec: dict[str, Any]) -> bool:
+    monitor = spec.get("monitor_readback", False)
+    if not isinstance(monitor, bool):
+        raise ValueError(f"devices.{name}.monitor_readback must be true or false, got {monitor!r}")
+    return monitor
+
+
 def _motor(name: str, spec: dict[str, Any]) -> Device:
     return Motor(spec["prefix"], name=name, put_completion=bool(spec.get("put_completion", True)),
-                 **_deadlines(name, spec, "timeout", "timeout_margin"))
+                 monitor_readback=_monitor_readback(name, spec), **_deadlines(name, spec, "timeout", "timeout_margin"))
 
 
 def _scaler(name: str, spec: dict[str, Any]) -> Device:
@@ -56,10 +63,8 @@ def _scaler(name: str, spec: dict[str, Any]) -> Device:
 
 
 def _positioner(name: str, spec: dict[str, Any]) -> Device:
-    monitor = spec.get("monitor_readback", False)
-    if not isinstance(monitor, bool):
-        raise ValueError(f"devices.{name}.monitor_readback must be true or false, got {monitor!r}")
-    return Positioner(spec["prefix"], name=name, fields=_str_map(name, spec, "fields"), monitor_readback=monitor,
+    return Positioner(spec["prefix"], name=name, fields=_str_map(name, spec, "fields"),
+                      monitor_readback=_monitor_readback(name, spec),
                       **_deadlines(name, spec, "timeout"))
 
 

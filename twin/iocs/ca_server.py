@@ -20,10 +20,18 @@ Three departures from caproto's defaults:
   end — an IOC posts a record's monitors before the put callback. Updates still travel in
   batches: whatever has queued up by the time the circuit's sender runs goes out in one send.
 
-And one shortcut, about CPU: a read or a write request on a created channel, and its response,
-skip caproto's per-circuit state machine, which would only record (then drop) the request's ioid
-— a created channel's state cannot change by a read or a write. Everything else takes caproto's
-path.
+And two shortcuts, about CPU:
+
+- A read or a write request on a created channel, and its response, skip caproto's per-circuit
+  state machine, which would only record (then drop) the request's ioid — a created channel's
+  state cannot change by a read or a write.
+- Scalar doubles take ``twin.iocs.lean_ca``'s short way: reads and writes with completion as
+  ``DBR_DOUBLE``/``DBR_TIME_DOUBLE`` are decoded and answered by the circuit's receive loop
+  (no command queue), and their monitor updates go straight to the circuits' sockets (no
+  context and circuit queues). Bytes bound for one circuit within one scheduler pass leave in
+  one send, so a put completion travels with the monitor updates its put caused, after them.
+
+Everything else takes caproto's path.
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ from typing import Any
 import caproto as ca
 from caproto.asyncio.server import Context, VirtualCircuit
 from caproto.server.common import DisconnectedCircuit, LoopExit
+
+from twin.iocs import lean_ca
 
 #: Scheduler passes a put completion waits at most for queued monitors to go out; each pass
 #: lets every ready task run once (a flush takes two or three), so this bound is only reached
@@ -51,9 +61,16 @@ _LEAN_RESPONSES = (ca.ReadNotifyResponse, ca.WriteNotifyResponse)
 class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
     """A circuit whose monitor sender sends what has queued at once and tells when it is idle."""
 
+    #: reads and writes of scalar doubles are served by the receive loop (``lean_ca``)
+    lean_requests = True
+    #: monitor updates of plain scalar doubles may go straight to this circuit's socket
+    lean_monitors = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sending = False
+        self._out: list[bytes] = []  # lean messages waiting for the end of this scheduler pass
+        self._lean: dict[int, tuple[Any, Any]] = {}  # sid → (channel, its ChannelData if lean, else None)
 
     @property
     def idle(self) -> bool:
@@ -86,6 +103,137 @@ class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
                 break
             finally:
                 self.sending = False
+
+    def ready_for_monitors(self) -> bool:
+        """Whether a monitor update may go to the socket at once: events on, no update waiting in
+        caproto's queue (order), and the client keeps up (else caproto's queue drops old ones)."""
+        return (self.connected and self.events_on.is_set() and self.idle
+                and self.client.writer.transport.get_write_buffer_size() < lean_ca.BACKLOG)
+
+    def queue_out(self, data: bytes) -> None:
+        """Send ``data`` at the end of this scheduler pass, with whatever else is bound here by then."""
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush_out)
+        self._out.append(data)
+
+    def _flush_out(self, *more: bytes) -> None:
+        data = b"".join((*self._out, *more))
+        self._out.clear()
+        if data and self.connected:
+            if self.context.before_send is not None:
+                self.context.before_send()
+            self.client.writer.write(data)
+
+    async def _send_buffers(self, *buffers: Any) -> None:
+        """Send ``buffers`` after the lean messages waiting (one stream, in order)."""
+        if self._out:
+            self._flush_out()
+        await super()._send_buffers(*buffers)
+
+    async def recv(self) -> None:
+        """caproto's receive step, serving the leading lean requests of what arrived at once."""
+        try:
+            data = await self.client.recv(4096)
+        except OSError:
+            data = b""
+        if data and self.lean_requests and self.connected and self.command_queue.empty():
+            if self.circuit._data:  # the start of a message that caproto kept (e.g. a header sent alone)
+                data, self.circuit._data = bytes(self.circuit._data) + data, bytearray()
+            data = await self._serve_lean(data)
+            if not data:
+                return
+        commands, _ = self.circuit.recv(data)
+        for c in commands:
+            try:
+                self.command_queue.put_nowait(c)
+            except asyncio.QueueFull:  # as caproto: a client we cannot keep up with is disconnected
+                self.log.warning("Circuit %r has a large backlog of received commands; disconnecting it", self)
+                await self._on_disconnect()
+                raise DisconnectedCircuit() from None
+        if not data:
+            await self._on_disconnect()
+            raise DisconnectedCircuit()
+
+    async def _serve_lean(self, data: bytes) -> bytes:
+        """Serve the lean requests at the start of ``data``; the rest (from the first other
+        message, or an incomplete one) is returned for caproto."""
+        done = 0
+        for start, command, size, data_type, count, sid, ioid in lean_ca.requests(data):
+            if command == lean_ca.READ_NOTIFY:
+                served = await self._lean_read(data_type, count, sid, ioid)
+            elif command == lean_ca.WRITE_NOTIFY:
+                served = self._lean_write(data, start, size, data_type, count, sid, ioid)
+            else:
+                served = False
+            if not served:
+                break
+            done = start + size
+        return data[done:]
+
+    def _lean_channel(self, sid: int) -> tuple[Any, Any]:
+        """The channel ``sid`` and its ChannelData if lean (else None for either)."""
+        chan = self.circuit.channels_sid.get(sid)
+        if chan is None:
+            return None, None
+        hit = self._lean.get(sid)
+        if hit is None or hit[0] is not chan:
+            entry = None
+            if lean_ca.plain_filter(chan.channel_filter) and not chan.name.endswith("$"):
+                entry = self.context[chan.name]
+                entry = entry if lean_ca.lean_entry(entry) else None
+            hit = self._lean[sid] = (chan, entry)
+        return hit
+
+    async def _lean_read(self, data_type: int, count: int, sid: int, ioid: int) -> bool:
+        if data_type not in (lean_ca.DBR_DOUBLE, lean_ca.DBR_TIME_DOUBLE) or count > 1 \
+                or not self.write_event.is_set():
+            return False
+        chan, entry = self._lean_channel(sid)
+        if entry is None or entry._fill_at_next_write or not lean_ca.can(entry, ca.AccessRights.READ, self):
+            return False
+        try:
+            if entry.getter is not None:  # as caproto's pvproperty read: the getter, then the value
+                value = await entry.getter(entry)
+                if value is not None:
+                    await entry.write(value)
+            response = lean_ca.read_response(entry, data_type, ioid)
+        except Exception as ex:
+            self.log.exception("Server failed to process command (%r): read", chan.name)
+            await self.send(ca.ErrorResponse(ca.ReadNotifyRequest(data_type, count, sid, ioid), chan.cid,
+                                             status=ca.CAStatus.ECA_INTERNAL,
+                                             error_message=f"Python exception: {type(ex).__name__} {ex}"))
+            return True
+        self._flush_out(response)
+        return True
+
+    def _lean_write(self, data: bytes, start: int, size: int, data_type: int, count: int, sid: int,
+                    ioid: int) -> bool:
+        if data_type != lean_ca.DBR_DOUBLE or count != 1 or size < 8:
+            return False
+        chan, entry = self._lean_channel(sid)
+        if entry is None or entry._fill_at_next_write or not lean_ca.can(entry, ca.AccessRights.WRITE, self):
+            return False
+        (value,) = lean_ca.DOUBLE.unpack_from(data, start)
+        self.write_event.clear()  # as caproto: reads wait (briefly) for a write under way
+        self.tasks.create(self._lean_put(chan, entry, value, sid, ioid))
+        return True
+
+    async def _lean_put(self, chan: Any, entry: Any, value: float, sid: int, ioid: int) -> None:
+        """caproto's write with completion: write (putter, fields, monitors), then the completion
+        once the monitor updates queued before it have gone out."""
+        try:
+            await entry.write(value)
+        except Exception as ex:
+            self.log.exception("Invalid write request by %s (%s): %r", self.client_username,
+                               self.client_hostname, value)
+            request = ca.WriteNotifyRequest([value], ca.ChannelType.DOUBLE, 1, sid, ioid)
+            await self.send(ca.ErrorResponse(request, chan.cid, status=ca.CAStatus.ECA_PUTFAIL,
+                                             error_message=f"Python exception: {type(ex).__name__} {ex}"))
+        else:
+            await self.context.flush_monitors()
+            self._flush_out(lean_ca.write_response(int(chan.native_data_type), entry.length, ioid))
+        finally:
+            self.write_event.set()
 
     async def send(self, *commands: Any) -> None:
         """Send ``commands``; a put completion first lets the queued monitor updates go out."""
@@ -127,6 +275,7 @@ class TwinContext(Context):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.subscription_queue = lean_ca.MonitorQueue(self)
         self._open = asyncio.Event()
         #: called before anything is sent to a client (a split twin publishes its state changes)
         self.before_send: Callable[[], None] | None = None

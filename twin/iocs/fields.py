@@ -10,6 +10,8 @@ from typing import Any
 from caproto import ChannelDouble, ChannelInteger, ChannelShort, TimeStamp
 from caproto.server.server import PvpropertyDouble
 
+from twin.iocs.lean_ca import publish_now
+
 #: epoll sleeps in whole milliseconds, rounded up: a timer wakes up to this much late.
 EPOLL_ROUNDING = 1e-3
 #: Wall waits shorter than this yield to the event loop instead of arming a timer, and longer
@@ -37,7 +39,8 @@ async def post(pv: Any, value: Any) -> None:
     (and reset a record's shared field alarm).
 
     A scalar number on a plain numeric field takes a short path (value, timestamp, monitors),
-    which is what caproto's ``write`` does for it after its general checks, at a fifth of the cost."""
+    which is what caproto's ``write`` does for it after its general checks, at a fifth of the cost;
+    the monitor updates of a scalar double go straight to lean subscribers (``lean_ca.publish_now``)."""
     if pv.value == value:
         return
     if getattr(pv, "field_inst", None) is None and not pv._fill_at_next_write and pv.max_length == 1:
@@ -45,7 +48,8 @@ async def post(pv: Any, value: Any) -> None:
             if isinstance(pv, kind) and isinstance(value, int | float):
                 pv._data["value"] = cast(value)
                 pv._data["timestamp"] = TimeStamp.from_unix_timestamp(time.time())
-                await pv.publish(0)
+                if not publish_now(pv):
+                    await pv.publish(0)
                 return
     await pv.write(value, verify_value=False)
 
