@@ -159,6 +159,7 @@ class CoalescingCircuitManager(VirtualCircuitManager):  # type: ignore[misc]
                 if (not hooks or p1 != ECA_NORMAL or not callbacks.empty() or hooks.keys() != sub.callbacks.keys()
                         or (reading := time_scalar(data_type, count, data, offset + 16)) is None):
                     break
+                sub.lean_last, sub.most_recent_response = reading, None  # see ``lean_listen``
                 for hook in list(hooks.values()):
                     try:
                         hook(reading)
@@ -339,6 +340,13 @@ async def write(pv: Any, data: Any, *, wait: bool = True, timeout: float | None 
 def lean_listen(sub: Any, token: Any, hook: Callable[[TimeScalar], None]) -> None:
     """Let the receive loop call ``hook`` with each ``DBR_TIME_*`` scalar update of the caproto
     subscription ``sub`` at once, instead of caproto's callback ``token`` (added by the caller with
-    the same effect): used while every callback of ``sub`` has such a hook."""
+    the same effect): used while every callback of ``sub`` has such a hook. ``hook`` gets the
+    subscription's latest update now if the lean path took it."""
     hooks = sub.__dict__.setdefault("lean_hooks", {})
     hooks[token] = hook
+    # A callback added to a subscription that is already running gets its latest update at once:
+    # caproto sends its ``most_recent_response``, which the lean path sets to None when it takes an
+    # update (it has no caproto response), keeping the update as ``lean_last`` for this.
+    last = sub.__dict__.get("lean_last")
+    if last is not None and sub.most_recent_response is None:
+        hook(last)

@@ -102,3 +102,25 @@ def test_monitored_backends_see_each_update_at_once(twin: TwinProcess) -> None:
     assert got_a == pytest.approx(targets, abs=1e-9), "each monitored value is the end of its move"
     assert got_b == pytest.approx(targets, abs=1e-9)
     assert lean_calls >= 2 * len(targets), "the updates reached both backends the lean way"
+
+
+async def _late_subscriber() -> tuple[float, Any, bool]:
+    a, sp = CABackend("BT:m1.RBV", monitor=True), CABackend("BT:m1")
+    for backend in (a, sp):
+        await backend.connect(10.0)
+    await sp.put(0.031, True, 10.0)
+    await sp.put(0.047, True, 10.0)  # updates taken the lean way: caproto's most_recent_response is gone
+    late = CABackend("BT:m1.RBV", monitor=True)
+    await late.connect(10.0)  # joins a's caproto subscription
+    assert late._sub is a._sub
+    return (await a.get()).value, late._last, late._fresh
+
+
+def test_a_late_monitor_on_a_running_subscription_starts_from_the_latest_update(twin: TwinProcess) -> None:
+    from acq.loop import call_in_loop
+
+    latest, late_first, fresh = call_in_loop(_late_subscriber())
+    assert latest == pytest.approx(0.047, abs=1e-9)
+    assert late_first is not None and late_first.value == pytest.approx(0.047, abs=1e-9), \
+        "the late backend starts from the latest update (not none, not an older one)"
+    assert fresh, "so its reads need no round trip"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -87,6 +88,7 @@ class SimClock:
         return max(0.0, sim_seconds) / self._speed
 
 
+@functools.lru_cache(maxsize=1024)
 def _channel_key(channel: str) -> int:
     return int.from_bytes(hashlib.blake2b(channel.encode(), digest_size=8).digest(), "little")
 

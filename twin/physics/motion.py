@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Protocol
@@ -61,7 +62,7 @@ class MoveProfile:
             return a, ramp, a * ramp
         return a, ta, v
 
-    @property
+    @functools.cached_property  # a frozen profile: its duration never changes (asked many times a move)
     def duration(self) -> float:
         """Simulated seconds the move takes."""
         d = self.distance
