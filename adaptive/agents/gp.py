@@ -23,6 +23,7 @@ from adaptive.protocol import Array
 
 DTYPE = torch.float64
 LENGTHSCALE_MAX = 2.0  # in the unit cube: no input is modelled as irrelevant
+LS_MIN = 2.5e-2  # the shortest lengthscale (unit cube)
 
 
 _ONE_THREAD = False
@@ -45,18 +46,23 @@ def one_thread() -> None:
 KERNELS = ("matern", "rbf")
 
 
+def lengthscale_prior(dim: int) -> tuple[float, float]:
+    """Location and scale of the log-normal lengthscale prior in ``dim`` dimensions (Hvarfner et al. 2024)."""
+    return math.sqrt(2.0) + 0.5 * math.log(dim), math.sqrt(3.0)
+
+
 class _ExactGP(gpytorch.models.ExactGP):  # type: ignore[misc]
     def __init__(self, x: torch.Tensor, y: torch.Tensor, likelihood: Any, dim: int, kernel: str = "matern",
                  ls_max: float = LENGTHSCALE_MAX) -> None:
         super().__init__(x, y, likelihood)
         self.mean_module = gpytorch.means.ConstantMean()
-        loc = math.sqrt(2.0) + 0.5 * math.log(dim)
+        loc, scale = lengthscale_prior(dim)
         kern = gpytorch.kernels.RBFKernel if kernel == "rbf" else gpytorch.kernels.MaternKernel
         kw = {} if kernel == "rbf" else {"nu": 2.5}
         self.covar_module = kern(
             **kw, ard_num_dims=dim,
-            lengthscale_prior=gpytorch.priors.LogNormalPrior(loc, math.sqrt(3.0)),
-            lengthscale_constraint=gpytorch.constraints.Interval(2.5e-2, ls_max))
+            lengthscale_prior=gpytorch.priors.LogNormalPrior(loc, scale),
+            lengthscale_constraint=gpytorch.constraints.Interval(LS_MIN, ls_max))
 
     def forward(self, x: torch.Tensor) -> Any:
         return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
@@ -114,7 +120,7 @@ class GP:
 
     # -- hyperparameters -----------------------------------------------------------------
     def _init_hypers(self) -> None:
-        loc = math.sqrt(2.0) + 0.5 * math.log(self.dim)
+        loc = lengthscale_prior(self.dim)[0]
         start = min(math.exp(loc - 3.0), 0.9 * self.ls_max)  # inside the cap, however low it is
         self._base_kernel().lengthscale = start * torch.ones(self.dim, dtype=DTYPE)
         self.model.mean_module.constant.data.fill_(0.0)
@@ -229,6 +235,10 @@ class GP:
         gp.model.eval()
         gp.likelihood.eval()
         return gp
+
+    def believe(self, x: Array) -> GP:
+        """This model conditioned on ``x`` at its own predicted mean (a kriging believer)."""
+        return self.condition(x, self.predict(x)[0])
 
     # -- prediction ----------------------------------------------------------------------
     def _cache(self) -> tuple[torch.Tensor, torch.Tensor]:

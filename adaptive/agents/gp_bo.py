@@ -10,6 +10,7 @@ believer"), so the next choice goes elsewhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +20,7 @@ from scipy.optimize import minimize
 
 from adaptive.agents.baselines import sobol_points
 from adaptive.agents.gp import DTYPE, GP, KERNELS, LENGTHSCALE_MAX, TRANSFORMS, log_ei, ucb, warp_outputs
+from adaptive.agents.restarts import BasinRestarts
 from adaptive.protocol import Agent, Array
 
 FAST_FTOL = 1e-6  # a warm fit on many points stops at this relative change of the loss
@@ -33,14 +35,12 @@ class GPBOAgent(Agent):
     Hartmann6 seeds; fitting it removed the collapses but did not reach the target more often).
     ``transform`` warps the outputs before the GP ("standardise", "power", "copula");
     ``kernel`` is "matern" or "rbf". With ``warm_start`` (default) each fit starts from the
-    previous one (half the CPU time at 200 points); without, from the prior's mode. With
-    ``patience`` > 0, when the best value has not improved in that many model-based
-    evaluations, every other suggestion must leave the incumbent's lengthscale ellipsoid
-    (off by default: on held-out Hartmann6 seeds it did not help). ``output="log"`` models the logarithm of a
-    positive objective (counts, flux): a product of apertures and rocking curves becomes a
-    smooth sum whose tails still point to the peak. From ``fast_refit_after`` observations on, a
-    warm-started fit stops once the loss changes by less than a millionth (one more point barely
-    moves the hyperparameters of a model on that many: the same lengthscales to 2 %), and so does
+    previous one (half the CPU time at 200 points); without, from the prior's mode.
+    ``output="log"`` models the logarithm of a positive objective (counts, flux): a product of
+    apertures and rocking curves becomes a smooth sum whose tails still point to the peak. From
+    ``fast_refit_after`` observations on, a warm-started fit stops once the loss changes by less
+    than a millionth (one more point barely moves the hyperparameters of a model on that many: the
+    same lengthscales to 2 %), and so does
     the acquisition's polish: about a quarter less CPU per suggestion at 200 points in 4-D.
     """
 
@@ -49,8 +49,9 @@ class GPBOAgent(Agent):
     def __init__(self, bounds: ArrayLike, *, acquisition: str = "ei", beta: float = 4.0, n_init: int = 10,
                  noise: float | None = None, n_candidates: int = 2048, n_polish: int = 6,
                  output: str = "identity", transform: str = "standardise", kernel: str = "matern",
-                 warm_start: bool = True, patience: int = 0, fast_refit_after: int = 100,
-                 lengthscale_max: float = LENGTHSCALE_MAX, **kwargs: Any) -> None:
+                 warm_start: bool = True, fast_refit_after: int = 100,
+                 lengthscale_max: float = LENGTHSCALE_MAX, restart_after: int = 0,
+                 **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if output not in ("identity", "log"):
             raise ValueError(f"output must be 'identity' or 'log', got {output!r}")
@@ -67,11 +68,11 @@ class GPBOAgent(Agent):
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
         self.kernel = kernel
         self.warm_start = bool(warm_start)
-        self.patience = int(patience)
         self.fast_refit_after = int(fast_refit_after)
         if not 0.1 <= lengthscale_max <= 10.0:
             raise ValueError(f"lengthscale_max must be in [0.1, 10] (unit cube), got {lengthscale_max}")
         self.lengthscale_max = float(lengthscale_max)
+        self.basins = BasinRestarts(restart_after)
         self.beta = float(beta)
         self.n_init = int(n_init)
         self.noise = noise
@@ -86,18 +87,21 @@ class GPBOAgent(Agent):
         return {**super().config(), "acquisition": self.acquisition, "beta": self.beta, "n_init": self.n_init,
                 "noise": self.noise, "n_candidates": self.n_candidates, "n_polish": self.n_polish,
                 "output": self.output, "transform": self.transform, "kernel": self.kernel,
-                "warm_start": self.warm_start, "patience": self.patience, "fast_refit_after": self.fast_refit_after,
-                "lengthscale_max": self.lengthscale_max}
+                "warm_start": self.warm_start, "fast_refit_after": self.fast_refit_after,
+                "lengthscale_max": self.lengthscale_max,
+                "restart_after": self.basins.after}
 
     def state(self) -> dict[str, Any]:
         """Observations plus how much of the initial design was used."""
-        return {**super().state(), "n_init_drawn": self.n_init_drawn, "warm": self.warm}
+        return {**super().state(), "n_init_drawn": self.n_init_drawn, "warm": self.warm,
+                "basins": self.basins.state()}
 
     def restore(self, state: dict[str, Any]) -> None:  # type: ignore[override]
         """Restore observations and the initial-design position."""
         super().restore(state)
         self.n_init_drawn = int(state["n_init_drawn"])
         self.warm = None if state["warm"] is None else [float(v) for v in state["warm"]]
+        self.basins.restore(state.get("basins"))
 
     def report(self) -> dict[str, Any]:
         """Counts, best point, and the last model's lengthscales."""
@@ -145,34 +149,39 @@ class GPBOAgent(Agent):
         self.warm = gp.raw_vector()
         self.last_model = {"lengthscales": gp.lengthscales(), "n_fit": len(xu)}
         best = gp.best_standardised()
+        ys = gp.y.numpy()
+        ls = np.asarray(gp.lengthscales(), dtype=float)
+        map_gp = gp
+
+        def mean(u: Array) -> Array:
+            return (map_gp.predict(u)[0] - map_gp.y_mean) / map_gp.y_std
+
+        self.basins.update(xu, ys, self.n_init, mean)
+        region = self.basins.region(xu, ys, ls)
+        box: tuple[Array, Array] | None = None
+        keep: Callable[[Array], NDArray[np.bool_]] | None = None
+        if region is not None:  # a restarted phase: a fresh model of the initial design and the phase's
+            floor = float(np.min(ys))  # points, inside its trust region, away from the abandoned basins
+            keep = lambda u: self.basins.outside(u, mean(u), floor, mean)  # noqa: E731
+            box = (region[1], region[2])
+            idx, at = self.basins.phase_points(xu, ys, self.n_init, mean)
+            xu = xu[idx]
+            gp = GP(xu, y[idx], noise=self.noise, sigma=None if sig is None else sig[idx], kernel=self.kernel,
+                    ls_max=self.lengthscale_max)
+            best = float(gp.y[at])
+        self.last_model["restarts"] = self.basins.restarts
         rng = self.rng(1)
+        model = gp
         # points in flight (pending, failed, already chosen in this call) become believers
         believers = [space.to_unit(p) for p in (self.pending_points(), self.failed_points(), *extra) if len(p)]
         if believers:
-            xb = np.concatenate(believers)
-            gp = gp.condition(xb, gp.predict(xb)[0])
-        exclude = self._incumbent_ball(xu, gp) if self._stagnating() else None
+            model = model.believe(np.concatenate(believers))
         chosen: list[Array] = []
         for _ in range(n):
-            u = self._maximise(gp, best, rng, xu, exclude)
-            exclude = None
+            u = self._maximise(model, best, rng, xu, keep, box)
             chosen.append(u)
-            gp = gp.condition(u[None, :], gp.predict(u[None, :])[0])
+            model = model.believe(u[None, :])
         return space.from_unit(np.asarray(chosen))
-
-    def _stagnating(self) -> bool:
-        """True when the best value has not improved by more than 1e-3 of the values' range in the
-        last ``patience`` model-based observations (and on every other suggestion while it lasts)."""
-        y = self._signed(self.objective_values())
-        if not self.patience or len(y) < self.n_init + self.patience or len(y) % 2:
-            return False
-        before, recent = y[: -self.patience], y[-self.patience:]
-        return bool(recent.max() - before.max() <= 1e-3 * float(np.ptp(y)))
-
-    def _incumbent_ball(self, xu: Array, gp: GP) -> tuple[Array, Array]:
-        """The best point and the fitted lengthscales: a suggestion that explores leaves that ellipsoid."""
-        y = self._signed(self.objective_values())
-        return xu[int(np.argmax(y))], np.asarray(gp.lengthscales(), dtype=float)
 
     def _sigma(self) -> Array | None:
         rows = [s for s, st in zip(self.obs.sigma, self.obs.status, strict=True) if st == "ok"]
@@ -185,34 +194,40 @@ class GPBOAgent(Agent):
         mean, std = gp.posterior(u)
         return log_ei(mean, std, best) if self.acquisition == "ei" else ucb(mean, std, self.beta)
 
-    def _candidates(self, rng: np.random.Generator, xu: Array, gp: GP) -> Array:
+    def _candidates(self, rng: np.random.Generator, xu: Array, gp: GP,
+                    box: tuple[Array, Array] | None = None) -> Array:
         d = self.space.dim
         k = self.n_candidates
-        uniform = rng.random((k // 2, d))
+        lo, hi = box if box is not None else (np.zeros(d), np.ones(d))
+        uniform = lo + (hi - lo) * rng.random((k // 2, d))
         ys = gp.y.numpy()[: len(xu)]
-        top = xu[np.argsort(-ys)[: min(5, len(xu))]]
+        inside = np.all((xu >= lo) & (xu <= hi), axis=1)
+        order = [i for i in np.argsort(-ys) if inside[i]]
+        top = xu[order[: min(5, len(order))]] if order else (lo + hi)[None, :] / 2
         scales = np.array([0.01, 0.03, 0.1, 0.2])
         centres = top[rng.integers(0, len(top), size=k - k // 2)]
         step = rng.normal(size=centres.shape) * scales[rng.integers(0, len(scales), size=(len(centres), 1))]
         # perturb a random subset of coordinates (as in TuRBO/Ax), so local moves stay local
         mask = rng.random(centres.shape) < max(0.2, min(1.0, 3.0 / d))
-        local = np.clip(centres + step * mask, 0.0, 1.0)
+        local = np.clip(centres + step * mask, lo, hi)
         return np.concatenate([uniform, local])
 
     def _maximise(self, gp: GP, best: float, rng: np.random.Generator, xu: Array,
-                  exclude: tuple[Array, Array] | None = None) -> Array:
-        cand = self._candidates(rng, xu, gp)
+                  keep: Callable[[Array], NDArray[np.bool_]] | None = None,
+                  box: tuple[Array, Array] | None = None) -> Array:
+        cand = self._candidates(rng, xu, gp, box)
+        lo, hi = box if box is not None else (np.zeros(self.space.dim), np.ones(self.space.dim))
         n_uniform = self.n_candidates // 2
 
         def allowed_at(u: Array) -> NDArray[np.bool_]:
             ok = self.space.allowed(self.space.from_unit(u))
-            if exclude is not None:  # exploring: away from the incumbent's basin
-                ok &= np.linalg.norm((u - exclude[0]) / exclude[1], axis=1) > 1.0
+            if keep is not None:  # a restarted phase: away from the abandoned basins
+                ok &= keep(u)
             return ok
 
         allowed = allowed_at(cand)
-        if exclude is not None and not allowed.any():  # the ellipsoid covers every candidate
-            exclude = None
+        if keep is not None and not allowed.any():  # nothing left outside them
+            keep = None
             allowed = allowed_at(cand)
         with torch.no_grad():
             scores = self._acq(gp, torch.as_tensor(cand, dtype=DTYPE), best).numpy()
@@ -236,9 +251,9 @@ class GPBOAgent(Agent):
 
         try:
             res = minimize(neg, starts.reshape(-1), jac=True, method="L-BFGS-B",
-                           bounds=[(0.0, 1.0)] * starts.size,
+                           bounds=list(zip(np.tile(lo, len(starts)), np.tile(hi, len(starts)), strict=True)),
                            options={"maxiter": 60} | ({"ftol": FAST_FTOL} if len(xu) >= self.fast_refit_after else {}))
-            polished = np.clip(res.x.reshape(-1, d), 0.0, 1.0)
+            polished = np.clip(res.x.reshape(-1, d), lo, hi)
             with torch.no_grad():
                 ps = self._acq(gp, torch.as_tensor(polished, dtype=DTYPE), best).numpy()
             ok = allowed_at(polished) & np.isfinite(ps)

@@ -1,0 +1,114 @@
+"""Basin restarts for GP-BO: when the incumbent stalls, descend from the best point of another basin.
+
+Expected improvement descends the basin of the best initial point and stays there: on Hartmann6,
+every seed whose best Sobol point lay in the second well (−3.20) ended there, although other
+initial points lay in the global well's basin. Here, when the best value of the current phase has
+not improved by ``tol`` of the values' range in ``after`` evaluations, its best point is marked
+as an abandoned basin, and a new phase starts from the best measured point of another basin (the
+model's mean dips by ``barrier`` of the point's height on the straight way to each abandoned
+incumbent): a trust region (TuRBO-like box, ``length`` of
+the unit cube in all, shaped by the lengthscales) around the phase's best point, in which
+expected improvement is taken over the phase's own best rather than the global one. A phase whose
+best becomes the global best ends the restart: the agent optimises globally again from there.
+The state is plain JSON (indices into the ok observations) for exact resume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from adaptive.protocol import Array
+
+
+class BasinRestarts:
+    """The restart phases of one agent: which basins were abandoned and where the current phase started."""
+
+    def __init__(self, after: int, *, tol: float = 0.01, barrier: float = 0.3, length: float = 0.8) -> None:
+        if after < 0:
+            raise ValueError(f"restart_after must be ≥ 0 (0 = off), got {after}")
+        self.after = int(after)
+        self.tol = float(tol)
+        self.barrier = float(barrier)
+        self.length = float(length)
+        self.abandoned: list[list[float]] = []
+        self.centre: int | None = None  # the ok observation a restarted phase began from
+        self.start = 0  # the first ok observation of the current phase
+        self.restarts = 0
+
+    def state(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {"abandoned": self.abandoned, "centre": self.centre, "start": self.start, "restarts": self.restarts}
+
+    def restore(self, state: dict[str, Any] | None) -> None:
+        """Restore :meth:`state` (None: the initial state)."""
+        state = state or {}
+        self.abandoned = [[float(v) for v in a] for a in state.get("abandoned", [])]
+        self.centre = state.get("centre")
+        self.start = int(state.get("start", 0))
+        self.restarts = int(state.get("restarts", 0))
+
+    def _members(self, n: int) -> list[int]:
+        return ([self.centre] if self.centre is not None else []) + list(range(self.start, n))
+
+    def update(self, xu: Array, y: Array, n_init: int, mean: Callable[[Array], Array]) -> None:
+        """Look at the data (unit-cube points ``xu``, values ``y`` to maximise; ``mean`` the model's mean
+        at unit-cube points): end a phase whose best became the global best, or restart when the
+        current phase has stalled."""
+        if not self.after:
+            return
+        n = len(y)
+        members = self._members(n)
+        best_here = float(np.max(y[members])) if members else -np.inf
+        if self.centre is not None and best_here >= float(np.max(y)):
+            self.centre = None  # this basin holds the best value now: optimise globally from here
+        recent = list(range(max(self.start, n_init), n))
+        if len(recent) < self.after:
+            return
+        before = [i for i in members if i < n - self.after]
+        if before and best_here - float(np.max(y[before])) > self.tol * float(np.ptp(y)):
+            return
+        self.abandoned.append(xu[members[int(np.argmax(y[members]))]].tolist())
+        floor = float(np.min(y))
+        self.centre = None
+        for j in np.argsort(-y):
+            if self.outside(xu[j][None, :], y[j:j + 1], floor, mean)[0]:
+                self.centre = int(j)
+                break
+        self.start = n
+        self.restarts += 1
+
+    def outside(self, u: Array, values: Array, floor: float, mean: Callable[[Array], Array]) -> NDArray[np.bool_]:
+        """Which points ``u`` (with values, measured or predicted) lie outside every abandoned basin: the
+        model's mean dips on the straight way to each abandoned incumbent, below ``floor`` plus
+        ``1 − barrier`` of the point's height above it."""
+        ok = np.ones(len(u), dtype=bool)
+        t = np.linspace(0.0, 1.0, 12)[1:-1]
+        for a in self.abandoned:
+            path = u[:, None, :] + t[None, :, None] * (np.asarray(a)[None, None, :] - u[:, None, :])
+            low = mean(path.reshape(-1, u.shape[1])).reshape(len(u), len(t)).min(axis=1)
+            ok &= low < floor + (1.0 - self.barrier) * (values - floor)
+        return ok
+
+    def phase_points(self, xu: Array, y: Array, n_init: int, mean: Callable[[Array], Array]) -> tuple[list[int], int]:
+        """The observations a restarted phase models (its own points and the initial design's outside the
+        abandoned basins) and the phase's best among them (its position in that list)."""
+        members = self._members(len(y))
+        init = [i for i in range(min(n_init, len(y))) if i not in members]
+        outside = self.outside(xu[init], y[init], float(np.min(y)), mean) if init else np.zeros(0, dtype=bool)
+        idx = sorted(set(members) | {i for i, ok in zip(init, outside, strict=True) if ok})
+        best = members[int(np.argmax(y[members]))]
+        return idx, idx.index(best)
+
+    def region(self, xu: Array, y: Array, lengthscales: Array) -> tuple[int, Array, Array] | None:
+        """In a restarted phase: the phase's best observation and the box (lower, upper corners) around it."""
+        if self.centre is None:
+            return None
+        members = self._members(len(y))
+        best = members[int(np.argmax(y[members]))]
+        shape = lengthscales / np.exp(np.mean(np.log(lengthscales)))
+        half = 0.5 * self.length * shape
+        return best, np.clip(xu[best] - half, 0.0, 1.0), np.clip(xu[best] + half, 0.0, 1.0)
