@@ -1,7 +1,16 @@
 """GP mapping: measure where the map is changing (gradients, boundaries), not just where it is unknown.
 
-A stationary GP's variance alone only fills space (no better than Sobol). Three modes:
+A stationary GP's variance alone only fills space (no better than Sobol). Four modes:
 
+- ``"error"`` (default): aims at the reconstruction error itself. The map is judged as the
+  linear interpolation of the measured values over their Delaunay triangles, so every triangle
+  (measured points, plus the box's corners valued by the GP's mean) is scored by its area times
+  the mean, over a lattice of 12 points inside it, of the squared miss between the GP's mean and
+  the linear map (plus ``explore`` × the GP's variance beyond the noise, 0 by default); the next
+  point is the lattice point with the largest miss in the best triangle. Small deposits and
+  steep flanks, where a linear map is worst, get the points; flat background gets none once its
+  triangles agree with the GP. (On the twin's sample-map, mean-only beat adding the variance:
+  weights 0.005–0.5 were 10–60 % worse at 225 points.)
 - ``"boundary"`` (default): the measured points (plus the box's corners, valued by the GP's
   mean) are triangulated (Delaunay); a triangle's score is its area times the square of the
   change across it beyond the noise (the range of its vertex values minus twice the GP's noise
@@ -30,7 +39,12 @@ from adaptive.agents.baselines import sobol_points
 from adaptive.agents.gp import DTYPE, GP
 from adaptive.protocol import Agent, Array
 
-MODES = ("boundary", "gradient", "variance")
+MODES = ("error", "boundary", "gradient", "variance")
+
+# barycentric sample points inside a triangle (order-4 lattice without the vertices): where the
+# expected error of the linear map is estimated
+_LATTICE = np.array([(i, j, 4 - i - j) for i in range(5) for j in range(5 - i)
+                     if max(i, j, 4 - i - j) < 4], dtype=float) / 4.0
 
 
 class GPMapAgent(Agent):
@@ -38,8 +52,8 @@ class GPMapAgent(Agent):
 
     name: ClassVar[str] = "gp-map"
 
-    def __init__(self, bounds: ArrayLike, *, n_init: int = 20, mode: str = "boundary", floor: float = 0.02,
-                 n_candidates: int = 2048, refit_every: int = 5, **kwargs: Any) -> None:
+    def __init__(self, bounds: ArrayLike, *, n_init: int = 20, mode: str = "error", floor: float = 0.02,
+                 n_candidates: int = 2048, refit_every: int = 5, explore: float = 0.0, **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -48,6 +62,7 @@ class GPMapAgent(Agent):
         self.floor = float(floor)
         self.n_candidates = int(n_candidates)
         self.refit_every = int(refit_every)
+        self.explore = float(explore)
         self.n_init_drawn = 0
         self.hypers: dict[str, Any] | None = None
         self.fitted_at = 0
@@ -55,7 +70,7 @@ class GPMapAgent(Agent):
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().config(), "n_init": self.n_init, "mode": self.mode, "floor": self.floor,
-                "n_candidates": self.n_candidates, "refit_every": self.refit_every}
+                "n_candidates": self.n_candidates, "refit_every": self.refit_every, "explore": self.explore}
 
     def state(self) -> dict[str, Any]:
         """Observations plus the initial-design position."""
@@ -98,6 +113,8 @@ class GPMapAgent(Agent):
     def _targeted(self, n: int, extra: list[Array]) -> Array:
         if self.mode == "boundary" and self.space.dim == 2:
             return self._bisect_boundaries(n, extra)
+        if self.mode == "error" and self.space.dim == 2:
+            return self._refine_error(n, extra)
         gp = self.model()
         rng = self.rng(2)
         cand = rng.random((self.n_candidates, self.space.dim))
@@ -122,15 +139,8 @@ class GPMapAgent(Agent):
     def _bisect_boundaries(self, n: int, extra: list[Array]) -> Array:
         """Bisect the edges of the triangles whose values change most beyond the noise (see the module docstring)."""
         gp = self.model()
-        pts = self.space.to_unit(self.obs.X())
-        vals = np.asarray(self.objective_values(), dtype=float)
         noise_sd = float(gp.likelihood.noise_covar.noise.detach().reshape(-1).min().sqrt()) * gp.y_std
-        believers = [self.space.to_unit(p) for p in (self.pending_points(), self.failed_points(), *extra) if len(p)]
-        corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-        extra_pts = np.concatenate([corners, *believers]) if believers else corners
-        extra_pts = extra_pts[np.all(np.abs(extra_pts[:, None, :] - pts[None, :, :]).max(-1) > 1e-9, axis=1)]
-        points = np.concatenate([pts, extra_pts])
-        values = np.concatenate([vals, gp.predict(extra_pts)[0]])
+        points, values, _ = self._vertices(gp, extra)
         spread = float(np.ptp(values)) or 1.0
         chosen: list[Array] = []
         for _ in range(n):
@@ -149,6 +159,53 @@ class GPMapAgent(Agent):
             points = np.concatenate([points, u[None, :]])
             values = np.concatenate([values, gp.predict(u[None, :])[0]])
         return self.space.from_unit(np.asarray(chosen).reshape(-1, 2))
+
+    def _refine_error(self, n: int, extra: list[Array]) -> Array:
+        """Measure inside the triangle where the linear map most likely misses the GP (see the module docstring)."""
+        gp = self.model()
+        pts, vals, n_extra = self._vertices(gp, extra)
+        if n_extra:
+            gp = gp.condition(pts[-n_extra:], vals[-n_extra:])
+        noise_var = float(gp.likelihood.noise_covar.noise.detach().reshape(-1).min()) * gp.y_std**2
+        chosen: list[Array] = []
+        for _ in range(n):
+            tri = Delaunay(pts).simplices
+            corner = pts[tri]  # (t, 3, 2)
+            area = 0.5 * np.abs((corner[:, 1, 0] - corner[:, 0, 0]) * (corner[:, 2, 1] - corner[:, 0, 1])
+                                - (corner[:, 2, 0] - corner[:, 0, 0]) * (corner[:, 1, 1] - corner[:, 0, 1]))
+            inner = np.einsum("kj,tjd->tkd", _LATTICE, corner)  # (t, k, 2)
+            linear = np.einsum("kj,tj->tk", _LATTICE, vals[tri])
+            mean, std = gp.predict(inner.reshape(-1, 2))
+            miss = (mean.reshape(linear.shape) - linear) ** 2
+            local = miss + self.explore * np.clip(std.reshape(linear.shape) ** 2 - noise_var, 0.0, None)
+            score = area * local.mean(axis=1)
+            allowed = self.space.allowed(self.space.from_unit(inner.reshape(-1, 2))).reshape(linear.shape)
+            u: Array | None = None
+            for i in np.argsort(-score):
+                if allowed[i].any():
+                    u = inner[i][int(np.argmax(np.where(allowed[i], local[i], -1.0)))]
+                    break
+            if u is None:
+                break
+            chosen.append(u)
+            mu_u = gp.predict(u[None, :])[0]
+            gp = gp.condition(u[None, :], mu_u)
+            pts, vals = np.concatenate([pts, u[None, :]]), np.concatenate([vals, mu_u])
+        return self.space.from_unit(np.asarray(chosen).reshape(-1, 2))
+
+    def _vertices(self, gp: GP, extra: list[Array]) -> tuple[Array, Array, int]:
+        """Triangulation vertices (unit cube) and values: the measured points, then the box's corners and
+        the pending, failed and already chosen points (``extra``) valued by the GP's mean; and how many
+        of those came after the measured ones."""
+        pts = self.space.to_unit(self.obs.X())
+        vals = np.asarray(self.objective_values(), dtype=float)
+        believers = [self.space.to_unit(p) for p in (self.pending_points(), self.failed_points(), *extra) if len(p)]
+        corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+        extra_pts = np.concatenate([corners, *believers]) if believers else corners
+        extra_pts = extra_pts[np.all(np.abs(extra_pts[:, None, :] - pts[None, :, :]).max(-1) > 1e-9, axis=1)]
+        if not len(extra_pts):
+            return pts, vals, 0
+        return np.concatenate([pts, extra_pts]), np.concatenate([vals, gp.predict(extra_pts)[0]]), len(extra_pts)
 
     @staticmethod
     def _edge_midpoint(corner: Array, value: Array) -> Array:
