@@ -10,7 +10,8 @@ Files in the output directory:
 - ``error_vs_evaluations.png`` (median and quartiles per agent, log scale) and
   ``latency.png`` (latency per suggestion);
 - ``summary.json``: ``{"agents": {NAME: {"evals_to_target": {"median", "q1", "q3", …},
-  "final_regret": {"median", "q1", "q3"}, "suggestion_latency_s": {"median", "p95", …}, …}}, …}``.
+  "final_regret": {"median", "q1", "q3"}, "suggestion_latency_s": {"median", "p95", …},
+  "metrics": {KEY: {"median", "q1", "q3", "rms"}}, …}}, …}``.
   A statistic over episodes that never reached the target is ``null`` where it is infinite.
 """
 
@@ -46,6 +47,13 @@ def quartiles(values: list[float]) -> dict[str, float | None]:
     return qs
 
 
+def spread(values: list[float]) -> dict[str, float | None]:
+    """Median and quartiles, plus the root mean square (``null`` if any value is infinite or NaN)."""
+    arr = np.asarray(values, dtype=float)
+    rms = float(np.sqrt(np.mean(arr**2))) if arr.size and np.isfinite(arr).all() else None
+    return {**quartiles(values), "rms": rms}
+
+
 def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
     """Per-agent statistics over episodes."""
     agents: dict[str, Any] = {}
@@ -64,7 +72,7 @@ def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
                 "max": float(lat.max()) if lat.size else None, "n": int(lat.size)},
             "wall_time_s": quartiles([r.wall_s for r in mine]),
             "evaluations": quartiles([float(r.n_evals) for r in mine]),
-            "metrics": {k: quartiles([r.metrics.get(k, math.inf) for r in mine])
+            "metrics": {k: spread([r.metrics.get(k, math.inf) for r in mine])
                         for k in dict.fromkeys(k for r in mine for k in r.metrics)},
             "failed_episodes": [{"seed": r.seed, "error": r.error.splitlines()[0]} for r in mine if r.error],
         }
