@@ -7,6 +7,7 @@ Files in the output directory:
 - ``traces.csv``: the error (simple regret, reconstruction error, …) after n evaluations, and n as
   a fraction of the reference design (a map's 30×30 raster, an edge's 0.5 eV scan) where there is one;
 - ``latency.csv``: every suggestion's latency;
+- ``failures.txt`` (only if an episode failed): each failed episode's whole error message and traceback;
 - ``error_vs_evaluations.png`` (median and quartiles per agent, log scale) and
   ``latency.png`` (latency per suggestion);
 - ``summary.json``: ``{"agents": {NAME: {"evals_to_target": {"median", "q1", "q3", …},
@@ -111,6 +112,9 @@ def write_report(results: list[EpisodeResult], out: str | Path | None, *, scenar
         for r in results:
             for i, t in enumerate(r.latencies):
                 w.writerow([r.agent, r.seed, i + 1, f"{t:.6f}"])
+    failed = [r for r in results if r.error]
+    if failed:  # the whole message of every lost episode (summary.json and episodes.csv keep its first line)
+        (out / "failures.txt").write_text("".join(f"== {r.agent} seed {r.seed}\n{r.error}\n" for r in failed))
     _plots(results, out, summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

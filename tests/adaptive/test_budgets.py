@@ -52,3 +52,16 @@ def test_metric_spread_has_the_rms() -> None:
     s = spread([3.0, -4.0])
     assert s["rms"] == pytest.approx(math.sqrt(12.5)) and s["median"] == pytest.approx(-0.5)
     assert spread([1.0, math.inf])["rms"] is None
+
+
+def test_the_report_keeps_the_whole_message_of_a_failed_episode(tmp_path: Path) -> None:
+    from adaptive.harness.report import write_report
+
+    failed = run_episode("slope", task_factory("hartmann6"), 0, budget=3)
+    ok = run_episode("sobol", task_factory("hartmann6"), 0, budget=3)
+    summary = write_report([failed, ok], tmp_path)
+    assert summary["agents"]["slope"]["failed_episodes"][0]["seed"] == 0
+    text = (tmp_path / "failures.txt").read_text()
+    assert text.startswith("== slope seed 0\n") and "Traceback" in text and "sobol" not in text
+    write_report([ok], tmp_path / "clean")
+    assert not (tmp_path / "clean" / "failures.txt").exists()
