@@ -70,6 +70,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"{name:8s} evals to target median {e['median']} (q1 {e['q1']}, q3 {e['q3']}; "
               f"reached {e['reached']}/{e['episodes']}), final error median {s['final_regret']['median']}, "
               f"latency median {s['suggestion_latency_s']['median']:.4f} s")
+        if s["metrics"]:  # e.g. xafs-edge: the agent's E0/step errors beside the 0.5 eV scan's on the same twins
+            print("  " + ", ".join(f"{k} rms {m['rms']:.4g}" if m["rms"] is not None else f"{k} rms n/a"
+                                   for k, m in s["metrics"].items()))
         for f in s["failed_episodes"]:
             print(f"  seed {f['seed']} failed: {f['error']}")
     print(f"report: {args.out}/summary.json")

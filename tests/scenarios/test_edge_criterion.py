@@ -3,11 +3,14 @@ judged separately, ≤ 50 % of the 0.5 eV scan's points; and the environment's s
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from scenarios.cli import main
 from scenarios.envs.xafs_edge import XafsEdgeEnv, edge_criterion, fixed_step_points
 
 
@@ -48,3 +51,17 @@ def test_environment_errors_are_signed_against_the_twins_truth() -> None:
     below = x[:, 0] < float(env.truth["e0_ev"]) + 20
     e0_short, step_short = env.edge_errors(x[below], y[below])
     assert math.isfinite(e0_short) and math.isnan(step_short) and env.edge_step_error(x[below], y[below]) == math.inf
+
+
+def test_evaluate_summary_puts_both_designs_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report"
+    code = main(["evaluate", "--agent", "slope", "--scenario", "xafs-edge", "--direct", "--episodes", "1",
+                 "--first-seed", "4", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    metrics = json.loads((out / "summary.json").read_text())["agents"]["slope"]["metrics"]
+    for key in ("e0_error_ev", "step_error", "reference_e0_error_ev", "reference_step_error"):
+        assert metrics[key]["rms"] == pytest.approx(metrics[key]["median"]), key  # one episode
+        assert 0 < metrics[key]["rms"] < 0.1, key
+    assert metrics["points_fraction"]["median"] <= 0.5
+    assert "reference_step_error rms" in printed
