@@ -39,11 +39,14 @@ class EpisodeResult:
 
 
 def run_episode(agent_name: str, factory: Callable[[int], Environment], seed: int,
-                budget: int | None = None, agent_options: dict[str, Any] | None = None) -> EpisodeResult:
+                budget: int | None = None, agent_options: dict[str, Any] | None = None,
+                stop_at_target: bool = False) -> EpisodeResult:
     """Run ``agent_name`` against ``factory(seed)`` for the task's budget (or ``budget``).
 
     The agent gets the task's options (plus ``agent_options``) and the same seed. An agent
-    or environment that raises ends the episode; the result then carries the message.
+    or environment that raises ends the episode; the result then carries the message. With
+    ``stop_at_target`` the episode ends once the target is reached (the evaluations to target
+    are the same; the final error and the trace stop there).
     """
     one_thread()
     t_start = time.perf_counter()
@@ -70,6 +73,8 @@ def run_episode(agent_name: str, factory: Callable[[int], Environment], seed: in
             n = i + 1
             if n % env.error_every == 0 or n == n_max:
                 _record(result, env, xs, ys, n)
+                if stop_at_target and result.evals_to_target is not None:
+                    break
         if result.trace and result.trace[-1][0] != len(xs) and xs:
             _record(result, env, xs, ys, len(xs))
     except Exception as exc:

@@ -9,7 +9,7 @@ writes the CSV files, PNG plots and ``summary.json`` into ``out`` (see :mod:`ada
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,15 @@ def _worker_setup() -> None:
 
 def evaluate(agents: Sequence[str], factory: Callable[[int], Environment], *, episodes: int, workers: int = 1,
              scheduler: str | None = None, out: str | Path | None = None, first_seed: int = 0,
-             budget: int | None = None, scenario: str | None = None) -> dict[str, Any]:
+             budget: int | None = None, scenario: str | None = None, budgets: Mapping[str, int] | None = None,
+             stop_at_target: bool = False) -> dict[str, Any]:
     """Every agent on seeds ``first_seed`` … ``first_seed + episodes - 1``; returns the summary.
 
     ``factory(seed)`` builds the environment (injected: analytic here, twin-backed from
     ``scenarios``). With ``scheduler`` (an address such as ``tcp://host:8786``) the episodes
     go to that cluster; otherwise an embedded ``LocalCluster`` of ``workers`` processes runs them.
+    ``budgets`` gives some agents their own budget (e.g. random search a larger one, so that it
+    has a median); ``stop_at_target`` ends each episode once it reaches the target.
     """
     unknown = [a for a in agents if a not in AGENTS]
     if unknown:
@@ -44,14 +47,22 @@ def evaluate(agents: Sequence[str], factory: Callable[[int], Environment], *, ep
         raise ValueError("give at least one agent")
     if episodes < 1 or workers < 1:
         raise ValueError(f"episodes and workers must be positive, got episodes={episodes}, workers={workers}")
+    budgets = dict(budgets or {})
+    stray = [a for a in budgets if a not in agents]
+    if stray:
+        raise ValueError(f"budgets name agent(s) {stray} that are not evaluated (agents: {list(agents)})")
+    bad = {a: b for a, b in budgets.items() if isinstance(b, bool) or not isinstance(b, int) or b < 1}
+    if bad:
+        raise ValueError(f"budgets must be positive integers, got {bad}")
+    per_agent = {a: budgets.get(a, budget) for a in agents}
     results = _run_all(list(agents), factory, list(range(first_seed, first_seed + episodes)), workers,
-                       scheduler, budget)
+                       scheduler, per_agent, stop_at_target)
     results.sort(key=lambda r: (list(agents).index(r.agent), r.seed))
     return write_report(results, out, scenario=scenario, workers=workers, scheduler=scheduler)
 
 
 def _run_all(agents: list[str], factory: Callable[[int], Environment], seeds: list[int], workers: int,
-             scheduler: str | None, budget: int | None) -> list[EpisodeResult]:
+             scheduler: str | None, budgets: dict[str, int | None], stop_at_target: bool) -> list[EpisodeResult]:
     from distributed import Client, LocalCluster
 
     _worker_setup()
@@ -67,7 +78,8 @@ def _run_all(agents: list[str], factory: Callable[[int], Environment], seeds: li
         client.run(_worker_setup)
         # the slowest agents first, so the cluster's tail is short
         jobs = [(a, s) for a in sorted(agents, key=lambda a: a not in ("gp-bo", "gp-map")) for s in seeds]
-        futures = [client.submit(run_episode, a, factory, s, budget, key=f"episode-{a}-{s}", pure=False)
+        futures = [client.submit(run_episode, a, factory, s, budgets[a], stop_at_target=stop_at_target,
+                                 key=f"episode-{a}-{s}", pure=False)
                    for a, s in jobs]
         return list(client.gather(futures))  # type: ignore[no-untyped-call]
     finally:

@@ -7,10 +7,12 @@ Files in the output directory:
 - ``traces.csv``: the error (simple regret, reconstruction error, …) after n evaluations, and n as
   a fraction of the reference design (a map's 30×30 raster, an edge's 0.5 eV scan) where there is one;
 - ``latency.csv``: every suggestion's latency;
+- ``failures.txt`` (only if an episode failed): each failed episode's whole error message and traceback;
 - ``error_vs_evaluations.png`` (median and quartiles per agent, log scale) and
   ``latency.png`` (latency per suggestion);
 - ``summary.json``: ``{"agents": {NAME: {"evals_to_target": {"median", "q1", "q3", …},
-  "final_regret": {"median", "q1", "q3"}, "suggestion_latency_s": {"median", "p95", …}, …}}, …}``.
+  "final_regret": {"median", "q1", "q3"}, "suggestion_latency_s": {"median", "p95", …},
+  "metrics": {KEY: {"median", "q1", "q3", "rms"}}, …}}, …}``.
   A statistic over episodes that never reached the target is ``null`` where it is infinite.
 """
 
@@ -46,6 +48,13 @@ def quartiles(values: list[float]) -> dict[str, float | None]:
     return qs
 
 
+def spread(values: list[float]) -> dict[str, float | None]:
+    """Median and quartiles, plus the root mean square (``null`` if any value is infinite or NaN)."""
+    arr = np.asarray(values, dtype=float)
+    rms = float(np.sqrt(np.mean(arr**2))) if arr.size and np.isfinite(arr).all() else None
+    return {**quartiles(values), "rms": rms}
+
+
 def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
     """Per-agent statistics over episodes."""
     agents: dict[str, Any] = {}
@@ -64,7 +73,7 @@ def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
                 "max": float(lat.max()) if lat.size else None, "n": int(lat.size)},
             "wall_time_s": quartiles([r.wall_s for r in mine]),
             "evaluations": quartiles([float(r.n_evals) for r in mine]),
-            "metrics": {k: quartiles([r.metrics.get(k, math.inf) for r in mine])
+            "metrics": {k: spread([r.metrics.get(k, math.inf) for r in mine])
                         for k in dict.fromkeys(k for r in mine for k in r.metrics)},
             "failed_episodes": [{"seed": r.seed, "error": r.error.splitlines()[0]} for r in mine if r.error],
         }
@@ -103,6 +112,9 @@ def write_report(results: list[EpisodeResult], out: str | Path | None, *, scenar
         for r in results:
             for i, t in enumerate(r.latencies):
                 w.writerow([r.agent, r.seed, i + 1, f"{t:.6f}"])
+    failed = [r for r in results if r.error]
+    if failed:  # the whole message of every lost episode (summary.json and episodes.csv keep its first line)
+        (out / "failures.txt").write_text("".join(f"== {r.agent} seed {r.seed}\n{r.error}\n" for r in failed))
     _plots(results, out, summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -10,6 +10,7 @@ environment variables are the process's).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -62,16 +63,21 @@ class TwinRuns:
     def opened(self, devices: dict[str, Any]) -> None:
         """Called once the devices are connected (subclasses prepare them here)."""
 
-    def _start(self, attempts: int = 3) -> TwinProcess:
+    def _start(self, attempts: int = 5, pause: float = 1.0) -> TwinProcess:
         """Start the twin; a start that fails (its self-check of every PV times out when the
-        machine is loaded, e.g. several twins starting at once) is tried again."""
+        machine is loaded, e.g. several twins starting at once; the IOC exits) is tried again on a
+        fresh port after a pause that doubles each time. If every attempt fails, the error names
+        each attempt's failure (the last one with the IOC's log)."""
+        failures: list[str] = []
         for attempt in range(attempts):
             try:
                 return TwinProcess(self.scenario_path, seed=self.seed, speed=self.speed).start()
-            except (RuntimeError, TimeoutError):
-                if attempt == attempts - 1:
-                    raise
-        raise AssertionError("unreachable")
+            except (RuntimeError, TimeoutError) as exc:
+                failures.append(f"attempt {attempt + 1}: {type(exc).__name__}: {exc}")
+                if attempt < attempts - 1:
+                    time.sleep(pause * 2**attempt)
+        raise RuntimeError(f"the twin (seed {self.seed}) did not start in {attempts} attempts:\n"
+                           + "\n".join(failures))
 
     def run(self, make_plan: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
         """Run the plan ``make_plan(devices)``; the ``data`` of its events, in order."""

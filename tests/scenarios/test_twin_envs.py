@@ -31,6 +31,11 @@ def test_slope_agent_on_the_twins_edge_in_direct_mode() -> None:
     assert res.reference_points == 921 and res.n_evals <= res.reference_points // 2
     # E0 as precise as the 0.5 eV scan's on the same twin, within a fifth of the motor's 0.07 eV step
     assert res.final_error <= res.target + 0.015 and res.final_error < 0.1, (res.final_error, res.target)
+    # both designs side by side in the metrics: the slope scan's errors and the 0.5 eV scan's on this twin
+    m = res.metrics
+    assert m["e0_error_ev"] == pytest.approx(res.final_error) and m["reference_e0_error_ev"] == res.target
+    assert m["points_fraction"] == pytest.approx(res.n_evals / 921)
+    assert 0 < m["step_error"] < 0.05 and 0 < m["reference_step_error"] < 0.05
 
 
 def test_cluster_agent_on_the_twins_library_in_direct_mode() -> None:
@@ -46,6 +51,9 @@ def test_full_stack_measures_what_the_physics_model_does() -> None:
             x = np.array([energy])
             assert ca.evaluate(x) == pytest.approx(direct.evaluate(x), abs=0.01)  # μt; noise ~0.002
         assert ca._session.twin is not None
+        # the errors take the mono's readbacks (the Bragg motor's steps), not the energies asked
+        assert set(ca.readback) == {8900.0, 9100.0} and direct.readback == {}
+        assert all(0 < abs(ca.readback[e] - e) < 0.1 for e in ca.readback), ca.readback
     finally:
         ca.close()
     assert ca._session.twin is None
