@@ -49,6 +49,7 @@ class LoopQueue(AsyncioQueue):  # type: ignore[misc]
 HEADER = struct.Struct(">HHHHII")  # command, payload size, data type, data count, parameter 1, parameter 2
 EVENT_ADD, READ_NOTIFY, WRITE_NOTIFY = 1, 15, 19
 DBR_DOUBLE, DBR_TIME_DOUBLE = 6, 20
+_TIME_OF = {1: 15, 5: 19, DBR_DOUBLE: DBR_TIME_DOUBLE}  # native INT, LONG, DOUBLE → their DBR_TIME_*
 DOUBLE = struct.Struct(">d")
 ECA_NORMAL = 1
 #: DBR_TIME_* scalars decoded from the raw payload: type id → (payload size, value offset, format)
@@ -296,10 +297,11 @@ async def _exchange(cm: Any, pv: Any, ioid: int, command: Any, timeout: float | 
 
 
 def read_request(chan: Any, data_type: Any, ioid: int) -> Any:
-    """A ``ReadNotifyRequest`` on ``chan``: its bytes for a scalar double read as "time" (what
-    caproto's ``chan.read(...)`` encodes), else caproto's command."""
-    if data_type == "time" and chan.native_data_type == DBR_DOUBLE and chan.native_data_count == 1:
-        return HEADER.pack(READ_NOTIFY, 0, DBR_TIME_DOUBLE, 0 if chan.protocol_version >= 13 else 1, chan.sid, ioid)
+    """A ``ReadNotifyRequest`` on ``chan``: its bytes for a scalar DOUBLE, LONG or INT read as
+    "time" (what caproto's ``chan.read(...)`` encodes), else caproto's command."""
+    time_type = _TIME_OF.get(int(chan.native_data_type)) if chan.native_data_count == 1 else None
+    if data_type == "time" and time_type is not None:
+        return HEADER.pack(READ_NOTIFY, 0, time_type, 0 if chan.protocol_version >= 13 else 1, chan.sid, ioid)
     return chan.read(ioid=ioid, data_type=data_type, data_count=None, notify=True)
 
 

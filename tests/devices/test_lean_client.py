@@ -24,17 +24,18 @@ def _wire(command: Any) -> bytes:
 async def _encodings_and_readings() -> tuple[list[tuple[bytes, bytes]], list[tuple[Any, Any]]]:
     ctx = CoalescingContext(timeout=10.0)
     try:
-        sp, rbv = await ctx.get_pvs("BT:m1", "BT:m1.RBV", timeout=10.0)
-        await sp.wait_for_connection()
-        await rbv.wait_for_connection()
+        sp, rbv, msta, lvio = await ctx.get_pvs("BT:m1", "BT:m1.RBV", "BT:m1.MSTA", "BT:m1.LVIO", timeout=10.0)
+        for pv in (sp, rbv, msta, lvio):
+            await pv.wait_for_connection()
         chan = sp.channel
-        pairs = [(ca_client.read_request(chan, "time", 41), _wire(chan.read(ioid=41, data_type="time", notify=True))),
-                 (ca_client.write_request(chan, [0.125], 42) or b"",
-                  _wire(chan.write([0.125], ioid=42, notify=True))),
-                 (ca_client.write_request(chan, (3,), 43) or b"", _wire(chan.write([3.0], ioid=43, notify=True)))]
+        pairs = [(ca_client.read_request(pv.channel, "time", 41), _wire(pv.channel.read(ioid=41, data_type="time",
+                                                                                        notify=True)))
+                 for pv in (sp, msta, lvio)]  # a DOUBLE, a LONG, a SHORT
+        pairs += [(ca_client.write_request(chan, [0.125], 42) or b"", _wire(chan.write([0.125], ioid=42, notify=True))),
+                  (ca_client.write_request(chan, (3,), 43) or b"", _wire(chan.write([3.0], ioid=43, notify=True)))]
         await ca_client.write(sp, [0.125], timeout=10.0)
         readings = []
-        for pv in (sp, rbv):
+        for pv in (sp, rbv, msta, lvio):
             lean = await ca_client.read(pv, data_type="time", timeout=10.0)
             theirs = await pv.read(data_type="time", timeout=10.0)
             readings.append((type(lean).__name__, _reading(lean), _reading(theirs)))

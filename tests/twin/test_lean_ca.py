@@ -26,6 +26,7 @@ from twin.iocs import ca_server, lean_ca
 from twin.iocs.server import serve_async
 
 SP, RB, RATE = "BTS:stage:Pos-SP", "BTS:stage:Pos-RB", "BTS:diode:Rate-RB"
+SEED = "BTS:twin:Seed-RB"  # a LONG
 
 
 class Served:
@@ -133,11 +134,11 @@ async def _reads(names: list[str], forms: tuple[str, ...] = ("time", "native")) 
 
 def test_lean_reads_answer_as_caproto(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     counts = Counts(monkeypatch)
-    lean = _run(_reads([RB, SP]))
-    assert counts.lean_read == 4, "the reads took the lean way"
+    lean = _run(_reads([RB, SP, SEED]))
+    assert counts.lean_read == 6, "the reads took the lean way"
     _lean(monkeypatch, False)
-    theirs = _run(_reads([RB, SP]))
-    assert counts.lean_read == 4, "switched off, caproto answered"
+    theirs = _run(_reads([RB, SP, SEED]))
+    assert counts.lean_read == 6, "switched off, caproto answered"
     assert lean == theirs, "the lean answers (value, alarm, time stamp) equal caproto's"
 
 
@@ -287,3 +288,20 @@ def test_lean_encoders_match_caprotos_messages() -> None:
                                    status=1, ioid=78)
     assert lean_ca.read_response(entry, lean_ca.DBR_DOUBLE, 78) == wire(theirs)
     assert lean_ca.write_response(6, 1, 79) == wire(ca.WriteNotifyResponse(ca.ChannelType.DOUBLE, 1, 1, 79))
+
+
+
+@pytest.mark.parametrize(("kind", "value"), [("Integer", -123456), ("Short", -321), ("Double", 4.75)])
+def test_lean_encoders_match_caprotos_for_each_number_kind(kind: str, value: float) -> None:
+    from twin.iocs import lean_ca
+
+    entry = getattr(ca, f"Channel{kind}")(value=value, timestamp=1.7e9 + 0.5)
+    entry.alarm._data.update(status=ca.AlarmStatus.HIGH, severity=ca.AlarmSeverity.MAJOR_ALARM)
+    native, timed = lean_ca.lean_types(entry)
+    md = ca.DBR_TYPES[ca.ChannelType(timed)](status=ca.AlarmStatus.HIGH, severity=ca.AlarmSeverity.MAJOR_ALARM)
+    md.stamp = entry.epics_timestamp
+    for data_type, metadata in ((native, None), (timed, md)):
+        theirs = ca.ReadNotifyResponse(data=[value], metadata=metadata, data_type=ca.ChannelType(data_type),
+                                       data_count=1, status=1, ioid=5)
+        assert lean_ca.read_response(entry, data_type, 5) == bytes(theirs.header) + b"".join(
+            bytes(b) for b in theirs.buffers), ca.ChannelType(data_type).name

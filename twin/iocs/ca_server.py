@@ -25,8 +25,8 @@ And two shortcuts, about CPU:
 - A read or a write request on a created channel, and its response, skip caproto's per-circuit
   state machine, which would only record (then drop) the request's ioid — a created channel's
   state cannot change by a read or a write.
-- Scalar doubles take ``twin.iocs.lean_ca``'s short way: reads and writes with completion as
-  ``DBR_DOUBLE``/``DBR_TIME_DOUBLE`` are decoded and answered by the circuit's receive loop
+- Scalar numbers take ``twin.iocs.lean_ca``'s short way: reads (native or ``DBR_TIME_*``) and, for
+  doubles, writes with completion as ``DBR_DOUBLE`` are decoded and answered by the circuit's receive loop
   (no command queue), and their monitor updates go straight to the circuits' sockets (no
   context and circuit queues). Bytes bound for one circuit within one scheduler pass leave in
   one send, so a put completion travels with the monitor updates its put caused, after them.
@@ -185,11 +185,11 @@ class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
         return hit
 
     async def _lean_read(self, data_type: int, count: int, sid: int, ioid: int) -> bool:
-        if data_type not in (lean_ca.DBR_DOUBLE, lean_ca.DBR_TIME_DOUBLE) or count > 1 \
-                or not self.write_event.is_set():
+        if count > 1 or not self.write_event.is_set():
             return False
         chan, entry = self._lean_channel(sid)
-        if entry is None or entry._fill_at_next_write or not lean_ca.can(entry, ca.AccessRights.READ, self):
+        if (entry is None or data_type not in lean_ca.lean_types(entry) or entry._fill_at_next_write
+                or not lean_ca.can(entry, ca.AccessRights.READ, self)):
             return False
         try:
             if entry.getter is not None:  # as caproto's pvproperty read: the getter, then the value
@@ -211,7 +211,8 @@ class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
         if data_type != lean_ca.DBR_DOUBLE or count != 1 or size < 8:
             return False
         chan, entry = self._lean_channel(sid)
-        if entry is None or entry._fill_at_next_write or not lean_ca.can(entry, ca.AccessRights.WRITE, self):
+        if (entry is None or lean_ca.DBR_DOUBLE not in lean_ca.lean_types(entry) or entry._fill_at_next_write
+                or not lean_ca.can(entry, ca.AccessRights.WRITE, self)):
             return False
         (value,) = lean_ca.DOUBLE.unpack_from(data, start)
         self.write_event.clear()  # as caproto: reads wait (briefly) for a write under way

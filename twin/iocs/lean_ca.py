@@ -3,11 +3,12 @@
 A step scan makes, per point, a put with completion to a setpoint, a read of a detector and
 gets the readback's monitor update; caproto serves each with its general machinery (a command
 queue, the circuit's state machine, a task per write, numpy conversions, a context-wide and a
-per-circuit queue for every monitor update). For the simple case — a scalar DOUBLE channel
-(``ChannelDouble`` with one element, no channel filter) read or written as ``DBR_DOUBLE`` or
-``DBR_TIME_DOUBLE`` — this module encodes and decodes the messages with ``struct`` and hands
-them to the socket at once; the record logic stays caproto's (``getter``, ``write`` with its
-``putter``, alarms, fields, ``publish``). Anything else takes caproto's path unchanged.
+per-circuit queue for every monitor update). For the simple case — a scalar number channel
+(``ChannelDouble``, ``ChannelInteger`` or ``ChannelShort`` with one element, no channel filter)
+read or monitored as its native type or that type's ``DBR_TIME_*``, or a double written as
+``DBR_DOUBLE`` — this module encodes and decodes the messages with ``struct`` and hands them to
+the socket at once; the record logic stays caproto's (``getter``, ``write`` with its ``putter``,
+alarms, fields, ``publish``). Anything else takes caproto's path unchanged.
 """
 
 from __future__ import annotations
@@ -17,18 +18,27 @@ import struct
 from collections.abc import Iterable
 from typing import Any
 
-from caproto import AccessRights, ChannelDouble
+from caproto import AccessRights, ChannelDouble, ChannelInteger, ChannelShort
 
 HEADER = struct.Struct(">HHHHII")  # command, payload size, data type, data count, parameter 1, parameter 2
 DOUBLE = struct.Struct(">d")
-TIME_DOUBLE = struct.Struct(">hhIIid")  # status, severity, seconds, nanoseconds, RISC pad, value
 
 EVENT_ADD, READ_NOTIFY, WRITE_NOTIFY = 1, 15, 19
-DBR_DOUBLE, DBR_TIME_DOUBLE = 6, 20
+DBR_INT, DBR_LONG, DBR_DOUBLE = 1, 5, 6
+DBR_TIME_INT, DBR_TIME_LONG, DBR_TIME_DOUBLE = 15, 19, 20
 ECA_NORMAL = 1  # the status code a successful response carries
 EXTENDED = 0xFFFF  # a payload size that announces an extended header
-_LEAN_TYPES = {"DOUBLE": DBR_DOUBLE, "TIME_DOUBLE": DBR_TIME_DOUBLE}  # subscription data types served here
-_PAYLOAD = {DBR_DOUBLE: 8, DBR_TIME_DOUBLE: 24}
+#: Payloads by DBR type: a native value padded to 8 bytes; a ``DBR_TIME_*`` is status, severity,
+#: seconds, nanoseconds, the RISC pad, the value (as caproto's DBR structures lay them out).
+_FORMATS = {DBR_INT: struct.Struct(">h6x"), DBR_LONG: struct.Struct(">i4x"), DBR_DOUBLE: DOUBLE,
+            DBR_TIME_INT: struct.Struct(">hhIIxxh"), DBR_TIME_LONG: struct.Struct(">hhIIi"),
+            DBR_TIME_DOUBLE: struct.Struct(">hhIIxxxxd")}
+_TIME = (DBR_TIME_INT, DBR_TIME_LONG, DBR_TIME_DOUBLE)
+#: The data types each kind of channel is served in here: its native type and its DBR_TIME_*.
+_KINDS = ((ChannelDouble, (DBR_DOUBLE, DBR_TIME_DOUBLE)), (ChannelInteger, (DBR_LONG, DBR_TIME_LONG)),
+          (ChannelShort, (DBR_INT, DBR_TIME_INT)))
+_LEAN_TYPES = {"INT": DBR_INT, "LONG": DBR_LONG, "DOUBLE": DBR_DOUBLE, "TIME_INT": DBR_TIME_INT,
+               "TIME_LONG": DBR_TIME_LONG, "TIME_DOUBLE": DBR_TIME_DOUBLE}  # subscription data types served here
 
 #: Bytes a circuit's socket may hold unsent before monitor updates take caproto's queue again
 #: (which drops the oldest updates for a client that does not keep up).
@@ -41,9 +51,18 @@ def plain_filter(channel_filter: Any) -> bool:
         and channel_filter.sync is None
 
 
+def lean_types(entry: Any) -> tuple[int, ...]:
+    """The data types ``entry`` (a served ``ChannelData``) is served in here: () if none."""
+    if entry.max_length == 1:
+        for kind, types in _KINDS:
+            if isinstance(entry, kind):
+                return types
+    return ()
+
+
 def lean_entry(entry: Any) -> bool:
-    """Whether ``entry`` (a served ``ChannelData``) is a scalar double this module can serve."""
-    return isinstance(entry, ChannelDouble) and entry.max_length == 1
+    """Whether ``entry`` (a served ``ChannelData``) is a scalar number this module can serve."""
+    return bool(lean_types(entry))
 
 
 def can(entry: Any, right: AccessRights, circuit: Any) -> bool:
@@ -52,15 +71,16 @@ def can(entry: Any, right: AccessRights, circuit: Any) -> bool:
 
 
 def value_payload(entry: Any, data_type: int) -> bytes:
-    """``entry``'s value as a ``DBR_DOUBLE`` or ``DBR_TIME_DOUBLE`` payload (the alarm is the
-    channel's shared alarm, as caproto reports it)."""
-    value = float(entry._data["value"])
-    if data_type == DBR_DOUBLE:
-        return DOUBLE.pack(value)
+    """``entry``'s value as a payload of ``data_type`` (one of ``lean_types(entry)``; the alarm is
+    the channel's shared alarm, as caproto reports it)."""
+    cast = float if data_type in (DBR_DOUBLE, DBR_TIME_DOUBLE) else int
+    value = cast(entry._data["value"])
+    if data_type not in _TIME:
+        return _FORMATS[data_type].pack(value)
     stamp = entry._data["timestamp"]
     alarm = entry.alarm
-    return TIME_DOUBLE.pack(int(alarm.status), int(alarm.severity), stamp.secondsSinceEpoch,
-                            stamp.nanoSeconds, 0, value)
+    return _FORMATS[data_type].pack(int(alarm.status), int(alarm.severity), stamp.secondsSinceEpoch,
+                                    stamp.nanoSeconds, value)
 
 
 def read_response(entry: Any, data_type: int, ioid: int) -> bytes:
@@ -92,7 +112,7 @@ def _to_subscribers(spec: Any, data_type: int, payload: bytes, subscriptions: An
 def monitor_messages(update: Any, subscriptions: Any) -> list[tuple[Any, bytes]] | None:
     """``EventAddResponse`` bytes for every subscription ``update`` (caproto's
     ``SubscriptionUpdate`` from ``ChannelData.publish``) goes to, by circuit; None unless every
-    one of them is a plain scalar double subscription on a lean circuit that keeps up (then
+    one of them is a plain scalar number subscription on a lean circuit that keeps up (then
     caproto's queues carry the whole update, in order)."""
     values, metadata = update.values, update.metadata
     if len(values) != 1:
@@ -102,9 +122,10 @@ def monitor_messages(update: Any, subscriptions: Any) -> list[tuple[Any, bytes]]
         data_type = _LEAN_TYPES.get(spec.data_type_name)
         if data_type is None or not plain_filter(spec.channel_filter):
             return None
-        payload = (bytes(metadata) if data_type == DBR_TIME_DOUBLE else b"") + values.tobytes()
-        if len(payload) != _PAYLOAD[data_type] or not _to_subscribers(spec, data_type, payload, subscriptions,
-                                                                      messages):
+        payload = (bytes(metadata) if data_type in _TIME else b"") + values.tobytes()
+        payload += b"\0" * (-len(payload) % 8)
+        if len(payload) != _FORMATS[data_type].size or not _to_subscribers(spec, data_type, payload, subscriptions,
+                                                                           messages):
             return None
     return messages
 
@@ -112,8 +133,10 @@ def monitor_messages(update: Any, subscriptions: Any) -> list[tuple[Any, bytes]]
 def publish_now(entry: Any) -> bool:
     """Post ``entry``'s current value and alarm to its subscribers at once, as
     ``ChannelData.publish(0)`` would through the queues; False (nothing posted) unless ``entry``
-    is a lean scalar double and every subscription to it may take the lean way."""
-    if not lean_entry(entry):
+    is a lean scalar number and every subscription to it asks for one of its lean types and may
+    take the lean way."""
+    types = lean_types(entry)
+    if not types:
         return False
     messages: list[tuple[Any, bytes]] = []
     for queue, syncs in entry._queues.items():
@@ -124,7 +147,7 @@ def publish_now(entry: Any) -> bool:
                 if not specs:
                     continue
                 data_type = _LEAN_TYPES.get(type_name)
-                if sync is not None or data_type is None:
+                if sync is not None or data_type not in types:
                     return False
                 payload = value_payload(entry, data_type)
                 for spec in specs:
@@ -139,7 +162,7 @@ def publish_now(entry: Any) -> bool:
 
 class MonitorQueue(asyncio.Queue):  # type: ignore[type-arg]
     """A server context's queue of monitor updates (``ChannelData.publish``), which hands an update
-    of plain scalar doubles to the circuits at once when nothing waits before it."""
+    of plain scalar numbers to the circuits at once when nothing waits before it."""
 
     def __init__(self, context: Any) -> None:
         super().__init__()
