@@ -27,13 +27,15 @@ from adaptive.protocol import Array
 class BasinRestarts:
     """The restart phases of one agent: which basins were abandoned and where the current phase started."""
 
-    def __init__(self, after: int, *, tol: float = 0.01, barrier: float = 0.3, length: float = 0.8) -> None:
+    def __init__(self, after: int, *, tol: float = 0.01, barrier: float = 0.3, length: float = 0.8,
+                 phase_patience: float = 2.0) -> None:
         if after < 0:
             raise ValueError(f"restart_after must be ≥ 0 (0 = off), got {after}")
         self.after = int(after)
         self.tol = float(tol)
         self.barrier = float(barrier)
         self.length = float(length)
+        self.phase_patience = float(phase_patience)
         self.abandoned: list[list[float]] = []
         self.centre: int | None = None  # the ok observation a restarted phase began from
         self.start = 0  # the first ok observation of the current phase
@@ -65,10 +67,11 @@ class BasinRestarts:
         best_here = float(np.max(y[members])) if members else -np.inf
         if self.centre is not None and best_here >= float(np.max(y)):
             self.centre = None  # this basin holds the best value now: optimise globally from here
+        after = round(self.after * (self.phase_patience if self.centre is not None else 1.0))
         recent = list(range(max(self.start, n_init), n))
-        if len(recent) < self.after:
+        if len(recent) < after:
             return
-        before = [i for i in members if i < n - self.after]
+        before = [i for i in members if i < n - after]
         if before and best_here - float(np.max(y[before])) > self.tol * float(np.ptp(y)):
             return
         self.abandoned.append(xu[members[int(np.argmax(y[members]))]].tolist())

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from adaptive.agents import GPBOAgent
 from adaptive.agents.restarts import BasinRestarts
@@ -54,9 +53,9 @@ def run(agent: GPBOAgent, n: int) -> list[np.ndarray]:
     return asked
 
 
-@pytest.mark.parametrize("seed", [2, 6])  # two of the seeds whose plain agent stays on the lower bump
-def test_gp_bo_with_restarts_leaves_the_lower_well_and_finds_the_higher_one(seed: int) -> None:
+def test_gp_bo_with_restarts_leaves_the_lower_well_and_finds_the_higher_one() -> None:
     bounds = [[0.0, 1.0], [0.0, 1.0]]
+    seed = 2  # a seed whose plain agent stays on the lower bump (as do 0, 1, 4–7)
     plain, restarting = (GPBOAgent(bounds, seed=seed, n_init=5, noise=1e-6, restart_after=r) for r in (0, 4))
     run(plain, 30)
     run(restarting, 30)
