@@ -164,7 +164,7 @@ class GPBOAgent(Agent):
             floor = float(np.min(ys))  # points, inside its trust region, away from the abandoned basins
             keep = lambda u: self.basins.outside(u, mean(u), floor, mean)  # noqa: E731
             box = (region[1], region[2])
-            idx, at = self.basins.phase_points(xu, ys, self.n_init, mean)
+            idx, at = self.basins.phase_points(xu, ys, mean)
             xu = xu[idx]
             gp = GP(xu, y[idx], noise=self.noise, sigma=None if sig is None else sig[idx], kernel=self.kernel,
                     ls_max=self.lengthscale_max)

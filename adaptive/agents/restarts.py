@@ -3,14 +3,17 @@
 Expected improvement descends the basin of the best initial point and stays there: on Hartmann6,
 every seed whose best Sobol point lay in the second well (−3.20) ended there, although other
 initial points lay in the global well's basin. Here, when the best value of the current phase has
-not improved by ``tol`` of the values' range in ``after`` evaluations, its best point is marked
-as an abandoned basin, and a new phase starts from the best measured point of another basin (the
-model's mean dips by ``barrier`` of the point's height on the straight way to each abandoned
-incumbent): a trust region (TuRBO-like box, ``length`` of
-the unit cube in all, shaped by the lengthscales) around the phase's best point, in which
-expected improvement is taken over the phase's own best rather than the global one. A phase whose
-best becomes the global best ends the restart: the agent optimises globally again from there.
-The state is plain JSON (indices into the ok observations) for exact resume.
+not improved by ``tol`` of the values' range in ``after`` evaluations (a restarted phase:
+``phase_patience`` times as many), its best point is marked as an abandoned basin, and a new
+phase starts from the best measured point of another basin (the model's mean dips by ``barrier``
+of the point's height on the straight way to each abandoned incumbent): a trust region
+(TuRBO-like box, ``length`` of the unit cube in all, shaped by the lengthscales) around the
+phase's best point, in which expected improvement is taken over the phase's own best rather than
+the global one, on a model of the phase's points and all others outside the abandoned basins. A
+phase whose best becomes the global best ends the restart: the agent optimises globally again
+from there. When no other basin is left, a stalled phase hands over to the best earlier abandoned
+one (round robin), so that a basin left too early is resumed. The state is plain JSON (indices
+into the ok observations) for exact resume.
 """
 
 from __future__ import annotations
@@ -27,13 +30,15 @@ from adaptive.protocol import Array
 class BasinRestarts:
     """The restart phases of one agent: which basins were abandoned and where the current phase started."""
 
-    def __init__(self, after: int, *, tol: float = 0.01, barrier: float = 0.3, length: float = 0.8) -> None:
+    def __init__(self, after: int, *, tol: float = 0.01, barrier: float = 0.3, length: float = 0.8,
+                 phase_patience: float = 2.0) -> None:
         if after < 0:
             raise ValueError(f"restart_after must be ≥ 0 (0 = off), got {after}")
         self.after = int(after)
         self.tol = float(tol)
         self.barrier = float(barrier)
         self.length = float(length)
+        self.phase_patience = float(phase_patience)
         self.abandoned: list[list[float]] = []
         self.centre: int | None = None  # the ok observation a restarted phase began from
         self.start = 0  # the first ok observation of the current phase
@@ -65,10 +70,11 @@ class BasinRestarts:
         best_here = float(np.max(y[members])) if members else -np.inf
         if self.centre is not None and best_here >= float(np.max(y)):
             self.centre = None  # this basin holds the best value now: optimise globally from here
+        after = round(self.after * (self.phase_patience if self.centre is not None else 1.0))
         recent = list(range(max(self.start, n_init), n))
-        if len(recent) < self.after:
+        if len(recent) < after:
             return
-        before = [i for i in members if i < n - self.after]
+        before = [i for i in members if i < n - after]
         if before and best_here - float(np.max(y[before])) > self.tol * float(np.ptp(y)):
             return
         self.abandoned.append(xu[members[int(np.argmax(y[members]))]].tolist())
@@ -78,6 +84,11 @@ class BasinRestarts:
             if self.outside(xu[j][None, :], y[j:j + 1], floor, mean)[0]:
                 self.centre = int(j)
                 break
+        if self.centre is None and len(self.abandoned) > 1:  # no new basin: go on in the best earlier one
+            earlier = [int(np.argmin(np.linalg.norm(xu - np.asarray(a), axis=1))) for a in self.abandoned[:-1]]
+            k = int(np.argmax(y[earlier]))
+            self.centre = earlier[k]
+            del self.abandoned[k]
         self.start = n
         self.restarts += 1
 
@@ -93,13 +104,13 @@ class BasinRestarts:
             ok &= low < floor + (1.0 - self.barrier) * (values - floor)
         return ok
 
-    def phase_points(self, xu: Array, y: Array, n_init: int, mean: Callable[[Array], Array]) -> tuple[list[int], int]:
-        """The observations a restarted phase models (its own points and the initial design's outside the
-        abandoned basins) and the phase's best among them (its position in that list)."""
+    def phase_points(self, xu: Array, y: Array, mean: Callable[[Array], Array]) -> tuple[list[int], int]:
+        """The observations a restarted phase models (its own and all others outside the abandoned basins)
+        and the phase's best among them (its position in that list)."""
         members = self._members(len(y))
-        init = [i for i in range(min(n_init, len(y))) if i not in members]
-        outside = self.outside(xu[init], y[init], float(np.min(y)), mean) if init else np.zeros(0, dtype=bool)
-        idx = sorted(set(members) | {i for i, ok in zip(init, outside, strict=True) if ok})
+        others = [i for i in range(len(y)) if i not in members]
+        outside = self.outside(xu[others], y[others], float(np.min(y)), mean) if others else np.zeros(0, dtype=bool)
+        idx = sorted(set(members) | {i for i, ok in zip(others, outside, strict=True) if ok})
         best = members[int(np.argmax(y[members]))]
         return idx, idx.index(best)
 
