@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -43,17 +44,51 @@ def ca_environment(env: dict[str, str]) -> Iterator[None]:
 OWN_TWIN_CONNECT_TIMEOUT = 30.0
 
 
+#: Where ``free_port`` looks first: below the kernel's ephemeral range (see ``_outside_ephemeral``).
+PORT_FLOOR = 20000
+
+
+def _bindable(port: int) -> bool:
+    """Whether ``port`` on loopback can be bound now, for TCP and for UDP (no socket holds it)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            tcp.bind((LOOPBACK, port))
+            udp.bind((LOOPBACK, port))
+    except OSError:
+        return False
+    return True
+
+
+def _outside_ephemeral() -> range:
+    """Ports the kernel never hands to a socket bound to port 0 (a client's local port): from
+    ``PORT_FLOOR`` up to its ephemeral range, else above it; empty if the range leaves no room."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return range(0)
+    if low - PORT_FLOOR >= 1000:
+        return range(PORT_FLOOR, low)
+    return range(high + 1, 65536) if 65535 - high >= 1000 else range(0)
+
+
 def free_port() -> int:
-    """A port that is free on loopback for both TCP and UDP."""
+    """A port that is free on loopback for both TCP and UDP.
+
+    Chosen outside the kernel's ephemeral range where there is one: a port from that range can be
+    taken, between this check and the twin's bind, by any client socket the kernel gives a local
+    port (a CA client's UDP socket holds one for its whole life), and a twin whose UDP bind fails
+    exits at once (seen as lost evaluation episodes under load)."""
+    candidates = _outside_ephemeral()
+    for _ in range(200 if candidates else 0):
+        port = random.choice(candidates)
+        if _bindable(port):
+            return port
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
             tcp.bind((LOOPBACK, 0))
             port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((LOOPBACK, port))
-                except OSError:
-                    continue
+        if _bindable(port):
             return port
     raise RuntimeError("no free loopback port found")
 
