@@ -1,4 +1,4 @@
-"""gp-map's default "error" acquisition: points go where the linear map misses the GP's mean."""
+"""gp-map's "error" acquisition (the sample-map scenario's): points go where the linear map misses the GP's mean."""
 
 from __future__ import annotations
 
@@ -38,25 +38,25 @@ def test_error_mode_places_more_points_at_a_step_than_a_variance_only_gp() -> No
 
 
 def test_error_mode_is_seeded() -> None:
-    a = campaign(GPMapAgent([[0.0, 1.0], [0.0, 1.0]], seed=5, n_init=8), 20)
-    b = campaign(GPMapAgent([[0.0, 1.0], [0.0, 1.0]], seed=5, n_init=8), 20)
-    c = campaign(GPMapAgent([[0.0, 1.0], [0.0, 1.0]], seed=6, n_init=8), 20)
+    a = campaign(GPMapAgent([[0.0, 1.0], [0.0, 1.0]], seed=5, n_init=8, mode="error"), 20)
+    b = campaign(GPMapAgent([[0.0, 1.0], [0.0, 1.0]], seed=5, n_init=8, mode="error"), 20)
+    c = campaign(GPMapAgent([[0.0, 1.0], [0.0, 1.0]], seed=6, n_init=8, mode="error"), 20)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
 
 def test_error_mode_resumes_exactly_from_a_checkpoint(tmp_path: Path) -> None:
     bounds = [[-8.0, 8.0], [-8.0, 8.0]]
-    straight = GPMapAgent(bounds, seed=2, n_init=8)
+    straight = GPMapAgent(bounds, seed=2, n_init=8, mode="error")
     campaign(straight, 23)  # 23: between refits, so the kept hyperparameters matter
     straight.save(tmp_path / "agent.json")
-    resumed = GPMapAgent(bounds, seed=2, n_init=8)
+    resumed = GPMapAgent(bounds, seed=2, n_init=8, mode="error")
     resumed.load(tmp_path / "agent.json")
     np.testing.assert_array_equal(campaign(straight, 6), campaign(resumed, 6))
 
 
 def test_error_mode_batch_points_are_distinct_and_inside_the_box() -> None:
-    agent = GPMapAgent([[0.0, 2.0], [-1.0, 1.0]], seed=1, n_init=10)
+    agent = GPMapAgent([[0.0, 2.0], [-1.0, 1.0]], seed=1, n_init=10, mode="error")
     campaign(agent, 10)
     batch = agent.ask(4)
     assert batch.shape == (4, 2)
