@@ -29,12 +29,14 @@ def ophyd_motor(_: Path) -> None:
         m.set(50.0)
     m.velocity.put(0.1)  # slow enough to stop on the way on a loaded machine
     m.set(-5.0)
-    time.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while m.position > 2.4 and time.monotonic() < deadline:  # on its way (a loaded machine may start late)
+        time.sleep(0.01)
     m.stop()
     deadline = time.monotonic() + 10
     while not (m.motor_done_move.get() and not m.moving) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert -4.9 < m.position < 2.4, "STOP halted the move on the way"
+    assert -4.9 < m.position < 2.4, f"STOP halted the move on the way (at {m.position})"
     m.velocity.put(5.0)
     m.set(0.0).wait(timeout=30)
     assert m.position == approx(0.0)
