@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -363,24 +362,13 @@ class CABackend:
             self._listeners.remove(listener)
 
 
-#: Seconds from the UNIX epoch to the EPICS epoch (1990-01-01).
-_EPICS_EPOCH = 631152000
-#: DBR_TIME_* types read straight from the payload: the value's big-endian format by type id
-#: (TIME_SHORT 15, TIME_FLOAT 16, TIME_ENUM 17, TIME_LONG 19, TIME_DOUBLE 20).
-_TIME_SCALARS = {15: ">h", 16: ">f", 17: ">H", 19: ">i", 20: ">d"}
-_STAMP = struct.Struct(">hhII")  # status, severity, seconds since the EPICS epoch, nanoseconds
-
-
 def _reading(resp: Any) -> Reading:
-    from acq.devices.ca_client import TimeScalar
+    from acq.devices.ca_client import TimeScalar, response_scalar
 
-    if type(resp) is TimeScalar:  # decoded by the lean receive path
-        return Reading(resp.value, resp.timestamp, resp.severity)
-    fmt = _TIME_SCALARS.get(int(resp.data_type)) if resp.data_count == 1 else None
-    if fmt is not None:  # one number with its time stamp: what caproto's decoding gives, without numpy
-        _status, severity, secs, nsec = _STAMP.unpack_from(resp.buffers[0])
-        (value,) = struct.unpack_from(fmt, resp.buffers[1])
-        return Reading(value, _EPICS_EPOCH + secs + 1.e-6 * int(1.e-3 * nsec), severity)
+    # one number with its time stamp: decoded by the lean receive path, or here from caproto's buffers
+    scalar = resp if type(resp) is TimeScalar else response_scalar(resp)
+    if scalar is not None:
+        return Reading(scalar.value, scalar.timestamp, scalar.severity)
     return Reading(_unpack(resp), resp.metadata.timestamp, int(resp.metadata.severity))
 
 

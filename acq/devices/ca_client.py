@@ -79,8 +79,20 @@ def time_scalar(data_type: int, data_count: int, payload: bytes | memoryview, of
     shape = TIME_SCALARS.get(data_type) if data_count == 1 else None
     if shape is None or len(payload) - offset < shape[0]:
         return None
-    _status, severity, secs, nsec = STAMP.unpack_from(payload, offset)
-    (value,) = struct.unpack_from(shape[2], payload, offset + shape[1])
+    return _scalar(shape[2], payload, offset, payload, offset + shape[1])
+
+
+def response_scalar(resp: Any) -> TimeScalar | None:
+    """A caproto response's ``DBR_TIME_*`` scalar, decoded from its buffers (time stamp, value) as
+    the lean path decodes a payload (no numpy), or None if it is not one."""
+    shape = TIME_SCALARS.get(int(resp.data_type)) if resp.data_count == 1 else None
+    return None if shape is None else _scalar(shape[2], resp.buffers[0], 0, resp.buffers[1], 0)
+
+
+def _scalar(fmt: str, stamp: Any, stamp_at: int, data: Any, data_at: int) -> TimeScalar:
+    """The value in ``fmt`` at ``data[data_at:]`` with the time stamp at ``stamp[stamp_at:]``."""
+    _status, severity, secs, nsec = STAMP.unpack_from(stamp, stamp_at)
+    (value,) = struct.unpack_from(fmt, data, data_at)
     return TimeScalar(value, EPICS_EPOCH + secs + 1.e-6 * int(1.e-3 * nsec), severity)
 
 
