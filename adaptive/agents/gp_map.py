@@ -48,6 +48,12 @@ _LATTICE = np.array([(i, j, 4 - i - j) for i in range(5) for j in range(5 - i)
                      if max(i, j, 4 - i - j) < 4], dtype=float) / 4.0
 
 
+def _areas(corner: Array) -> Array:
+    """The areas of triangles given as their corners, shape (triangles, 3, 2)."""
+    a, b, c = corner[:, 0], corner[:, 1], corner[:, 2]
+    return 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
+
+
 class GPMapAgent(Agent):
     """Map the objective channel over the box; ``predict(points)`` gives the reconstruction."""
 
@@ -146,8 +152,7 @@ class GPMapAgent(Agent):
         chosen: list[Array] = []
         for _ in range(n):
             tri = Delaunay(points).simplices
-            a, b, c = points[tri[:, 0]], points[tri[:, 1]], points[tri[:, 2]]
-            area = 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
+            area = _areas(points[tri])
             change = np.clip(np.ptp(values[tri], axis=1) - 2.0 * noise_sd, 0.0, None)
             score = area * (change**2 + (self.floor * spread) ** 2)
             for i in np.argsort(-score):
@@ -172,8 +177,7 @@ class GPMapAgent(Agent):
         for _ in range(n):
             tri = Delaunay(pts).simplices
             corner = pts[tri]  # (t, 3, 2)
-            area = 0.5 * np.abs((corner[:, 1, 0] - corner[:, 0, 0]) * (corner[:, 2, 1] - corner[:, 0, 1])
-                                - (corner[:, 2, 0] - corner[:, 0, 0]) * (corner[:, 1, 1] - corner[:, 0, 1]))
+            area = _areas(corner)
             inner = np.einsum("kj,tjd->tkd", _LATTICE, corner)  # (t, k, 2)
             linear = np.einsum("kj,tj->tk", _LATTICE, vals[tri])
             mean, std = gp.predict(inner.reshape(-1, 2))
