@@ -80,8 +80,7 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     summary = evaluate(AGENTS, AlignmentFactory(mode="direct" if args.direct else "ca"), episodes=args.episodes,
-                       workers=args.workers, first_seed=args.first_seed, budget=args.budget,
-                       budgets={"random": args.random_budget, "coordinate": args.coordinate_budget},
+                       workers=args.workers, first_seed=args.first_seed, budgets=budgets,
                        stop_at_target=True, out=out, scenario="alignment")
     result = figures(summary, budgets)
     for name, a in result["agents"].items():
