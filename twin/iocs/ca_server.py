@@ -184,12 +184,20 @@ class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
             hit = self._lean[sid] = (chan, entry)
         return hit
 
+    def _lean_served(self, sid: int, data_type: int, right: Any) -> tuple[Any, Any]:
+        """The channel ``sid`` and its ChannelData if the short way may serve ``data_type`` with the
+        access ``right`` on it now (else None for the ChannelData)."""
+        chan, entry = self._lean_channel(sid)
+        if (entry is None or data_type not in lean_ca.lean_types(entry) or entry._fill_at_next_write
+                or not lean_ca.can(entry, right, self)):
+            return chan, None
+        return chan, entry
+
     async def _lean_read(self, data_type: int, count: int, sid: int, ioid: int) -> bool:
         if count > 1 or not self.write_event.is_set():
             return False
-        chan, entry = self._lean_channel(sid)
-        if (entry is None or data_type not in lean_ca.lean_types(entry) or entry._fill_at_next_write
-                or not lean_ca.can(entry, ca.AccessRights.READ, self)):
+        chan, entry = self._lean_served(sid, data_type, ca.AccessRights.READ)
+        if entry is None:
             return False
         try:
             if entry.getter is not None:  # as caproto's pvproperty read: the getter, then the value
@@ -210,9 +218,8 @@ class TwinCircuit(VirtualCircuit):  # type: ignore[misc]
                     ioid: int) -> bool:
         if data_type != lean_ca.DBR_DOUBLE or count != 1 or size < 8:
             return False
-        chan, entry = self._lean_channel(sid)
-        if (entry is None or lean_ca.DBR_DOUBLE not in lean_ca.lean_types(entry) or entry._fill_at_next_write
-                or not lean_ca.can(entry, ca.AccessRights.WRITE, self)):
+        chan, entry = self._lean_served(sid, lean_ca.DBR_DOUBLE, ca.AccessRights.WRITE)
+        if entry is None:
             return False
         (value,) = lean_ca.DOUBLE.unpack_from(data, start)
         self.write_event.clear()  # as caproto: reads wait (briefly) for a write under way
