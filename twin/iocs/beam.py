@@ -11,6 +11,7 @@ from typing import Any
 from caproto import AlarmSeverity, AlarmStatus, ChannelType
 from caproto.server import PVGroup, pvproperty
 
+from twin.iocs.startup import startup_done
 from twin.physics import BeamlineModel
 
 #: The exit code with which an IOC process asks its launcher to start it again (``Restart-Cmd``).
@@ -60,9 +61,11 @@ class BeamStatus(PVGroup):
     async def current(self, instance: Any, async_lib: Any) -> None:
         """Publish the beam status every PERIOD wall seconds."""
         await self.shutter_cmd.write(int(self.model.shutter_open), verify_value=False)
+        await self._update()
+        startup_done()
         while True:
-            await self._update()
             await async_lib.library.sleep(PERIOD)
+            await self._update()
 
     @shutter_cmd.putter
     async def shutter_cmd(self, instance: Any, value: Any) -> Any:

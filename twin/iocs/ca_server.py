@@ -46,6 +46,7 @@ from caproto.asyncio.server import Context, VirtualCircuit
 from caproto.server.common import DisconnectedCircuit, LoopExit
 
 from twin.iocs import lean_ca
+from twin.iocs.startup import tracked, wait_started
 
 #: Scheduler passes a put completion waits at most for queued monitors to go out; each pass
 #: lets every ready task run once (a flush takes two or three), so this bound is only reached
@@ -287,6 +288,26 @@ class TwinContext(Context):  # type: ignore[misc]
         self._open = asyncio.Event()
         #: called before anything is sent to a client (a split twin publishes its state changes)
         self.before_send: Callable[[], None] | None = None
+        self._started: dict[str, asyncio.Event] = {}
+
+    @property
+    def startup_methods(self) -> dict[str, Any]:
+        """caproto's startup hooks, each telling :meth:`started` when its initial state is out
+        (``twin.iocs.startup``); periodic scan hooks publish nothing first."""
+        hooks: dict[str, Any] = super().startup_methods
+        out = {}
+        for name, hook in hooks.items():
+            if name.endswith(".server_scan"):
+                out[name] = hook
+                continue
+            done = self._started.setdefault(name, asyncio.Event())
+            out[name] = tracked(hook, done)
+        return out
+
+    async def started(self, timeout: float) -> list[str]:
+        """Wait until every record's startup hook has published its initial state (at most
+        ``timeout`` s); the hooks that have not."""
+        return await wait_started(self._started, timeout)
 
     def open(self) -> None:
         """Start answering searches and circuits (those held so far first)."""

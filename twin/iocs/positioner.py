@@ -16,6 +16,7 @@ from typing import Any
 from caproto.server import PVGroup, pvproperty
 
 from twin.iocs.fields import TIMER_GRANULARITY, OwnLimitsDouble, post
+from twin.iocs.startup import startup_done
 from twin.physics import Axis, BeamlineModel, SimClock
 
 #: Wall seconds between readback updates while a long move is under way.
@@ -106,9 +107,11 @@ class PointDetector(PVGroup):
     @rate.startup
     async def rate(self, instance: Any, async_lib: Any) -> None:
         """Publish the rate every 0.1 s wall (what a monitor sees)."""
+        await post(self.rate, self.value())
+        startup_done()
         while True:
-            await post(self.rate, self.value())
             await async_lib.library.sleep(UPDATE)
+            await post(self.rate, self.value())
 
     @rate.getter
     async def rate(self, instance: Any) -> None:

@@ -9,6 +9,7 @@ from caproto import AlarmSeverity, AlarmStatus, ChannelType
 from caproto.server import PVGroup, SubGroup, pvproperty
 
 from twin.iocs.fields import TIMER_GRANULARITY, post, wait_wall
+from twin.iocs.startup import startup_done
 from twin.physics import BeamlineModel
 
 #: The number of channels the record serves (S1 is the clock), as many as clients expect.
@@ -179,6 +180,7 @@ class ScalerRecord(PVGroup):
     @cont.startup
     async def cont(self, instance: Any, async_lib: Any) -> None:
         """AutoCount: while not counting on demand, count TP1 s repeatedly (after DLY1 s)."""
+        startup_done()  # nothing to publish first
         while True:
             # on a stepped clock a free-running count would drive simulated time: it idles
             auto = instance.value in (1, "AutoCount") and not self.model.clock.stepped

@@ -25,9 +25,9 @@ from twin.physics import BeamlineModel, SimClock
 from twin.physics.camera import CameraModel
 
 LOOPBACK = "127.0.0.1"
-#: Wall seconds the records' startup hooks get to publish their initial state before the IOC
-#: answers (and before autosave restores over them).
-STARTUP_SETTLE = 0.2
+#: Wall seconds the records' startup hooks get at most to publish their initial state before
+#: the IOC answers anyway (and autosave restores over them), naming the hooks that did not.
+STARTUP_TIMEOUT = 10.0
 
 
 __all__ = ["LOOPBACK", "RESTART_EXIT_CODE", "build_iocs", "client_environment", "cluster_environment",
@@ -385,7 +385,10 @@ async def serve_async(
         # hooks first, then autosave's restore, so no client ever sees a default it replaces.
         if cluster is not None:
             await cluster.start()  # the other IOCs' state before anything is served
-        await asyncio.sleep(STARTUP_SETTLE)
+        late = await ctx.started(STARTUP_TIMEOUT)
+        if late:
+            print(f"twin: startup hooks still publishing after {STARTUP_TIMEOUT:g} s: {', '.join(late)}",
+                  file=sys.stderr, flush=True)
         if autosave is not None:
             restored = await autosave.restore()
             if restored:

@@ -12,6 +12,7 @@ from caproto import ChannelType
 from caproto.server import PVGroup, pvproperty
 
 from twin.iocs.fields import post
+from twin.iocs.startup import startup_done
 from twin.physics import Axis, SimClock
 
 
@@ -44,9 +45,11 @@ class SimStatus(PVGroup):
         await self.speed_sp.write(self.clock.speed, verify_value=False)
         await self.seed.write(self.seed_value)
         await self.clock_mode.write(self.clock.mode)
+        await instance.write(self.clock.now())
+        startup_done()
         while True:
-            await instance.write(self.clock.now())
             await async_lib.library.sleep(0.1)
+            await instance.write(self.clock.now())
 
     @sim_time.getter
     async def sim_time(self, instance: Any) -> float:
