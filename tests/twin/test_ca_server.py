@@ -30,8 +30,11 @@ async def _stale_after_completion(n: int) -> list[tuple[str, float, Any]]:
         for pv in (sp, rbv, dmov, s1, cnt, tp):
             await pv.wait_for_connection()
         subs = {name: pv.subscribe(data_type="time") for name, pv in (("RBV", rbv), ("DMOV", dmov), ("T", s1))}
-        for sub in subs.values():
-            sub.add_callback(lambda *_: None)  # a subscription starts with its first callback
+        def ignore(*_: Any) -> None:
+            pass
+
+        # a subscription starts with its first callback; caproto holds callbacks weakly
+        tokens = {name: sub.add_callback(ignore) for name, sub in subs.items()}
         await sp.write([0.0], wait=True)
         await asyncio.sleep(0.2)
         stale: list[tuple[str, float, Any]] = []
@@ -49,6 +52,8 @@ async def _stale_after_completion(n: int) -> list[tuple[str, float, Any]]:
             got = subs["T"].most_recent_response.data[0]
             if abs(got - preset) > 1e-6:
                 stale.append(("T", preset, got))
+        for name, sub in subs.items():  # before ``ignore`` goes (caproto would not await it then)
+            await sub.remove_callback(tokens[name])
         return stale
     finally:
         await ctx.disconnect()

@@ -159,7 +159,7 @@ def test_lean_reads_and_monitors_carry_the_alarm(served: Served, monkeypatch: py
             def keep(_sub: Any, resp: Any) -> None:
                 got.append(resp)
 
-            sub.add_callback(keep)  # caproto holds callbacks weakly: ``keep`` lives as long as this frame
+            token = sub.add_callback(keep)  # caproto holds callbacks weakly: ``keep`` lives as long as this frame
             for _ in range(100):
                 if got:
                     break
@@ -171,6 +171,7 @@ def test_lean_reads_and_monitors_carry_the_alarm(served: Served, monkeypatch: py
                 await asyncio.sleep(0.02)
             resp = await pv.read(data_type="time", timeout=10.0)
             update = got[-1].metadata
+            await sub.remove_callback(token)  # before ``keep`` goes (caproto would not await it then)
             return [(resp.metadata.status, resp.metadata.severity, float(resp.data[0]))], (
                 update.status, update.severity)
         finally:
@@ -205,7 +206,7 @@ async def _moves(targets: list[float], *, rb_name: str = RB) -> list[tuple[float
         def keep(_sub: Any, resp: Any) -> None:
             got.append(float(resp.data[0]))
 
-        sub.add_callback(keep)  # caproto holds callbacks weakly: ``keep`` lives as long as this frame
+        token = sub.add_callback(keep)  # caproto holds callbacks weakly: ``keep`` lives as long as this frame
         await sp.write([-1.0], wait=True, timeout=10.0)
         await asyncio.sleep(0.1)
         out = []
@@ -214,6 +215,7 @@ async def _moves(targets: list[float], *, rb_name: str = RB) -> list[tuple[float
             # what the client had received when the completion came (its callbacks run later, in a task)
             received = float(sub.most_recent_response.data[0])
             out.append((x, received, float((await sp.read(data_type="time", timeout=10.0)).data[0])))
+        await sub.remove_callback(token)  # before ``keep`` goes (caproto would not await it then)
         return out
     finally:
         await ctx.disconnect()
