@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -68,7 +69,10 @@ def sobol_points(space: Space, seed: int, start: int, n: int) -> Array:
     out: list[Array] = []
     got = 0
     while got < n:
-        pts = space.from_unit(engine.random(n))
+        with warnings.catch_warnings():  # a prefix of the sequence is what an agent asks for, one point at a time
+            warnings.filterwarnings("ignore", message="The balance properties of Sobol", category=UserWarning)
+            raw = engine.random(n)
+        pts = space.from_unit(raw)
         pts = pts[space.allowed(pts)]
         out.append(pts)
         got += len(pts)
