@@ -8,27 +8,31 @@ the scan advances further, down to ``min_step``. When the scan has reached the h
 nothing is left to refine, ``ask`` returns no point, unless a ``budget`` and normalisation
 ``windows`` are given.
 
-With ``budget`` and ``windows`` (offsets in the axis' units from the edge, the steepest rise
-of the data), the points left in the budget go where a straight line fitted to each window
-and extrapolated to the edge (an edge step's pre- and post-edge lines) gains most: the
-largest gap inside a window is bisected, each gap weighed by its length times the magnitude
-of the line's extrapolation weight at its middle (floored at a quarter of the window's
-largest). For a fit that weighs each point by the stretch it stands for, point density in
-proportion to that weight minimises the extrapolated value's variance (about a quarter less
-than even spacing on a window 70 eV wide and 30 eV from the edge).
+With ``focus`` (offsets [low, high] around the edge, the steepest rise of the data so far), the
+scan steps by slope and bisects jumps only within the focus; elsewhere it advances by ``max_step``
+(wiggles after an edge cost a few points, not dozens).
+
+With ``budget`` and ``windows`` (the edge step's [pre, post] windows, offsets from the edge), the
+points left in the budget go where the edge-step reduction (``acq.callbacks.edge.step_weights``)
+weighs μ most: the gap with the largest length × |weight per unit length| at its middle is
+bisected. That reduction is a weighted sum Σ gᵢ·Δᵢ·μᵢ (Δᵢ the stretch a point stands for), so its
+variance is about Σ g²·Δ²·σ², which for N points is smallest with point density ∝ |g| (σ even):
+(∫|g|)²σ²/N against W·∫g²·σ²/N for even spacing over the windows' length W. For the xafs-edge
+windows that is 1.4× less variance per point: 530 points placed so do what 740 evenly spaced do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from acq.callbacks.edge import edge_e0
+from acq.callbacks.edge import edge_e0, step_weights
 from adaptive.protocol import Agent, Array
 
-FLOOR = 0.25  # a window's weights are floored at this fraction of its largest (no gap grows unbounded)
+GRID = 0.5  # the even grid (axis units) on which the fill evaluates the edge step's weights
 
 
 class SlopeAgent(Agent):
@@ -38,7 +42,7 @@ class SlopeAgent(Agent):
 
     def __init__(self, bounds: ArrayLike, *, target_delta: float, min_step: float, max_step: float,
                  refine_factor: float = 2.0, budget: int | None = None,
-                 windows: ArrayLike | None = None, **kwargs: Any) -> None:
+                 windows: ArrayLike | None = None, focus: ArrayLike | None = None, **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if self.space.dim != 1:
             raise ValueError(f"the slope agent steps along one axis; got {self.space.dim}-D bounds")
@@ -58,13 +62,21 @@ class SlopeAgent(Agent):
             w = np.atleast_2d(np.asarray(windows, dtype=float))
             if w.ndim != 2 or w.shape[1] != 2 or not np.all(w[:, 1] > w[:, 0]):
                 raise ValueError(f"windows must be [low, high] offset pairs with low < high, got {w.tolist()}")
+            if w.shape[0] != 2:
+                raise ValueError(f"windows are the edge step's two, [pre, post]; got {len(w)}")
             self.windows = w.tolist()
+        self.focus: list[float] | None = None
+        if focus is not None:
+            f = np.asarray(focus, dtype=float).ravel()
+            if f.shape != (2,) or not f[0] < 0 < f[1]:
+                raise ValueError(f"focus must be [low, high] offsets from the edge, low < 0 < high; got {f.tolist()}")
+            self.focus = f.tolist()
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().config(), "target_delta": self.target_delta, "min_step": self.min_step,
                 "max_step": self.max_step, "refine_factor": self.refine_factor, "budget": self.budget,
-                "windows": self.windows}
+                "windows": self.windows, "focus": self.focus}
 
     def _known(self) -> tuple[Array, Array]:
         """Measured points (sorted) and their values; failed points count as visited, valueless."""
@@ -100,6 +112,7 @@ class SlopeAgent(Agent):
             taken = np.concatenate([visited, np.asarray(out, dtype=float)])
             return not np.any(np.abs(taken - p) < 0.5 * self.min_step)
 
+        near = self._near_edge(x, y)
         # 1. bisect intervals whose change was too large (an edge or a peak jumped over)
         if len(x) >= 2:
             jumps = np.abs(np.diff(y))
@@ -109,7 +122,7 @@ class SlopeAgent(Agent):
                     break
                 if jumps[i] > self.refine_factor * self.target_delta and gaps[i] >= 2 * self.min_step:
                     mid = float(x[i] + gaps[i] / 2)
-                    if free(mid):
+                    if free(mid) and near(mid):
                         out.append(mid)
         # 2. advance from the frontier
         frontier = float(max(visited.max(initial=lo - 1), x.max(initial=lo - 1)))
@@ -117,7 +130,8 @@ class SlopeAgent(Agent):
             if frontier < lo:
                 nxt = lo
             else:
-                nxt = frontier + (self._step(x, y) if len(x) else self.min_step)
+                step = self._step(x, y) if near(frontier) else self.max_step
+                nxt = frontier + (step if len(x) else self.min_step)
             if nxt > hi + 1e-12:
                 if frontier < hi - 0.5 * self.min_step and free(hi):
                     nxt = hi
@@ -131,31 +145,39 @@ class SlopeAgent(Agent):
             out += self._fill(x, y, np.concatenate([visited, np.asarray(out, dtype=float)]), min(n - len(out), left))
         return np.asarray(out, dtype=float).reshape(-1, 1)
 
+    def _near_edge(self, x: Array, y: Array) -> Callable[[float], bool]:
+        """Whether a point lies in the ``focus`` around the edge found so far (always, without a focus
+        or before there is an edge)."""
+        edge = edge_e0(x, y) if self.focus is not None and len(x) >= 4 else float("nan")
+        if not np.isfinite(edge):
+            return lambda at: True
+        assert self.focus is not None
+        a, b = edge + self.focus[0], edge + self.focus[1]
+        return lambda at: a <= at <= b
+
     def _fill(self, x: Array, y: Array, taken: Array, n: int) -> list[float]:
         """Up to ``n`` points in the windows around the edge: bisect the gap with the largest
-        length × extrapolation weight (see the module docstring)."""
+        length × |influence| at its middle (see the module docstring)."""
         if n <= 0 or len(x) < 4 or self.windows is None:
             return []
         edge = edge_e0(x, y)
         if not np.isfinite(edge):
             return []
         lo, hi = self.space.bounds[0]
+        spans = [(max(edge + a, lo), min(edge + b, hi)) for a, b in self.windows]
+        spans = [(a, b) for a, b in spans if b - a >= 2 * self.min_step]
+        if not spans:
+            return []
+        density = self._influence(edge)
         pts = np.sort(taken)
         out: list[float] = []
         for _ in range(n):
             best, pick = 0.0, None
-            for off_lo, off_hi in self.windows:
-                a, b = max(edge + off_lo, lo), min(edge + off_hi, hi)
-                if b - a < 2 * self.min_step:
-                    continue
-                mid_w, width = 0.5 * (a + b), b - a
-                inside = pts[(pts > a) & (pts < b)]
-                ends = np.concatenate([[a], inside, [b]])
+            for a, b in spans:
+                ends = np.concatenate([[a], pts[(pts > a) & (pts < b)], [b]])
                 mids = 0.5 * (ends[:-1] + ends[1:])
                 gaps = np.diff(ends)
-                weight = np.abs(1.0 + 12.0 * (mids - mid_w) * (edge - mid_w) / width**2)
-                top = max(abs(1.0 + 6.0 * (edge - mid_w) / width), abs(1.0 - 6.0 * (edge - mid_w) / width))
-                score = gaps * np.maximum(weight, FLOOR * top)
+                score = gaps * density(mids)
                 score[gaps < 2 * self.min_step] = 0.0
                 i = int(np.argmax(score))
                 if score[i] > best:
@@ -165,3 +187,19 @@ class SlopeAgent(Agent):
             out.append(pick)
             pts = np.sort(np.append(pts, pick))
         return out
+
+    def _influence(self, edge: float) -> Callable[[Array], Array]:
+        """|∂(edge step)/∂μ| per unit of the axis around ``edge``: the edge-step reduction's weights
+        (``acq.callbacks.edge.step_weights``, the windows cut to the bounds) on an even grid, divided
+        by its spacing; a gap's length times this at its middle is its share of the step's standard
+        deviation (to first order)."""
+        assert self.windows is not None
+        lo, hi = self.space.bounds[0]
+        (pre_lo, pre_hi), (post_lo, post_hi) = self.windows
+        pre, post = (max(pre_lo, lo - edge), pre_hi), (post_lo, min(post_hi, hi - edge))
+        grid = np.arange(edge + pre[0], edge + post[1] + GRID, GRID)
+        try:
+            w = np.abs(step_weights(grid, edge, pre=pre, post=post)) / GRID
+        except (ValueError, np.linalg.LinAlgError):  # a window cut to (almost) nothing: spread evenly
+            w = np.ones(len(grid))
+        return lambda at: np.interp(at, grid, w)

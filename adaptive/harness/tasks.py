@@ -20,6 +20,7 @@ from scipy.interpolate import griddata
 from sklearn.metrics import adjusted_rand_score
 
 from acq.callbacks.edge import edge_e0
+from acq.callbacks.edge import edge_step as reduce_step
 from adaptive.harness.functions import (
     HARTMANN6_MIN,
     edge_truth,
@@ -258,22 +259,24 @@ def edge_position(X: ArrayLike, Y: ArrayLike) -> float:
 
 PRE_EDGE = (-200.0, -30.0)  # eV from E0: the pre-edge line's window (as Athena/Larch normalise)
 POST_EDGE = (30.0, 300.0)  # eV from E0: the post-edge line's window
+EDGE_WIDTH = 3.0  # eV: the Lorentzian FWHM of ``edge_truth``'s arctan step (half-width 1.5)
 
 
 def edge_step(X: ArrayLike, Y: ArrayLike, e0: float) -> float:
-    """The edge step at ``e0``: post-edge line minus pre-edge line, each fitted (least squares) to the
-    data's linear interpolant on a 0.05 eV grid inside its window (so every point weighs by the
-    span it stands for); nan when a window holds fewer than two measured points."""
+    """The edge step at ``e0``: ``acq.callbacks.edge.edge_step`` (the scenarios' reduction) with the
+    windows cut to the data's extent and this stand-in's arctan width; nan when a window holds too
+    few points."""
     x, y = _sorted_xy(X, Y)
-    lines = []
-    for lo, hi in (PRE_EDGE, POST_EDGE):
-        a, b = max(e0 + lo, x[0]), min(e0 + hi, x[-1])
-        if np.count_nonzero((x >= a) & (x <= b)) < 2 or b - a < 1.0:
-            return float("nan")
-        fine = np.arange(a, b + 1e-9, 0.05)
-        slope, icept = np.polyfit(fine, np.interp(fine, x, y), 1)
-        lines.append(slope * e0 + icept)
-    return float(lines[1] - lines[0])
+    if len(x) < 2:
+        return float("nan")
+    pre = (max(PRE_EDGE[0], x[0] - e0), PRE_EDGE[1])
+    post = (POST_EDGE[0], min(POST_EDGE[1], x[-1] - e0))
+    if pre[1] - pre[0] < 1.0 or post[1] - post[0] < 1.0:
+        return float("nan")
+    try:
+        return reduce_step(x, y, e0, pre=pre, post=post, width=EDGE_WIDTH)
+    except ValueError:
+        return float("nan")
 
 
 def edge_design_rms(x: ArrayLike, env: Edge1D, draws: int, seed: int | list[int]) -> tuple[float, float]:

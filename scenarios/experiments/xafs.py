@@ -62,6 +62,7 @@ class XafsPlan:
     post: tuple[float, float]
     regions: list[tuple[float, float, float, float, str]]
     k_weight: float
+    focus: tuple[float, float] = (-10.0, 10.0)
 
     @property
     def reference_points(self) -> int:
@@ -76,13 +77,16 @@ def parse(sc: scenarios.Scenario) -> XafsPlan:
     mono = f.sub("mono")
     mono.only("bragg", "d_spacing")
     search = f.sub("search")
-    search.only("range", "count_time", "target_delta", "min_step", "max_step", "max_points")
+    search.only("range", "count_time", "target_delta", "min_step", "max_step", "max_points", "focus")
     windows = f.sub("windows", {})
     windows.only("pre", "post")
     min_step = search.number("min_step", positive=True)
     max_step = search.number("max_step", positive=True)
     if max_step < min_step:
         search.fail("experiment.search.max_step", f"({max_step}) must not be below min_step ({min_step})")
+    focus = search.span("focus", [-10.0, 10.0])
+    if not focus[0] < 0 < focus[1]:
+        search.fail("experiment.search.focus", f"must be [low, high] eV around E0, low < 0 < high; got {list(focus)}")
     regions_raw = f.value("regions", None)
     if not isinstance(regions_raw, list) or not regions_raw:
         f.fail("experiment.regions", f"must be a list of [start, stop, step, count_time, unit], got {regions_raw!r}")
@@ -107,7 +111,8 @@ def parse(sc: scenarios.Scenario) -> XafsPlan:
         search_count_time=search.number("count_time", positive=True),
         target_delta=search.number("target_delta", positive=True), min_step=min_step, max_step=max_step,
         max_points=search.integer("max_points"), pre=windows.span("pre", [-150.0, -30.0]),
-        post=windows.span("post", [50.0, 300.0]), regions=regions, k_weight=f.number("k_weight", 1.0))
+        post=windows.span("post", [50.0, 300.0]), regions=regions, k_weight=f.number("k_weight", 1.0),
+        focus=focus)
 
 
 def mu_of(readings: dict[str, Any], i0: str, it: str) -> float:

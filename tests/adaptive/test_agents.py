@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -213,11 +215,12 @@ def test_edge_stand_in_has_its_derivative_maximum_at_the_edge() -> None:
         assert env.ref_step_error < 0.01, "and the step to 1%"
 
 
-def test_edge_step_is_the_jump_between_the_pre_and_post_edge_lines() -> None:
+def test_edge_step_is_the_jump_between_the_pre_edge_line_and_the_post_edge_curve() -> None:
     from adaptive.harness.tasks import edge_step
 
     e = np.arange(8800.0, 9300.0, 1.0)
-    mu = 0.1 + 1e-4 * (e - 9000) + 0.7 * (e > 9000) + 2e-4 * (e - 9000) * (e > 9000)
+    s = 0.5 + np.arctan((e - 9000) / 1.5) / np.pi  # the stand-in's arctan step
+    mu = (0.1 + 1e-4 * (e - 9000)) * (1 - s) + 0.8 * (e / 9000) ** -2.7 * s  # a post-edge falling as E^-2.7
     assert edge_step(e, mu, 9000.0) == pytest.approx(0.7, abs=1e-3)
     assert np.isnan(edge_step(e[e > 8990], mu[e > 8990], 9000.0)), "no pre-edge data: no step"
     env = Edge1D(seed=1)
@@ -227,3 +230,42 @@ def test_edge_step_is_the_jump_between_the_pre_and_post_edge_lines() -> None:
     assert 0 < err < 5, "one 0.5 eV scan is within a few of its own RMS errors"
     shifted = ys + 0.05 * (pts[:, 0] > env.true_e0 + 20)  # a wrong post-edge level
     assert env.metrics(pts, shifted)["step_error"] > 0.04 and env.error(pts, shifted) > 10
+
+
+def test_window_fill_goes_where_the_step_reduction_weighs_most_and_focus_skips_the_wiggles() -> None:
+    """On an edge with wiggles beyond it (xafs-edge's settings): the scan steps by slope only within
+    ``focus`` of the edge and at ``max_step`` elsewhere, so the wiggles between the edge and the
+    post-edge window cost a few points; the fill is densest where the edge step's weights are largest
+    (|∂step/∂μ|: 66 eV below the edge, 125 eV above) and sparse where they vanish (the tapered ends,
+    the weights' sign change ~96 eV below)."""
+    edge = 8979.0
+    bounds = [[8825.0, 9285.0]]
+
+    def mu(e: float) -> float:
+        u = e - edge
+        wiggle = 0.2 * np.sin(0.3 * u) * np.exp(-u / 80.0) if u > 0 else 0.0
+        return 0.3 - 1e-4 * u + (1.3 + wiggle) * (0.5 + np.arctan(u / 0.75) / np.pi)
+
+    def run(**extra: Any) -> np.ndarray:
+        agent = SlopeAgent(bounds, target_delta=0.02, min_step=0.15, max_step=6.0, **extra)
+        xs: list[float] = []
+        while len(xs) < 460 and len(pts := agent.ask(1)):
+            xs.append(float(pts[0][0]))
+            agent.tell(pts[0], mu(xs[-1]))
+        return np.array(xs) - edge
+
+    scan_only, focused = run(), run(focus=[-10.0, 10.0])
+    between = (15.0, 45.0)  # wiggles, outside the focus and the windows
+    count = lambda u, lo, hi: int(np.count_nonzero((u >= lo) & (u < hi)))  # noqa: E731
+    assert count(scan_only, *between) > 20 and count(focused, *between) <= 30 / 6.0 + 1, (
+        count(scan_only, *between), count(focused, *between))
+    assert count(focused, -3.0, 3.0) >= 15, "the edge itself is still resolved"
+    u = run(focus=[-10.0, 10.0], budget=460, windows=[[-150.0, -30.0], [50.0, 300.0]])
+    assert len(u) == 460
+    per_ev = lambda lo, hi: count(u, lo, hi) / (hi - lo)  # noqa: E731
+    assert per_ev(-72.0, -60.0) > 1.8 * per_ev(-100.0, -92.0) and per_ev(-72.0, -60.0) > 1.8 * per_ev(-148.0, -136.0)
+    assert per_ev(115.0, 135.0) > 1.8 * per_ev(180.0, 200.0) and per_ev(115.0, 135.0) > 1.8 * per_ev(280.0, 300.0)
+    with pytest.raises(ValueError, match="focus"):
+        SlopeAgent(bounds, target_delta=0.1, min_step=0.1, max_step=0.2, focus=[1.0, 5.0])
+    with pytest.raises(ValueError, match="two"):
+        SlopeAgent(bounds, target_delta=0.1, min_step=0.1, max_step=0.2, budget=10, windows=[[-5.0, -1.0]])

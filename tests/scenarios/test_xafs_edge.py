@@ -113,6 +113,8 @@ def test_each_criterion_fails_on_a_sabotaged_run(edge_run: tuple[subprocess.Comp
                  "max_points": 10}}, "experiment.search.max_step"),
     ({"search": {"range": [8900, 9000], "count_time": 0.1, "target_delta": 0.02, "min_step": 0.2, "max_step": 5}},
      "experiment.search.max_points"),
+    ({"search": {"range": [8900, 9000], "count_time": 0.1, "target_delta": 0.02, "min_step": 0.2, "max_step": 5,
+                 "max_points": 10, "focus": [2, 10]}}, "experiment.search.focus"),
     ({"regions": [[-20, 30, 0.5, 0.1, "eV"], [2.0, 1.0, 0.05, 0.1, "k"]]}, "experiment.regions[1]"),
     ({"regions": [[-20, 30, 0.5, 0.1, "furlong"]]}, "experiment.regions[0]"),
     ({"mono": {"bragg": "dcm_theta", "d_spacing": -1}}, "experiment.mono.d_spacing"),
