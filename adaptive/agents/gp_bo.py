@@ -19,10 +19,24 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 
 from adaptive.agents.baselines import sobol_points
-from adaptive.agents.gp import DTYPE, GP, KERNELS, LENGTHSCALE_MAX, TRANSFORMS, log_ei, ucb, warp_outputs
+from adaptive.agents.gp import (
+    DTYPE,
+    GP,
+    KERNELS,
+    LENGTHSCALE_MAX,
+    TRANSFORMS,
+    PathSample,
+    gumbel_max_values,
+    log_ei,
+    max_value_entropy,
+    ucb,
+    warp_outputs,
+)
 from adaptive.agents.restarts import BasinRestarts
 from adaptive.protocol import Agent, Array
 
+ACQUISITIONS = ("ei", "ucb", "ts", "mes")
+MES_SAMPLES = 16  # max-value samples averaged by "mes"
 FAST_FTOL = 1e-6  # a warm fit on many points stops at this relative change of the loss
 
 
@@ -56,8 +70,8 @@ class GPBOAgent(Agent):
         if output not in ("identity", "log"):
             raise ValueError(f"output must be 'identity' or 'log', got {output!r}")
         self.output = output
-        if acquisition not in ("ei", "ucb"):
-            raise ValueError(f"acquisition must be 'ei' or 'ucb', got {acquisition!r}")
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(f"acquisition must be one of {', '.join(ACQUISITIONS)}, got {acquisition!r}")
         if n_init < 1:
             raise ValueError(f"n_init must be at least 1, got {n_init}")
         if transform not in TRANSFORMS:
@@ -190,9 +204,20 @@ class GPBOAgent(Agent):
         c = self.channel_index()
         return np.array([r[c] for r in rows if r is not None], dtype=float)
 
-    def _acq(self, gp: GP, u: torch.Tensor, best: float) -> torch.Tensor:
-        mean, std = gp.posterior(u)
-        return log_ei(mean, std, best) if self.acquisition == "ei" else ucb(mean, std, self.beta)
+    def _acquisition(self, gp: GP, best: float, rng: np.random.Generator,
+                     cover: Array) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The acquisition function to maximise on ``gp``: log-EI over ``best``, UCB, a Thompson sample
+        path ("ts") or max-value entropy search ("mes", its maxima fitted on the points ``cover``)."""
+        if self.acquisition == "ts":
+            return PathSample(gp, rng)
+        if self.acquisition == "mes":
+            with torch.no_grad():
+                m, s = gp.posterior(torch.as_tensor(cover, dtype=DTYPE))
+            y_star = torch.as_tensor(gumbel_max_values(m.numpy(), s.numpy(), best, MES_SAMPLES, rng), dtype=DTYPE)
+            return lambda u: max_value_entropy(*gp.posterior(u), y_star)
+        if self.acquisition == "ucb":
+            return lambda u: ucb(*gp.posterior(u), self.beta)
+        return lambda u: log_ei(*gp.posterior(u), best)
 
     def _candidates(self, rng: np.random.Generator, xu: Array, gp: GP,
                     box: tuple[Array, Array] | None = None) -> Array:
@@ -225,12 +250,13 @@ class GPBOAgent(Agent):
                 ok &= keep(u)
             return ok
 
+        acq = self._acquisition(gp, best, rng, cand)
         allowed = allowed_at(cand)
         if keep is not None and not allowed.any():  # nothing left outside them
             keep = None
             allowed = allowed_at(cand)
         with torch.no_grad():
-            scores = self._acq(gp, torch.as_tensor(cand, dtype=DTYPE), best).numpy()
+            scores = acq(torch.as_tensor(cand, dtype=DTYPE)).numpy()
         scores = np.where(allowed, scores, -np.inf)
         # polish the best global and the best local candidates alike
         half = max(1, self.n_polish // 2)
@@ -245,7 +271,7 @@ class GPBOAgent(Agent):
 
         def neg(vec: np.ndarray[Any, Any]) -> tuple[float, np.ndarray[Any, Any]]:
             t = torch.as_tensor(vec.reshape(-1, d), dtype=DTYPE).requires_grad_(True)
-            total = self._acq(gp, t, best).sum()
+            total = acq(t).sum()
             (grad,) = torch.autograd.grad(total, t)
             return -float(total.detach()), -grad.numpy().reshape(-1).astype(float)
 
@@ -255,7 +281,7 @@ class GPBOAgent(Agent):
                            options={"maxiter": 60} | ({"ftol": FAST_FTOL} if len(xu) >= self.fast_refit_after else {}))
             polished = np.clip(res.x.reshape(-1, d), lo, hi)
             with torch.no_grad():
-                ps = self._acq(gp, torch.as_tensor(polished, dtype=DTYPE), best).numpy()
+                ps = acq(torch.as_tensor(polished, dtype=DTYPE)).numpy()
             ok = allowed_at(polished) & np.isfinite(ps)
             if ok.any():
                 i = int(np.argmax(np.where(ok, ps, -np.inf)))
