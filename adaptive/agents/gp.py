@@ -76,12 +76,15 @@ class GP:
     ``kernel`` is "matern" (ARD Matérn-5/2) or "rbf" (ARD squared exponential). ``start`` warm-starts
     the fit from an earlier fit's :meth:`raw_vector`; ``ftol`` (L-BFGS-B's relative loss change
     at which to stop; scipy's default when None) lets a warm fit stop early; ``ls_max`` caps the
-    lengthscales (unit cube).
+    lengthscales (unit cube). ``fit_starts`` > 1 fits again from the prior's mode and from random
+    lengthscales (drawn with ``rng``) and keeps the highest posterior; ``loss`` is the fit's negative
+    log posterior per point.
     """
 
     def __init__(self, x: Array, y: Array, *, noise: float | None = None, sigma: Array | None = None,
                  hypers: dict[str, Any] | None = None, start: list[float] | None = None,
-                 kernel: str = "matern", ftol: float | None = None, ls_max: float = LENGTHSCALE_MAX) -> None:
+                 kernel: str = "matern", ftol: float | None = None, ls_max: float = LENGTHSCALE_MAX,
+                 fit_starts: int = 1, rng: np.random.Generator | None = None) -> None:
         one_thread()
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
@@ -110,9 +113,13 @@ class GP:
         self.likelihood.to(DTYPE)
         if hypers is None:
             self._init_hypers()
-            if start is not None and len(start) == sum(p.numel() for p in self._params()):
+            prior_mode = np.asarray(self.raw_vector())
+            if start is not None and len(start) == len(prior_mode):
                 self._assign(np.asarray(start, dtype=float))  # warm start from an earlier fit
-            self._fit(ftol=ftol)
+            self.loss = self._fit(ftol=ftol)
+            if fit_starts > 1:  # more starts: the prior's mode (if warm-started) and random lengthscales
+                self.loss = self._more_starts(fit_starts - 1, prior_mode, start is not None, self.loss,
+                                              rng if rng is not None else np.random.default_rng(len(self.x)))
         else:
             self.set_hypers(hypers)
         self.model.eval()
@@ -149,7 +156,25 @@ class GP:
         """The fitted raw hyperparameters, flat (a warm start for the next fit)."""
         return [float(v) for v in torch.cat([p.detach().reshape(-1) for p in self._params()])]
 
-    def _fit(self, maxiter: int = 100, ftol: float | None = None) -> None:
+    def _more_starts(self, n: int, prior_mode: np.ndarray[Any, Any], warm: bool, loss: float,
+                     rng: np.random.Generator) -> float:
+        """Fit again from ``n`` more starts and keep the highest posterior: from the prior's mode
+        first when the first fit was warm-started, then with lengthscales log-uniform under the cap."""
+        best, best_vec = loss, np.asarray(self.raw_vector())
+        ls = self._base_kernel()
+        low, high = math.log(2 * LS_MIN), math.log(0.9 * self.ls_max)
+        for i in range(n):
+            self._assign(prior_mode)
+            if i or not warm:
+                ls.lengthscale = torch.as_tensor(np.exp(rng.uniform(low, high, self.dim)), dtype=DTYPE)
+            value = self._fit()
+            if value < best:
+                best, best_vec = value, np.asarray(self.raw_vector())
+        self._assign(best_vec)
+        return best
+
+    def _fit(self, maxiter: int = 100, ftol: float | None = None) -> float:
+        """Maximise the posterior from the current hyperparameters; returns the final loss."""
         params = self._params()
         sizes = [p.numel() for p in params]
         assign = self._assign
@@ -191,8 +216,10 @@ class GP:
             res = minimize(loss_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
                            options={"maxiter": maxiter} | ({} if ftol is None else {"ftol": ftol}))
             assign(res.x)
+            return float(res.fun)
         except Exception:  # a numerically hopeless fit keeps the prior-mode start
             assign(x0)
+            return math.inf
 
     def hypers(self) -> dict[str, Any]:
         """The fitted hyperparameters (to build a believer model on more data)."""

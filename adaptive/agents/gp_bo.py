@@ -64,7 +64,7 @@ class GPBOAgent(Agent):
                  noise: float | None = None, n_candidates: int = 2048, n_polish: int = 6,
                  output: str = "identity", transform: str = "standardise", kernel: str = "matern",
                  warm_start: bool = True, fast_refit_after: int = 100,
-                 lengthscale_max: float = LENGTHSCALE_MAX, restart_after: int = 0,
+                 lengthscale_max: float = LENGTHSCALE_MAX, restart_after: int = 0, fit_starts: int = 1,
                  **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if output not in ("identity", "log"):
@@ -86,6 +86,9 @@ class GPBOAgent(Agent):
         if not 0.1 <= lengthscale_max <= 10.0:
             raise ValueError(f"lengthscale_max must be in [0.1, 10] (unit cube), got {lengthscale_max}")
         self.lengthscale_max = float(lengthscale_max)
+        if fit_starts < 1:
+            raise ValueError(f"fit_starts must be at least 1, got {fit_starts}")
+        self.fit_starts = int(fit_starts)
         self.basins = BasinRestarts(restart_after)
         self.beta = float(beta)
         self.n_init = int(n_init)
@@ -102,7 +105,7 @@ class GPBOAgent(Agent):
                 "noise": self.noise, "n_candidates": self.n_candidates, "n_polish": self.n_polish,
                 "output": self.output, "transform": self.transform, "kernel": self.kernel,
                 "warm_start": self.warm_start, "fast_refit_after": self.fast_refit_after,
-                "lengthscale_max": self.lengthscale_max,
+                "lengthscale_max": self.lengthscale_max, "fit_starts": self.fit_starts,
                 "restart_after": self.basins.after}
 
     def state(self) -> dict[str, Any]:
@@ -159,7 +162,7 @@ class GPBOAgent(Agent):
         warm = self.warm if self.warm_start else None
         ftol = FAST_FTOL if warm is not None and len(xu) >= self.fast_refit_after else None
         gp = GP(xu, y, noise=self.noise, sigma=sig, start=warm, kernel=self.kernel, ftol=ftol,
-                ls_max=self.lengthscale_max)
+                ls_max=self.lengthscale_max, fit_starts=self.fit_starts, rng=self.rng(2))
         self.warm = gp.raw_vector()
         self.last_model = {"lengthscales": gp.lengthscales(), "n_fit": len(xu)}
         best = gp.best_standardised()

@@ -100,3 +100,16 @@ def test_new_acquisitions_are_seeded_and_resume_exactly(acquisition: str, tmp_pa
 def test_an_unknown_acquisition_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="acquisition must be one of ei, ucb, ts, mes, got 'pi'"):
         GPBOAgent([[0.0, 1.0]], acquisition="pi")
+
+
+def test_more_fit_starts_never_give_a_worse_posterior_and_are_seeded() -> None:
+    rng = np.random.default_rng(11)
+    x = rng.random((25, 4))
+    y = np.sin(9 * x[:, 0]) * np.exp(-3 * x[:, 1]) + 0.1 * x[:, 2]
+    single = GP(x, y, noise=1e-6, ls_max=0.7)
+    several = GP(x, y, noise=1e-6, ls_max=0.7, fit_starts=4, rng=np.random.default_rng(0))
+    again = GP(x, y, noise=1e-6, ls_max=0.7, fit_starts=4, rng=np.random.default_rng(0))
+    assert several.loss <= single.loss + 1e-12
+    assert several.raw_vector() == again.raw_vector()
+    warm = GP(x, y, noise=1e-6, ls_max=0.7, start=several.raw_vector(), fit_starts=2)
+    assert warm.loss <= several.loss + 1e-6  # a warm start plus the prior's mode: no worse than the start
