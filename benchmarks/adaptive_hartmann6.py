@@ -18,6 +18,7 @@ import csv
 import json
 import tempfile
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -44,7 +45,9 @@ def botorch_episode(seed: int, budget: int = 60, n_init: int = 10, target: float
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
-    x = np.asarray(qmc.Sobol(6, scramble=True, seed=seed).random(n_init), dtype=float)
+    with warnings.catch_warnings():  # 10 is not a power of 2: the same points as the agent's anyway
+        warnings.simplefilter("ignore", UserWarning)
+        x = np.asarray(qmc.Sobol(6, scramble=True, seed=seed).random(n_init), dtype=float)
     y = hartmann6(x)
     bounds = torch.tensor([[0.0] * 6, [1.0] * 6], dtype=torch.float64)
     lat: list[float] = []
