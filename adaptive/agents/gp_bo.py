@@ -43,7 +43,8 @@ FAST_FTOL = 1e-6  # a warm fit on many points stops at this relative change of t
 class GPBOAgent(Agent):
     """Maximise (or ``minimize``) the objective channel with GP Bayesian optimisation.
 
-    ``acquisition`` is "ei" (log expected improvement) or "ucb" (with ``beta``); ``n_init``
+    ``acquisition`` is "ei" (log expected improvement), "ucb" (with ``beta``), "ts" (a Thompson
+    sample path) or "mes" (max-value entropy search); on Hartmann6 none beat "ei"; ``n_init``
     Sobol points start the design; ``noise`` fixes the noise variance (standardised units)
     instead of fitting it (pinned near zero, the lengthscales collapsed onto the data in some
     Hartmann6 seeds; fitting it removed the collapses but did not reach the target more often).
@@ -56,6 +57,7 @@ class GPBOAgent(Agent):
     than a millionth (one more point barely moves the hyperparameters of a model on that many: the
     same lengthscales to 2 %), and so does
     the acquisition's polish: about a quarter less CPU per suggestion at 200 points in 4-D.
+    ``fit_starts`` > 1 refits the hyperparameters from more starts and keeps the best posterior.
     """
 
     name: ClassVar[str] = "gp-bo"
