@@ -76,12 +76,15 @@ class GP:
     ``kernel`` is "matern" (ARD Matérn-5/2) or "rbf" (ARD squared exponential). ``start`` warm-starts
     the fit from an earlier fit's :meth:`raw_vector`; ``ftol`` (L-BFGS-B's relative loss change
     at which to stop; scipy's default when None) lets a warm fit stop early; ``ls_max`` caps the
-    lengthscales (unit cube).
+    lengthscales (unit cube). ``fit_starts`` > 1 fits again from the prior's mode and from random
+    lengthscales (drawn with ``rng``) and keeps the highest posterior; ``loss`` is the fit's negative
+    log posterior per point.
     """
 
     def __init__(self, x: Array, y: Array, *, noise: float | None = None, sigma: Array | None = None,
                  hypers: dict[str, Any] | None = None, start: list[float] | None = None,
-                 kernel: str = "matern", ftol: float | None = None, ls_max: float = LENGTHSCALE_MAX) -> None:
+                 kernel: str = "matern", ftol: float | None = None, ls_max: float = LENGTHSCALE_MAX,
+                 fit_starts: int = 1, rng: np.random.Generator | None = None) -> None:
         one_thread()
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
@@ -110,9 +113,13 @@ class GP:
         self.likelihood.to(DTYPE)
         if hypers is None:
             self._init_hypers()
-            if start is not None and len(start) == sum(p.numel() for p in self._params()):
+            prior_mode = np.asarray(self.raw_vector())
+            if start is not None and len(start) == len(prior_mode):
                 self._assign(np.asarray(start, dtype=float))  # warm start from an earlier fit
-            self._fit(ftol=ftol)
+            self.loss = self._fit(ftol=ftol)
+            if fit_starts > 1:  # more starts: the prior's mode (if warm-started) and random lengthscales
+                self.loss = self._more_starts(fit_starts - 1, prior_mode, start is not None, self.loss,
+                                              rng if rng is not None else np.random.default_rng(len(self.x)))
         else:
             self.set_hypers(hypers)
         self.model.eval()
@@ -149,7 +156,25 @@ class GP:
         """The fitted raw hyperparameters, flat (a warm start for the next fit)."""
         return [float(v) for v in torch.cat([p.detach().reshape(-1) for p in self._params()])]
 
-    def _fit(self, maxiter: int = 100, ftol: float | None = None) -> None:
+    def _more_starts(self, n: int, prior_mode: np.ndarray[Any, Any], warm: bool, loss: float,
+                     rng: np.random.Generator) -> float:
+        """Fit again from ``n`` more starts and keep the highest posterior: from the prior's mode
+        first when the first fit was warm-started, then with lengthscales log-uniform under the cap."""
+        best, best_vec = loss, np.asarray(self.raw_vector())
+        ls = self._base_kernel()
+        low, high = math.log(2 * LS_MIN), math.log(0.9 * self.ls_max)
+        for i in range(n):
+            self._assign(prior_mode)
+            if i or not warm:
+                ls.lengthscale = torch.as_tensor(np.exp(rng.uniform(low, high, self.dim)), dtype=DTYPE)
+            value = self._fit()
+            if value < best:
+                best, best_vec = value, np.asarray(self.raw_vector())
+        self._assign(best_vec)
+        return best
+
+    def _fit(self, maxiter: int = 100, ftol: float | None = None) -> float:
+        """Maximise the posterior from the current hyperparameters; returns the final loss."""
         params = self._params()
         sizes = [p.numel() for p in params]
         assign = self._assign
@@ -191,8 +216,10 @@ class GP:
             res = minimize(loss_and_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds,
                            options={"maxiter": maxiter} | ({} if ftol is None else {"ftol": ftol}))
             assign(res.x)
+            return float(res.fun)
         except Exception:  # a numerically hopeless fit keeps the prior-mode start
             assign(x0)
+            return math.inf
 
     def hypers(self) -> dict[str, Any]:
         """The fitted hyperparameters (to build a believer model on more data)."""
@@ -342,3 +369,72 @@ def _log_phi(z: torch.Tensor) -> torch.Tensor:
 def ucb(mean: torch.Tensor, std: torch.Tensor, beta: float) -> torch.Tensor:
     """Upper confidence bound μ + √β σ."""
     return mean + math.sqrt(beta) * std
+
+
+def max_value_entropy(mean: torch.Tensor, std: torch.Tensor, y_star: torch.Tensor) -> torch.Tensor:
+    """Max-value entropy search (Wang & Jegelka 2017), noise-free: the expected reduction of the entropy
+    of f(x) from knowing that the maximum is each of ``y_star`` (k samples), averaged over them."""
+    g = (y_star.reshape(1, -1) - mean.reshape(-1, 1)) / std.reshape(-1, 1)
+    log_cdf = torch.special.log_ndtr(g)
+    ratio = torch.exp(_log_phi(g) - log_cdf)  # φ(γ)/Φ(γ), finite far into the lower tail
+    return cast(torch.Tensor, (0.5 * g * ratio - log_cdf).mean(-1))
+
+
+def gumbel_max_values(mean: Array, std: Array, best: float, k: int, rng: np.random.Generator) -> Array:
+    """``k`` samples of the function's maximum from a Gumbel fit to Pr(max ≤ z) = Π Φ((z − μ_i)/σ_i) over
+    points (``mean``, ``std``) that cover the domain (Wang & Jegelka 2017); none below ``best``."""
+    from scipy.special import log_ndtr
+
+    def log_cdf(z: float) -> float:
+        return float(np.sum(log_ndtr((z - mean) / std)))
+
+    lo_all = max(best, float(np.max(mean)))
+    hi_all = float(np.max(mean + 6.0 * std)) + 1e-9
+    if hi_all <= lo_all + 1e-9 or log_cdf(lo_all) > math.log(0.75):  # the maximum is nearly known
+        return np.full(k, lo_all + 1e-6)
+
+    def quantile(p: float) -> float:
+        lo, hi = lo_all, hi_all
+        if log_cdf(lo) >= math.log(p):
+            return lo
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if log_cdf(mid) < math.log(p) else (lo, mid)
+        return 0.5 * (lo + hi)
+
+    q25, q50, q75 = quantile(0.25), quantile(0.5), quantile(0.75)
+    beta = max((q75 - q25) / (math.log(math.log(4.0)) - math.log(math.log(4.0 / 3.0))), 1e-9)
+    loc = q50 + beta * math.log(math.log(2.0))
+    u = (np.arange(k) + rng.random()) / k  # stratified uniforms
+    samples = loc - beta * np.log(-np.log(u))
+    return np.maximum(samples, best + 1e-6)
+
+
+class PathSample:
+    """One posterior sample path of a fitted :class:`GP` (standardised units), differentiable in x: random
+    Fourier features for the prior, updated by the exact posterior (Wilson et al. 2020, "pathwise")."""
+
+    def __init__(self, gp: GP, rng: np.random.Generator, features: int = 1024) -> None:
+        d = gp.dim
+        ls = gp._base_kernel().lengthscale.detach().reshape(-1).numpy()
+        z = rng.standard_normal((features, d))
+        if gp.kernel == "matern":  # Matérn-ν spectral density: a Student-t with 2ν = 5 degrees of freedom
+            z = z * np.sqrt(5.0 / rng.chisquare(5.0, size=(features, 1)))
+        self.omega = torch.as_tensor(z / ls, dtype=DTYPE)
+        self.phase = torch.as_tensor(rng.uniform(0.0, 2.0 * math.pi, features), dtype=DTYPE)
+        self.scale = math.sqrt(2.0 * float(gp._prior_var()) / features)
+        self.w = torch.as_tensor(rng.standard_normal(features), dtype=DTYPE)
+        self.gp = gp
+        chol, _ = gp._cache()
+        noise = gp.likelihood.noise_covar.noise.detach().reshape(-1)
+        eps = torch.as_tensor(rng.standard_normal(len(gp.x)), dtype=DTYPE) * noise.sqrt()
+        self.const = gp.model.mean_module.constant.detach()
+        resid = gp.y - self.const - self._prior(gp.x) - eps
+        self.v = torch.cholesky_solve(resid.unsqueeze(-1), chol).squeeze(-1)
+
+    def _prior(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scale * torch.cos(x @ self.omega.T + self.phase) @ self.w
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """The sample's values at ``x`` (n, d)."""
+        return cast(torch.Tensor, self.const + self._prior(x) + self.gp._cross(x) @ self.v)

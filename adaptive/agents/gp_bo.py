@@ -19,17 +19,32 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 
 from adaptive.agents.baselines import sobol_points
-from adaptive.agents.gp import DTYPE, GP, KERNELS, LENGTHSCALE_MAX, TRANSFORMS, log_ei, ucb, warp_outputs
+from adaptive.agents.gp import (
+    DTYPE,
+    GP,
+    KERNELS,
+    LENGTHSCALE_MAX,
+    TRANSFORMS,
+    PathSample,
+    gumbel_max_values,
+    log_ei,
+    max_value_entropy,
+    ucb,
+    warp_outputs,
+)
 from adaptive.agents.restarts import BasinRestarts
 from adaptive.protocol import Agent, Array
 
+ACQUISITIONS = ("ei", "ucb", "ts", "mes")
+MES_SAMPLES = 16  # max-value samples averaged by "mes"
 FAST_FTOL = 1e-6  # a warm fit on many points stops at this relative change of the loss
 
 
 class GPBOAgent(Agent):
     """Maximise (or ``minimize``) the objective channel with GP Bayesian optimisation.
 
-    ``acquisition`` is "ei" (log expected improvement) or "ucb" (with ``beta``); ``n_init``
+    ``acquisition`` is "ei" (log expected improvement), "ucb" (with ``beta``), "ts" (a Thompson
+    sample path) or "mes" (max-value entropy search); on Hartmann6 none beat "ei"; ``n_init``
     Sobol points start the design; ``noise`` fixes the noise variance (standardised units)
     instead of fitting it (pinned near zero, the lengthscales collapsed onto the data in some
     Hartmann6 seeds; fitting it removed the collapses but did not reach the target more often).
@@ -42,6 +57,7 @@ class GPBOAgent(Agent):
     than a millionth (one more point barely moves the hyperparameters of a model on that many: the
     same lengthscales to 2 %), and so does
     the acquisition's polish: about a quarter less CPU per suggestion at 200 points in 4-D.
+    ``fit_starts`` > 1 refits the hyperparameters from more starts and keeps the best posterior.
     """
 
     name: ClassVar[str] = "gp-bo"
@@ -50,14 +66,14 @@ class GPBOAgent(Agent):
                  noise: float | None = None, n_candidates: int = 2048, n_polish: int = 6,
                  output: str = "identity", transform: str = "standardise", kernel: str = "matern",
                  warm_start: bool = True, fast_refit_after: int = 100,
-                 lengthscale_max: float = LENGTHSCALE_MAX, restart_after: int = 0,
+                 lengthscale_max: float = LENGTHSCALE_MAX, restart_after: int = 0, fit_starts: int = 1,
                  **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if output not in ("identity", "log"):
             raise ValueError(f"output must be 'identity' or 'log', got {output!r}")
         self.output = output
-        if acquisition not in ("ei", "ucb"):
-            raise ValueError(f"acquisition must be 'ei' or 'ucb', got {acquisition!r}")
+        if acquisition not in ACQUISITIONS:
+            raise ValueError(f"acquisition must be one of {', '.join(ACQUISITIONS)}, got {acquisition!r}")
         if n_init < 1:
             raise ValueError(f"n_init must be at least 1, got {n_init}")
         if transform not in TRANSFORMS:
@@ -72,6 +88,9 @@ class GPBOAgent(Agent):
         if not 0.1 <= lengthscale_max <= 10.0:
             raise ValueError(f"lengthscale_max must be in [0.1, 10] (unit cube), got {lengthscale_max}")
         self.lengthscale_max = float(lengthscale_max)
+        if fit_starts < 1:
+            raise ValueError(f"fit_starts must be at least 1, got {fit_starts}")
+        self.fit_starts = int(fit_starts)
         self.basins = BasinRestarts(restart_after)
         self.beta = float(beta)
         self.n_init = int(n_init)
@@ -88,7 +107,7 @@ class GPBOAgent(Agent):
                 "noise": self.noise, "n_candidates": self.n_candidates, "n_polish": self.n_polish,
                 "output": self.output, "transform": self.transform, "kernel": self.kernel,
                 "warm_start": self.warm_start, "fast_refit_after": self.fast_refit_after,
-                "lengthscale_max": self.lengthscale_max,
+                "lengthscale_max": self.lengthscale_max, "fit_starts": self.fit_starts,
                 "restart_after": self.basins.after}
 
     def state(self) -> dict[str, Any]:
@@ -145,7 +164,7 @@ class GPBOAgent(Agent):
         warm = self.warm if self.warm_start else None
         ftol = FAST_FTOL if warm is not None and len(xu) >= self.fast_refit_after else None
         gp = GP(xu, y, noise=self.noise, sigma=sig, start=warm, kernel=self.kernel, ftol=ftol,
-                ls_max=self.lengthscale_max)
+                ls_max=self.lengthscale_max, fit_starts=self.fit_starts, rng=self.rng(2))
         self.warm = gp.raw_vector()
         self.last_model = {"lengthscales": gp.lengthscales(), "n_fit": len(xu)}
         best = gp.best_standardised()
@@ -190,9 +209,20 @@ class GPBOAgent(Agent):
         c = self.channel_index()
         return np.array([r[c] for r in rows if r is not None], dtype=float)
 
-    def _acq(self, gp: GP, u: torch.Tensor, best: float) -> torch.Tensor:
-        mean, std = gp.posterior(u)
-        return log_ei(mean, std, best) if self.acquisition == "ei" else ucb(mean, std, self.beta)
+    def _acquisition(self, gp: GP, best: float, rng: np.random.Generator,
+                     cover: Array) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The acquisition function to maximise on ``gp``: log-EI over ``best``, UCB, a Thompson sample
+        path ("ts") or max-value entropy search ("mes", its maxima fitted on the points ``cover``)."""
+        if self.acquisition == "ts":
+            return PathSample(gp, rng)
+        if self.acquisition == "mes":
+            with torch.no_grad():
+                m, s = gp.posterior(torch.as_tensor(cover, dtype=DTYPE))
+            y_star = torch.as_tensor(gumbel_max_values(m.numpy(), s.numpy(), best, MES_SAMPLES, rng), dtype=DTYPE)
+            return lambda u: max_value_entropy(*gp.posterior(u), y_star)
+        if self.acquisition == "ucb":
+            return lambda u: ucb(*gp.posterior(u), self.beta)
+        return lambda u: log_ei(*gp.posterior(u), best)
 
     def _candidates(self, rng: np.random.Generator, xu: Array, gp: GP,
                     box: tuple[Array, Array] | None = None) -> Array:
@@ -225,12 +255,13 @@ class GPBOAgent(Agent):
                 ok &= keep(u)
             return ok
 
+        acq = self._acquisition(gp, best, rng, cand)
         allowed = allowed_at(cand)
         if keep is not None and not allowed.any():  # nothing left outside them
             keep = None
             allowed = allowed_at(cand)
         with torch.no_grad():
-            scores = self._acq(gp, torch.as_tensor(cand, dtype=DTYPE), best).numpy()
+            scores = acq(torch.as_tensor(cand, dtype=DTYPE)).numpy()
         scores = np.where(allowed, scores, -np.inf)
         # polish the best global and the best local candidates alike
         half = max(1, self.n_polish // 2)
@@ -245,7 +276,7 @@ class GPBOAgent(Agent):
 
         def neg(vec: np.ndarray[Any, Any]) -> tuple[float, np.ndarray[Any, Any]]:
             t = torch.as_tensor(vec.reshape(-1, d), dtype=DTYPE).requires_grad_(True)
-            total = self._acq(gp, t, best).sum()
+            total = acq(t).sum()
             (grad,) = torch.autograd.grad(total, t)
             return -float(total.detach()), -grad.numpy().reshape(-1).astype(float)
 
@@ -255,7 +286,7 @@ class GPBOAgent(Agent):
                            options={"maxiter": 60} | ({"ftol": FAST_FTOL} if len(xu) >= self.fast_refit_after else {}))
             polished = np.clip(res.x.reshape(-1, d), lo, hi)
             with torch.no_grad():
-                ps = self._acq(gp, torch.as_tensor(polished, dtype=DTYPE), best).numpy()
+                ps = acq(torch.as_tensor(polished, dtype=DTYPE)).numpy()
             ok = allowed_at(polished) & np.isfinite(ps)
             if ok.any():
                 i = int(np.argmax(np.where(ok, ps, -np.inf)))

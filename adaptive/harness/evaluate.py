@@ -31,14 +31,17 @@ def _worker_setup() -> None:
 def evaluate(agents: Sequence[str], factory: Callable[[int], Environment], *, episodes: int, workers: int = 1,
              scheduler: str | None = None, out: str | Path | None = None, first_seed: int = 0,
              budget: int | None = None, scenario: str | None = None, budgets: Mapping[str, int] | None = None,
-             stop_at_target: bool = False) -> dict[str, Any]:
+             stop_at_target: bool = False, agent_options: Mapping[str, Mapping[str, Any]] | None = None,
+             ) -> dict[str, Any]:
     """Every agent on seeds ``first_seed`` … ``first_seed + episodes - 1``; returns the summary.
 
     ``factory(seed)`` builds the environment (injected: analytic here, twin-backed from
     ``scenarios``). With ``scheduler`` (an address such as ``tcp://host:8786``) the episodes
     go to that cluster; otherwise an embedded ``LocalCluster`` of ``workers`` processes runs them.
     ``budgets`` gives some agents their own budget (e.g. random search a larger one, so that it
-    has a median); ``stop_at_target`` ends each episode once it reaches the target.
+    has a median); ``stop_at_target`` ends each episode once it reaches the target;
+    ``agent_options`` gives some agents constructor options over the task's (e.g. ``{"gp-bo":
+    {"restart_after": 0}}``).
     """
     unknown = [a for a in agents if a not in AGENTS]
     if unknown:
@@ -55,14 +58,19 @@ def evaluate(agents: Sequence[str], factory: Callable[[int], Environment], *, ep
     if bad:
         raise ValueError(f"budgets must be positive integers, got {bad}")
     per_agent = {a: budgets.get(a, budget) for a in agents}
+    options = {a: dict(o) for a, o in (agent_options or {}).items()}
+    stray = [a for a in options if a not in agents]
+    if stray:
+        raise ValueError(f"agent_options name agent(s) {stray} that are not evaluated (agents: {list(agents)})")
     results = _run_all(list(agents), factory, list(range(first_seed, first_seed + episodes)), workers,
-                       scheduler, per_agent, stop_at_target)
+                       scheduler, per_agent, stop_at_target, options)
     results.sort(key=lambda r: (list(agents).index(r.agent), r.seed))
     return write_report(results, out, scenario=scenario, workers=workers, scheduler=scheduler)
 
 
 def _run_all(agents: list[str], factory: Callable[[int], Environment], seeds: list[int], workers: int,
-             scheduler: str | None, budgets: dict[str, int | None], stop_at_target: bool) -> list[EpisodeResult]:
+             scheduler: str | None, budgets: dict[str, int | None], stop_at_target: bool,
+             options: dict[str, dict[str, Any]]) -> list[EpisodeResult]:
     from distributed import Client, LocalCluster
 
     _worker_setup()
@@ -78,7 +86,8 @@ def _run_all(agents: list[str], factory: Callable[[int], Environment], seeds: li
         client.run(_worker_setup)
         # the slowest agents first, so the cluster's tail is short
         jobs = [(a, s) for a in sorted(agents, key=lambda a: a not in ("gp-bo", "gp-map")) for s in seeds]
-        futures = [client.submit(run_episode, a, factory, s, budgets[a], stop_at_target=stop_at_target,
+        futures = [client.submit(run_episode, a, factory, s, budgets[a], agent_options=options.get(a),
+                                 stop_at_target=stop_at_target,
                                  key=f"episode-{a}-{s}", pure=False)
                    for a, s in jobs]
         return list(client.gather(futures))  # type: ignore[no-untyped-call]

@@ -65,3 +65,13 @@ def test_the_report_keeps_the_whole_message_of_a_failed_episode(tmp_path: Path) 
     assert text.startswith("== slope seed 0\n") and "Traceback" in text and "sobol" not in text
     write_report([ok], tmp_path / "clean")
     assert not (tmp_path / "clean" / "failures.txt").exists()
+
+
+def test_evaluate_passes_an_agent_its_own_options(tmp_path: Path) -> None:
+    factory = task_factory("hartmann6")
+    with pytest.raises(ValueError, match=r"agent_options name agent\(s\) \['gp-bo'\] that are not evaluated"):
+        evaluate(["random"], factory, episodes=1, agent_options={"gp-bo": {"restart_after": 0}})
+    summary = evaluate(["random", "sobol"], factory, episodes=1, budget=3, out=tmp_path,
+                       agent_options={"random": {"acquisition": "ei"}})  # random takes no acquisition
+    assert "acquisition" in summary["agents"]["random"]["failed_episodes"][0]["error"]
+    assert not summary["agents"]["sobol"]["failed_episodes"]  # the options went to the agent named only
