@@ -12,6 +12,17 @@ A stationary GP's variance alone only fills space (no better than Sobol). Four m
   triangles agree with the GP. (On the twin's sample-map, mean-only beat adding the variance:
   weights 0.005–0.5 were 10–60 % worse at 225 points. On the analytic ``map2d``'s sharp step the
   smooth GP mean hides the jump, and ``"boundary"`` is far better: 0.056 vs its 0.032 target on seed 0.)
+  The GP's mean cannot see a deposit that no point has seen, nor one seen only from its flank
+  (one raised point among background: the GP draws a low hump that a linear map over wide
+  triangles already matches). ``cover`` (a distance in the box's units, 0 = off) takes two
+  steps before the error term: a measured point above all its Delaunay neighbours by more than
+  ``floor`` × the map's range with none of them within ``cover`` / 3 gets the next point (the
+  centroid of its widest triangle), so that points climb to the deposit; else, while any point
+  of the box is farther than ``cover`` from every measured point, the farthest one is measured.
+  Options measured on the twin's sample map (see README, map8): ``transform="anscombe"`` (the GP
+  models 2√(y + 3/8), whose Poisson noise is 1 everywhere), ``score_on="model"`` (misses on that
+  scale), ``denoise`` (the linear map's vertices take the GP's mean, so the score counts the
+  discretisation error that points can reduce, not the counting noise that they cannot).
 - ``"boundary"`` (default): the measured points (plus the box's corners, valued by the GP's
   mean) are triangulated (Delaunay); a triangle's score is its area times the square of the
   change across it beyond the noise (the range of its vertex values minus twice the GP's noise
