@@ -12,6 +12,17 @@ A stationary GP's variance alone only fills space (no better than Sobol). Four m
   triangles agree with the GP. (On the twin's sample-map, mean-only beat adding the variance:
   weights 0.005–0.5 were 10–60 % worse at 225 points. On the analytic ``map2d``'s sharp step the
   smooth GP mean hides the jump, and ``"boundary"`` is far better: 0.056 vs its 0.032 target on seed 0.)
+  The GP's mean cannot see a deposit that no point has seen, nor one seen only from its flank
+  (one raised point among background: the GP draws a low hump that a linear map over wide
+  triangles already matches). ``cover`` (a distance in the box's units, 0 = off) takes two
+  steps before the error term: a measured point above all its Delaunay neighbours by more than
+  ``floor`` × the map's range with none of them within ``cover`` / 3 gets the next point (the
+  centroid of its widest triangle), so that points climb to the deposit; else, while any point
+  of the box is farther than ``cover`` from every measured point, the farthest one is measured.
+  Options measured on the twin's sample map (see README, map8): ``transform="anscombe"`` (the GP
+  models 2√(y + 3/8), whose Poisson noise is 1 everywhere), ``score_on="model"`` (misses on that
+  scale), ``denoise`` (the linear map's vertices take the GP's mean, so the score counts the
+  discretisation error that points can reduce, not the counting noise that they cannot).
 - ``"boundary"`` (default): the measured points (plus the box's corners, valued by the GP's
   mean) are triangulated (Delaunay); a triangle's score is its area times the square of the
   change across it beyond the noise (the range of its vertex values minus twice the GP's noise
@@ -34,13 +45,15 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
-from scipy.spatial import Delaunay
+from scipy.spatial import Delaunay, cKDTree
 
 from adaptive.agents.baselines import sobol_points
 from adaptive.agents.gp import DTYPE, GP
 from adaptive.protocol import Agent, Array
 
 MODES = ("error", "boundary", "gradient", "variance")
+TRANSFORMS = ("identity", "anscombe")
+COVER_LATTICE = 81  # lattice points per side on which ``cover`` looks for the largest unvisited gap
 
 # barycentric sample points inside a triangle (order-4 lattice without the vertices): where the
 # expected error of the linear map is estimated
@@ -60,7 +73,9 @@ class GPMapAgent(Agent):
     name: ClassVar[str] = "gp-map"
 
     def __init__(self, bounds: ArrayLike, *, n_init: int = 20, mode: str = "boundary", floor: float = 0.02,
-                 n_candidates: int = 2048, refit_every: int = 5, explore: float = 0.0, **kwargs: Any) -> None:
+                 n_candidates: int = 2048, refit_every: int = 5, explore: float = 0.0, cover: float = 0.0,
+                 denoise: bool = False, transform: str = "identity", score_on: str = "values",
+                 **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -70,14 +85,27 @@ class GPMapAgent(Agent):
         self.n_candidates = int(n_candidates)
         self.refit_every = int(refit_every)
         self.explore = float(explore)
+        if cover < 0:
+            raise ValueError(f"cover must be a distance ≥ 0 in the box's units, got {cover!r}")
+        self.cover = float(cover)
+        self.denoise = bool(denoise)
+        if transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
+        self.transform = transform
+        if score_on not in ("values", "model"):
+            raise ValueError(f"score_on must be 'values' or 'model', got {score_on!r}")
+        self.score_on = score_on
         self.n_init_drawn = 0
+        self._cover_lattice: Array | None = None
         self.hypers: dict[str, Any] | None = None
         self.fitted_at = 0
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().config(), "n_init": self.n_init, "mode": self.mode, "floor": self.floor,
-                "n_candidates": self.n_candidates, "refit_every": self.refit_every, "explore": self.explore}
+                "n_candidates": self.n_candidates, "refit_every": self.refit_every, "explore": self.explore,
+                "cover": self.cover, "denoise": self.denoise,
+                "transform": self.transform, "score_on": self.score_on}
 
     def state(self) -> dict[str, Any]:
         """Observations plus the initial-design position."""
@@ -92,9 +120,20 @@ class GPMapAgent(Agent):
         h = state["hypers"]
         self.hypers = None if h is None else {k: torch.as_tensor(v, dtype=DTYPE) for k, v in h.items()}
 
+    def _to_model(self, y: Array) -> Array:
+        """Measured values → the GP's outputs (``anscombe``: 2√(y + 3/8), whose Poisson noise is 1 everywhere)."""
+        y = np.asarray(y, dtype=float)
+        return 2.0 * np.sqrt(np.clip(y, 0.0, None) + 0.375) if self.transform == "anscombe" else y
+
+    def _from_model(self, z: Array) -> Array:
+        """The GP's outputs → measured values (the inverse of :meth:`_to_model`)."""
+        z = np.asarray(z, dtype=float)
+        return np.clip(z, 0.0, None) ** 2 / 4.0 - 0.375 if self.transform == "anscombe" else z
+
     def model(self) -> GP:
-        """The GP on the measured points (unit-cube inputs); hyperparameters refitted every ``refit_every`` points."""
-        x, y = self.space.to_unit(self.obs.X()), self.objective_values()
+        """The GP on the measured points (unit-cube inputs, outputs through ``transform``); hyperparameters
+        refitted every ``refit_every`` points."""
+        x, y = self.space.to_unit(self.obs.X()), self._to_model(self.objective_values())
         if self.hypers is None or len(x) - self.fitted_at >= self.refit_every:
             gp = GP(x, y)
             self.hypers, self.fitted_at = gp.hypers(), len(x)
@@ -102,8 +141,11 @@ class GPMapAgent(Agent):
         return GP(x, y, hypers=self.hypers)
 
     def predict(self, points: ArrayLike) -> tuple[Array, Array]:
-        """Reconstructed mean and standard deviation at ``points`` (n, d)."""
-        return self.model().predict(self.space.to_unit(points))
+        """Reconstructed mean and standard deviation at ``points`` (n, d), in the measured values' units."""
+        mean, std = self.model().predict(self.space.to_unit(points))
+        if self.transform == "anscombe":  # the delta method: dy/dz = z/2
+            return self._from_model(mean), std * np.abs(mean) / 2.0
+        return mean, std
 
     def _suggest(self, n: int) -> Array:
         out: list[Array] = []
@@ -163,40 +205,92 @@ class GPMapAgent(Agent):
                 break
             chosen.append(u)
             points = np.concatenate([points, u[None, :]])
-            values = np.concatenate([values, gp.predict(u[None, :])[0]])
+            values = np.concatenate([values, self._from_model(gp.predict(u[None, :])[0])])
         return self.space.from_unit(np.asarray(chosen).reshape(-1, 2))
 
     def _refine_error(self, n: int, extra: list[Array]) -> Array:
-        """Measure inside the triangle where the linear map most likely misses the GP (see the module docstring)."""
+        """Measure the widest unvisited gap while one is wider than ``cover``, else inside the triangle
+        where the linear map most likely misses the GP (see the module docstring)."""
         gp = self.model()
         pts, vals, n_extra = self._vertices(gp, extra)
         if n_extra:
-            gp = gp.condition(pts[-n_extra:], vals[-n_extra:])
+            gp = gp.believe(pts[-n_extra:])
+        if self.denoise:
+            vals = self._from_model(gp.predict(pts)[0])
         noise_var = float(gp.likelihood.noise_covar.noise.detach().reshape(-1).min()) * gp.y_std**2
+        visited = [self.space.to_unit(p) for p in (self.obs.X(), self.pending_points(), self.failed_points(), *extra)
+                   if len(p)]
+        n_meas = len(self.objective_values())
         chosen: list[Array] = []
         for _ in range(n):
-            tri = Delaunay(pts).simplices
-            corner = pts[tri]  # (t, 3, 2)
-            area = _areas(corner)
-            inner = np.einsum("kj,tjd->tkd", _LATTICE, corner)  # (t, k, 2)
-            linear = np.einsum("kj,tj->tk", _LATTICE, vals[tri])
-            mean, std = gp.predict(inner.reshape(-1, 2))
-            miss = (mean.reshape(linear.shape) - linear) ** 2
-            local = miss + self.explore * np.clip(std.reshape(linear.shape) ** 2 - noise_var, 0.0, None)
-            score = area * local.mean(axis=1)
-            allowed = self.space.allowed(self.space.from_unit(inner.reshape(-1, 2))).reshape(linear.shape)
-            u: Array | None = None
-            for i in np.argsort(-score):
-                if allowed[i].any():
-                    u = inner[i][int(np.argmax(np.where(allowed[i], local[i], -1.0)))]
-                    break
+            u = self._unresolved_peak(pts, vals, n_meas)
+            if u is None:
+                u = self._uncovered(np.vstack([*visited, *chosen]).reshape(-1, 2))
+            if u is None:
+                u = self._worst_miss(gp, pts, vals, noise_var)
             if u is None:
                 break
             chosen.append(u)
             mu_u = gp.predict(u[None, :])[0]
             gp = gp.condition(u[None, :], mu_u)
-            pts, vals = np.concatenate([pts, u[None, :]]), np.concatenate([vals, mu_u])
+            pts, vals = np.concatenate([pts, u[None, :]]), np.concatenate([vals, self._from_model(mu_u)])
         return self.space.from_unit(np.asarray(chosen).reshape(-1, 2))
+
+    def _worst_miss(self, gp: GP, pts: Array, vals: Array, noise_var: float) -> Array | None:
+        """The lattice point with the largest miss in the triangle with the largest area × mean miss."""
+        tri = Delaunay(pts).simplices
+        corner = pts[tri]  # (t, 3, 2)
+        area = _areas(corner)
+        inner = np.einsum("kj,tjd->tkd", _LATTICE, corner)  # (t, k, 2)
+        on_model = self.score_on == "model"
+        linear = np.einsum("kj,tj->tk", _LATTICE, (self._to_model(vals) if on_model else vals)[tri])
+        mean, std = gp.predict(inner.reshape(-1, 2))
+        miss = ((mean if on_model else self._from_model(mean)).reshape(linear.shape) - linear) ** 2
+        local = miss + self.explore * np.clip(std.reshape(linear.shape) ** 2 - noise_var, 0.0, None)
+        score = area * local.mean(axis=1)
+        allowed = self.space.allowed(self.space.from_unit(inner.reshape(-1, 2))).reshape(linear.shape)
+        for i in np.argsort(-score):
+            if allowed[i].any():
+                return np.asarray(inner[i][int(np.argmax(np.where(allowed[i], local[i], -1.0)))], dtype=float)
+        return None
+
+    def _unresolved_peak(self, pts: Array, vals: Array, n_meas: int) -> Array | None:
+        """With ``cover`` > 0: a measured point above all its Delaunay neighbours by more than ``floor`` × the
+        map's range, none of them within ``cover`` / 3, is a deposit seen from its flank; the centroid of
+        its widest triangle (the most raised such point's) closes in on it, so that the GP sees its shape."""
+        if self.cover <= 0 or n_meas < 3:
+            return None
+        tri = Delaunay(pts)
+        indptr, neighbours = tri.vertex_neighbor_vertices
+        span = self.space.span
+        floor = self.floor * (float(np.ptp(vals[:n_meas])) or 1.0)
+        best, best_excess = None, floor
+        for i in range(n_meas):
+            nb = neighbours[indptr[i]:indptr[i + 1]]
+            excess = float(vals[i] - vals[nb].max())
+            if excess <= best_excess or np.min(np.linalg.norm((pts[nb] - pts[i]) * span, axis=1)) <= self.cover / 3:
+                continue
+            around = tri.simplices[np.any(tri.simplices == i, axis=1)]
+            for t in around[np.argsort(-_areas(pts[around]))]:
+                u = pts[t].mean(axis=0)
+                if self.space.allowed(self.space.from_unit(u))[0]:
+                    best, best_excess = np.asarray(u, dtype=float), excess
+                    break
+        return best
+
+    def _uncovered(self, visited: Array) -> Array | None:
+        """With ``cover`` > 0: the allowed lattice point (unit cube) farthest from every visited point,
+        if that distance (in the box's units) exceeds ``cover``; else None."""
+        if self.cover <= 0 or not len(visited):
+            return None
+        if self._cover_lattice is None:
+            g = np.linspace(0.0, 1.0, COVER_LATTICE)
+            lattice = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
+            self._cover_lattice = lattice[self.space.allowed(self.space.from_unit(lattice))]
+        span = self.space.span
+        dist, _ = cKDTree(visited * span).query(self._cover_lattice * span)
+        i = int(np.argmax(dist))
+        return np.asarray(self._cover_lattice[i], dtype=float) if dist[i] > self.cover else None
 
     def _vertices(self, gp: GP, extra: list[Array]) -> tuple[Array, Array, int]:
         """Triangulation vertices (unit cube) and values: the measured points, then the box's corners and
@@ -210,7 +304,8 @@ class GPMapAgent(Agent):
         extra_pts = extra_pts[np.all(np.abs(extra_pts[:, None, :] - pts[None, :, :]).max(-1) > 1e-9, axis=1)]
         if not len(extra_pts):
             return pts, vals, 0
-        return np.concatenate([pts, extra_pts]), np.concatenate([vals, gp.predict(extra_pts)[0]]), len(extra_pts)
+        extra_vals = self._from_model(gp.predict(extra_pts)[0])
+        return np.concatenate([pts, extra_pts]), np.concatenate([vals, extra_vals]), len(extra_pts)
 
     @staticmethod
     def _edge_midpoint(corner: Array, value: Array) -> Array:

@@ -25,11 +25,8 @@ from twin.physics import BeamlineModel
 def true_map(model: BeamlineModel, spec: CampaignSpec, points: Array) -> Array:
     """Expected counts of ``spec.channel`` in ``spec.count_time`` at ``points`` (n, 2): no noise."""
     det = model.detector(spec.channel)
-    out = np.empty(len(points))
-    for i, p in enumerate(np.asarray(points, dtype=float)):
-        rate = model.input_rate_at(spec.channel, dict(zip(spec.names, map(float, p), strict=True)))
-        out[i] = det.observed_rate(rate * det.gain + det.dark_rate) * spec.count_time
-    return out
+    rate = model.input_rates_at(spec.channel, spec.names, points)
+    return det.observed_rates(rate * det.gain + det.dark_rate) * spec.count_time
 
 
 def grid_over(bounds: list[list[float]], n: int) -> Array:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from twin.physics.clock import SimClock, keyed_rng
 from twin.physics.detectors import Detector, make_detector
@@ -269,6 +273,26 @@ class BeamlineModel:
         nominal current and the shutter open: the noise-free ground truth of a measurement."""
         full = {**self.positions(0.0), **positions}
         return self._input(channel, full, self._beam(full, self.ring.nominal if self.ring else 500.0, True))
+
+    def beam_axes(self) -> set[str]:
+        """The axes that the beam at the sample depends on (slits, DCM, mirror, exit slits)."""
+        exit_axes = {v for v in self.exit_slits.values() if isinstance(v, str)}
+        return {*self.slits.values(), *self.dcm_axes.values(), *self.mirror_axes.values(), *exit_axes}
+
+    def input_rates_at(self, channel: str, names: Sequence[str], points: ArrayLike) -> np.ndarray:
+        """:meth:`input_rate_at` at many ``points`` (n, len(names)) over the axes ``names``. In one
+        pass when the beam does not depend on those axes and the sample evaluates arrays (a map's
+        stage under a fixed beam); otherwise one call per point."""
+        pts = np.asarray(points, dtype=float).reshape(-1, len(names))
+        signals = getattr(self.sample, "signals", None)
+        if self.detector(channel).sees != "signal" or signals is None or self.beam_axes() & set(names):
+            return np.array([self.input_rate_at(channel, dict(zip(names, map(float, p), strict=True)))
+                             for p in pts], dtype=float)
+        full = self.positions(0.0)
+        state = self._beam(full, self.ring.nominal if self.ring else 500.0, True)
+        arrays = {**{k: np.full(len(pts), v) for k, v in full.items()},
+                  **{name: pts[:, i] for i, name in enumerate(names)}}
+        return np.asarray(signals(arrays, state.energy), dtype=float) * state.beam.flux / self.reference_flux
 
     def _input(self, channel: str, positions: dict[str, float], state: BeamState) -> float:
         det = self.detector(channel)

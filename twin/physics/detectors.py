@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from twin.physics.clock import keyed_rng
 
 #: What a detector looks at: the beam before the sample, after it, or the sample's signal.
@@ -36,6 +38,12 @@ class Detector:
         n = max(true_rate, 0.0)
         m = n / (1.0 + n * self.dead_time) if self.dead_time > 0 else n
         return min(m, self.max_rate)
+
+    def observed_rates(self, true_rates: np.ndarray) -> np.ndarray:
+        """:meth:`observed_rate` of many true rates at once."""
+        n = np.maximum(np.asarray(true_rates, dtype=float), 0.0)
+        m = n / (1.0 + n * self.dead_time) if self.dead_time > 0 else n
+        return np.asarray(np.minimum(m, self.max_rate), dtype=float)
 
     def saturated(self, true_rate: float, t: float) -> bool:
         """Whether the detector is at its ceiling at ``t``."""

@@ -185,6 +185,17 @@ class Map2D:
         """Relative amount of the element at (x, y), 0…~1."""
         return sum(a * math.exp(-0.5 * ((xv - bx) ** 2 + (yv - by) ** 2) / s**2) for bx, by, s, a in self.blobs)
 
+    def concentrations(self, xv: np.ndarray, yv: np.ndarray) -> np.ndarray:
+        """:meth:`concentration` at many points at once (arrays of one shape)."""
+        out = np.zeros(np.broadcast(xv, yv).shape)
+        for bx, by, s, a in self.blobs:
+            out = out + a * np.exp(-0.5 * ((xv - bx) ** 2 + (yv - by) ** 2) / s**2)
+        return out
+
+    def signals(self, positions: dict[str, np.ndarray], energy_kev: float) -> np.ndarray:
+        """:meth:`signal` at many points at once: ``positions`` maps the two axes to arrays."""
+        return self.background_rate + self.peak_rate * self.concentrations(positions[self.x], positions[self.y])
+
     def transmission(self, positions: dict[str, float], energy_kev: float) -> float:
         """e^(−μt·c)."""
         return math.exp(-self.mu_t * self.concentration(positions[self.x], positions[self.y]))
