@@ -97,7 +97,7 @@ class Hartmann6(Environment):
         global basin too early, one more was rescued); 14/20 against 11/20 in all."""
         opts: dict[str, Any] = {"minimize": True}
         if agent == "gp-bo":
-            opts.update(n_init=10, noise=1e-6, lengthscale_max=0.7, restart_after=4)
+            opts.update(n_init=10, noise=1e-6, lengthscale_max=0.7, restart_after=4, restart_exhausted=0.01)
         if agent == "grid":
             opts.update(budget=self.budget)
         return opts
