@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from adaptive.agents import GPBOAgent
-from adaptive.agents.restarts import BasinRestarts
+from adaptive.agents.restarts import BasinRestarts, Predict
 
 LOW, HIGH = np.array([0.25, 0.25]), np.array([0.8, 0.75])
 
@@ -88,7 +90,7 @@ def test_with_no_new_basin_left_a_stalled_phase_goes_back_to_the_best_earlier_on
     np.testing.assert_allclose(restarts.abandoned, [HIGH])
 
 
-def fitted(xu: np.ndarray) -> tuple[np.ndarray, object, object, np.ndarray]:
+def fitted(xu: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray], Predict, np.ndarray]:
     """Values of ``two_wells`` at ``xu`` (standardised), and a noise-free GP's mean, prediction and lengthscales."""
     from adaptive.agents.gp import GP
 
@@ -144,7 +146,7 @@ def test_the_exhausted_trigger_needs_the_model() -> None:
 
 def test_gp_bo_with_the_exhausted_trigger_finds_the_higher_well_and_resumes_exactly(tmp_path: Path) -> None:
     bounds = [[0.0, 1.0], [0.0, 1.0]]
-    options = {"seed": 2, "n_init": 5, "noise": 1e-6, "restart_after": 4, "restart_exhausted": 0.01}
+    options: dict[str, Any] = {"seed": 2, "n_init": 5, "noise": 1e-6, "restart_after": 4, "restart_exhausted": 0.01}
     agent = GPBOAgent(bounds, **options)
     run(agent, 18)
     assert agent.report()["best_y"] < 0.85  # still on the lower bump (the plain agent stays there)
