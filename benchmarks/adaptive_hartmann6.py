@@ -7,8 +7,9 @@ fitted noise, inputs normalised, outputs standardised) fitted by maximum margina
 qLogNoisyExpectedImprovement, ``optimize_acqf`` (512 raw samples, 10 L-BFGS-B restarts), started
 from the same 10 scrambled-Sobol points as our GP-BO on each seed, so that per-seed figures compare
 the optimisers alone. Usage: ``python -P benchmarks/adaptive_hartmann6.py [--episodes 10]
-[--first-seed 0] [--workers 2] [--gp-option restart_after=0 …] [--no-peer] [--out DIR]``; the last
-line printed is one JSON object with the figures.
+[--first-seed 0] [--workers 2] [--gp-option restart_after=0 …] [--no-peer] [--out DIR]`` (seeds 0–9
+are the issue's, 100–109 and 200–209 held out); the last line printed is one JSON object with the
+figures.
 """
 
 from __future__ import annotations

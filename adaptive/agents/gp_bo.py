@@ -58,6 +58,8 @@ class GPBOAgent(Agent):
     same lengthscales to 2 %), and so does
     the acquisition's polish: about a quarter less CPU per suggestion at 200 points in 4-D.
     ``fit_starts`` > 1 refits the hyperparameters from more starts and keeps the best posterior.
+    ``restart_after`` (0 = off) and ``restart_exhausted`` (0 = the stall trigger) set the basin
+    restarts of :mod:`adaptive.agents.restarts`.
     """
 
     name: ClassVar[str] = "gp-bo"
@@ -66,8 +68,8 @@ class GPBOAgent(Agent):
                  noise: float | None = None, n_candidates: int = 2048, n_polish: int = 6,
                  output: str = "identity", transform: str = "standardise", kernel: str = "matern",
                  warm_start: bool = True, fast_refit_after: int = 100,
-                 lengthscale_max: float = LENGTHSCALE_MAX, restart_after: int = 0, fit_starts: int = 1,
-                 **kwargs: Any) -> None:
+                 lengthscale_max: float = LENGTHSCALE_MAX, restart_after: int = 0,
+                 restart_exhausted: float = 0.0, fit_starts: int = 1, **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if output not in ("identity", "log"):
             raise ValueError(f"output must be 'identity' or 'log', got {output!r}")
@@ -91,7 +93,7 @@ class GPBOAgent(Agent):
         if fit_starts < 1:
             raise ValueError(f"fit_starts must be at least 1, got {fit_starts}")
         self.fit_starts = int(fit_starts)
-        self.basins = BasinRestarts(restart_after)
+        self.basins = BasinRestarts(restart_after, exhausted=restart_exhausted)
         self.beta = float(beta)
         self.n_init = int(n_init)
         self.noise = noise
@@ -108,7 +110,7 @@ class GPBOAgent(Agent):
                 "output": self.output, "transform": self.transform, "kernel": self.kernel,
                 "warm_start": self.warm_start, "fast_refit_after": self.fast_refit_after,
                 "lengthscale_max": self.lengthscale_max, "fit_starts": self.fit_starts,
-                "restart_after": self.basins.after}
+                "restart_after": self.basins.after, "restart_exhausted": self.basins.exhausted}
 
     def state(self) -> dict[str, Any]:
         """Observations plus how much of the initial design was used."""
@@ -175,7 +177,11 @@ class GPBOAgent(Agent):
         def mean(u: Array) -> Array:
             return (map_gp.predict(u)[0] - map_gp.y_mean) / map_gp.y_std
 
-        self.basins.update(xu, ys, self.n_init, mean)
+        def predict(u: Array) -> tuple[Array, Array]:
+            m, s = map_gp.predict(u)
+            return (m - map_gp.y_mean) / map_gp.y_std, s / map_gp.y_std
+
+        self.basins.update(xu, ys, self.n_init, mean, predict, ls)
         region = self.basins.region(xu, ys, ls)
         box: tuple[Array, Array] | None = None
         keep: Callable[[Array], NDArray[np.bool_]] | None = None
@@ -186,7 +192,7 @@ class GPBOAgent(Agent):
             idx, at = self.basins.phase_points(xu, ys, mean)
             xu = xu[idx]
             gp = GP(xu, y[idx], noise=self.noise, sigma=None if sig is None else sig[idx], kernel=self.kernel,
-                    ls_max=self.lengthscale_max)
+                    ls_max=self.lengthscale_max, start=self.warm if self.warm_start else None)  # from the global fit
             best = float(gp.y[at])
         self.last_model["restarts"] = self.basins.restarts
         rng = self.rng(1)

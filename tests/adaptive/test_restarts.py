@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
 from adaptive.agents import GPBOAgent
-from adaptive.agents.restarts import BasinRestarts
+from adaptive.agents.restarts import BasinRestarts, Predict
 
 LOW, HIGH = np.array([0.25, 0.25]), np.array([0.8, 0.75])
 
@@ -85,3 +88,71 @@ def test_with_no_new_basin_left_a_stalled_phase_goes_back_to_the_best_earlier_on
     assert restarts.restarts == 2
     assert restarts.centre == 0  # back to LOW's incumbent, now that HIGH's basin has stalled
     np.testing.assert_allclose(restarts.abandoned, [HIGH])
+
+
+def fitted(xu: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray], Predict, np.ndarray]:
+    """Values of ``two_wells`` at ``xu`` (standardised), and a noise-free GP's mean, prediction and lengthscales."""
+    from adaptive.agents.gp import GP
+
+    gp = GP(xu, two_wells(xu), noise=1e-6)
+
+    def predict(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m, s = gp.predict(u)
+        return (m - gp.y_mean) / gp.y_std, s / gp.y_std
+
+    return gp.y.numpy(), (lambda u: predict(u)[0]), predict, np.asarray(gp.lengthscales())
+
+
+SPREAD = np.array([[0.1, 0.9], [0.9, 0.1], [0.5, 0.5], [0.1, 0.1], [0.6, 0.9], [0.72, 0.66]])
+
+
+def test_the_exhausted_trigger_leaves_a_converged_well_for_the_other_basin() -> None:
+    top = LOW + 0.02 * np.array([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1], [1, 1]])
+    xu = np.concatenate([SPREAD, top])
+    y, mean, predict, ls = fitted(xu)
+    restarts = BasinRestarts(4, exhausted=0.002, confirm=1)
+    restarts.update(xu, y, n_init=len(SPREAD), mean=mean, predict=predict, lengthscales=ls)
+    assert restarts.restarts == 1
+    np.testing.assert_allclose(restarts.abandoned[0], LOW, atol=0.03)
+    assert restarts.centre is not None and restarts.centre < len(SPREAD)  # a point far from LOW's top
+    assert np.linalg.norm(xu[restarts.centre] - LOW) > 0.3
+
+
+def test_the_exhausted_trigger_stays_in_a_well_it_is_still_descending() -> None:
+    # five points after the best that did not improve on it: the stall trigger leaves, but the model
+    # still predicts a climb towards LOW's top from the best point
+    way = LOW + np.array([[0.3, 0.0], [0.2, 0.0], [0.16, 0.05], [0.2, -0.06], [0.24, 0.03], [0.22, -0.03],
+                       [0.19, 0.07]])
+    xu = np.concatenate([SPREAD, way])
+    y, mean, predict, ls = fitted(xu)
+    assert int(np.argmax(y)) == len(SPREAD) + 2  # then no better point
+    stall = BasinRestarts(4)
+    stall.update(xu, y, n_init=len(SPREAD), mean=mean)
+    assert stall.restarts == 1
+    exhausted = BasinRestarts(4, exhausted=0.002, confirm=1)
+    exhausted.update(xu, y, n_init=len(SPREAD), mean=mean, predict=predict, lengthscales=ls)
+    assert exhausted.restarts == 0 and exhausted.low == 0
+    assert exhausted.local_gain(xu[len(SPREAD) + 2], float(y.max()), float(np.ptp(y)), predict, ls, 0) > 0.002
+
+
+def test_the_exhausted_trigger_needs_the_model() -> None:
+    restarts = BasinRestarts(4, exhausted=0.002)
+    xu = np.concatenate([SPREAD, [LOW]])
+    with pytest.raises(ValueError, match="predictions and lengthscales"):
+        restarts.update(xu, two_wells(xu), n_init=len(SPREAD), mean=two_wells)
+    with pytest.raises(ValueError, match="restart_exhausted"):
+        BasinRestarts(4, exhausted=-1.0)
+
+
+def test_gp_bo_with_the_exhausted_trigger_finds_the_higher_well_and_resumes_exactly(tmp_path: Path) -> None:
+    bounds = [[0.0, 1.0], [0.0, 1.0]]
+    options: dict[str, Any] = {"seed": 2, "n_init": 5, "noise": 1e-6, "restart_after": 4, "restart_exhausted": 0.01}
+    agent = GPBOAgent(bounds, **options)
+    run(agent, 18)
+    assert agent.report()["best_y"] < 0.85  # still on the lower bump (the plain agent stays there)
+    assert agent.basins.centre is not None  # the checkpoint is taken inside a restarted phase
+    agent.save(tmp_path / "agent.json")
+    resumed = GPBOAgent(bounds, **options)
+    resumed.load(tmp_path / "agent.json")
+    np.testing.assert_allclose(run(resumed, 12), run(agent, 12))
+    assert agent.report()["best_y"] > 0.95
