@@ -78,6 +78,11 @@ class BasinRestarts:
     def _members(self, n: int) -> list[int]:
         return ([self.centre] if self.centre is not None else []) + list(range(self.start, n))
 
+    def _phase_best(self, y: Array) -> int:
+        """The current phase's best observation (index into the ok observations)."""
+        members = self._members(len(y))
+        return members[int(np.argmax(y[members]))]
+
     def update(self, xu: Array, y: Array, n_init: int, mean: Callable[[Array], Array],
                predict: Predict | None = None, lengthscales: Array | None = None) -> None:
         """Look at the data (unit-cube points ``xu``, values ``y`` to maximise; ``mean`` the model's mean
@@ -95,7 +100,7 @@ class BasinRestarts:
         if self.exhausted:
             if predict is None or lengthscales is None:
                 raise ValueError("the exhausted-basin trigger needs the model's predictions and lengthscales")
-            best = members[int(np.argmax(y[members]))]
+            best = self._phase_best(y)
             gain = self.local_gain(xu[best], float(y[best]), float(np.ptp(y)), predict, lengthscales, n)
             self.low = self.low + 1 if gain < self.exhausted else 0
             if len(recent) < self.after or self.low < self.confirm:
@@ -108,7 +113,7 @@ class BasinRestarts:
             if before and best_here - float(np.max(y[before])) > self.tol * float(np.ptp(y)):
                 return
         self.low = 0
-        self.abandoned.append(xu[members[int(np.argmax(y[members]))]].tolist())
+        self.abandoned.append(xu[self._phase_best(y)].tolist())
         floor = float(np.min(y))
         self.centre = None
         for j in np.argsort(-y):
@@ -128,7 +133,7 @@ class BasinRestarts:
         """The largest expected improvement over ``value`` that the model predicts in a box around ``u``
         (half-width ``radius``, shaped by the lengthscales), in units of ``scale`` (the values' range);
         ``key`` seeds the box's random points, so that a resumed agent computes the same."""
-        shape = lengthscales / np.exp(np.mean(np.log(lengthscales)))
+        shape = _shape(lengthscales)
         rng = np.random.default_rng(key)
         box = np.clip(u + self.radius * shape * (2.0 * rng.random((512, len(u))) - 1.0), 0.0, 1.0)
         m, s = predict(box)
@@ -156,15 +161,17 @@ class BasinRestarts:
         others = [i for i in range(len(y)) if i not in members]
         outside = self.outside(xu[others], y[others], float(np.min(y)), mean) if others else np.zeros(0, dtype=bool)
         idx = sorted(set(members) | {i for i, ok in zip(others, outside, strict=True) if ok})
-        best = members[int(np.argmax(y[members]))]
-        return idx, idx.index(best)
+        return idx, idx.index(self._phase_best(y))
 
     def region(self, xu: Array, y: Array, lengthscales: Array) -> tuple[int, Array, Array] | None:
         """In a restarted phase: the phase's best observation and the box (lower, upper corners) around it."""
         if self.centre is None:
             return None
-        members = self._members(len(y))
-        best = members[int(np.argmax(y[members]))]
-        shape = lengthscales / np.exp(np.mean(np.log(lengthscales)))
-        half = 0.5 * self.length * shape
+        best = self._phase_best(y)
+        half = 0.5 * self.length * _shape(lengthscales)
         return best, np.clip(xu[best] - half, 0.0, 1.0), np.clip(xu[best] + half, 0.0, 1.0)
+
+
+def _shape(lengthscales: Array) -> Array:
+    """The lengthscales relative to their geometric mean: a box's aspect, long where the model is smooth."""
+    return np.asarray(lengthscales / np.exp(np.mean(np.log(lengthscales))))
