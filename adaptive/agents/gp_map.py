@@ -19,10 +19,6 @@ A stationary GP's variance alone only fills space (no better than Sobol). Four m
   ``floor`` × the map's range with none of them within ``cover`` / 3 gets the next point (the
   centroid of its widest triangle), so that points climb to the deposit; else, while any point
   of the box is farther than ``cover`` from every measured point, the farthest one is measured.
-  Options measured on the twin's sample map (see README, map8): ``transform="anscombe"`` (the GP
-  models 2√(y + 3/8), whose Poisson noise is 1 everywhere), ``score_on="model"`` (misses on that
-  scale), ``denoise`` (the linear map's vertices take the GP's mean, so the score counts the
-  discretisation error that points can reduce, not the counting noise that they cannot).
 - ``"boundary"`` (default): the measured points (plus the box's corners, valued by the GP's
   mean) are triangulated (Delaunay); a triangle's score is its area times the square of the
   change across it beyond the noise (the range of its vertex values minus twice the GP's noise
@@ -52,7 +48,6 @@ from adaptive.agents.gp import DTYPE, GP
 from adaptive.protocol import Agent, Array
 
 MODES = ("error", "boundary", "gradient", "variance")
-TRANSFORMS = ("identity", "anscombe")
 COVER_LATTICE = 81  # lattice points per side on which ``cover`` looks for the largest unvisited gap
 
 # barycentric sample points inside a triangle (order-4 lattice without the vertices): where the
@@ -74,7 +69,6 @@ class GPMapAgent(Agent):
 
     def __init__(self, bounds: ArrayLike, *, n_init: int = 20, mode: str = "boundary", floor: float = 0.02,
                  n_candidates: int = 2048, refit_every: int = 5, explore: float = 0.0, cover: float = 0.0,
-                 denoise: bool = False, transform: str = "identity", score_on: str = "values",
                  **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if mode not in MODES:
@@ -88,13 +82,6 @@ class GPMapAgent(Agent):
         if cover < 0:
             raise ValueError(f"cover must be a distance ≥ 0 in the box's units, got {cover!r}")
         self.cover = float(cover)
-        self.denoise = bool(denoise)
-        if transform not in TRANSFORMS:
-            raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
-        self.transform = transform
-        if score_on not in ("values", "model"):
-            raise ValueError(f"score_on must be 'values' or 'model', got {score_on!r}")
-        self.score_on = score_on
         self.n_init_drawn = 0
         self._cover_lattice: Array | None = None
         self.hypers: dict[str, Any] | None = None
@@ -104,8 +91,7 @@ class GPMapAgent(Agent):
         """Constructor arguments."""
         return {**super().config(), "n_init": self.n_init, "mode": self.mode, "floor": self.floor,
                 "n_candidates": self.n_candidates, "refit_every": self.refit_every, "explore": self.explore,
-                "cover": self.cover, "denoise": self.denoise,
-                "transform": self.transform, "score_on": self.score_on}
+                "cover": self.cover}
 
     def state(self) -> dict[str, Any]:
         """Observations plus the initial-design position."""
@@ -120,20 +106,9 @@ class GPMapAgent(Agent):
         h = state["hypers"]
         self.hypers = None if h is None else {k: torch.as_tensor(v, dtype=DTYPE) for k, v in h.items()}
 
-    def _to_model(self, y: Array) -> Array:
-        """Measured values → the GP's outputs (``anscombe``: 2√(y + 3/8), whose Poisson noise is 1 everywhere)."""
-        y = np.asarray(y, dtype=float)
-        return 2.0 * np.sqrt(np.clip(y, 0.0, None) + 0.375) if self.transform == "anscombe" else y
-
-    def _from_model(self, z: Array) -> Array:
-        """The GP's outputs → measured values (the inverse of :meth:`_to_model`)."""
-        z = np.asarray(z, dtype=float)
-        return np.clip(z, 0.0, None) ** 2 / 4.0 - 0.375 if self.transform == "anscombe" else z
-
     def model(self) -> GP:
-        """The GP on the measured points (unit-cube inputs, outputs through ``transform``); hyperparameters
-        refitted every ``refit_every`` points."""
-        x, y = self.space.to_unit(self.obs.X()), self._to_model(self.objective_values())
+        """The GP on the measured points (unit-cube inputs); hyperparameters refitted every ``refit_every`` points."""
+        x, y = self.space.to_unit(self.obs.X()), self.objective_values()
         if self.hypers is None or len(x) - self.fitted_at >= self.refit_every:
             gp = GP(x, y)
             self.hypers, self.fitted_at = gp.hypers(), len(x)
@@ -141,11 +116,8 @@ class GPMapAgent(Agent):
         return GP(x, y, hypers=self.hypers)
 
     def predict(self, points: ArrayLike) -> tuple[Array, Array]:
-        """Reconstructed mean and standard deviation at ``points`` (n, d), in the measured values' units."""
-        mean, std = self.model().predict(self.space.to_unit(points))
-        if self.transform == "anscombe":  # the delta method: dy/dz = z/2
-            return self._from_model(mean), std * np.abs(mean) / 2.0
-        return mean, std
+        """Reconstructed mean and standard deviation at ``points`` (n, d)."""
+        return self.model().predict(self.space.to_unit(points))
 
     def _suggest(self, n: int) -> Array:
         out: list[Array] = []
@@ -205,7 +177,7 @@ class GPMapAgent(Agent):
                 break
             chosen.append(u)
             points = np.concatenate([points, u[None, :]])
-            values = np.concatenate([values, self._from_model(gp.predict(u[None, :])[0])])
+            values = np.concatenate([values, gp.predict(u[None, :])[0]])
         return self.space.from_unit(np.asarray(chosen).reshape(-1, 2))
 
     def _refine_error(self, n: int, extra: list[Array]) -> Array:
@@ -215,8 +187,6 @@ class GPMapAgent(Agent):
         pts, vals, n_extra = self._vertices(gp, extra)
         if n_extra:
             gp = gp.believe(pts[-n_extra:])
-        if self.denoise:
-            vals = self._from_model(gp.predict(pts)[0])
         noise_var = float(gp.likelihood.noise_covar.noise.detach().reshape(-1).min()) * gp.y_std**2
         visited = [self.space.to_unit(p) for p in (self.obs.X(), self.pending_points(), self.failed_points(), *extra)
                    if len(p)]
@@ -233,7 +203,7 @@ class GPMapAgent(Agent):
             chosen.append(u)
             mu_u = gp.predict(u[None, :])[0]
             gp = gp.condition(u[None, :], mu_u)
-            pts, vals = np.concatenate([pts, u[None, :]]), np.concatenate([vals, self._from_model(mu_u)])
+            pts, vals = np.concatenate([pts, u[None, :]]), np.concatenate([vals, mu_u])
         return self.space.from_unit(np.asarray(chosen).reshape(-1, 2))
 
     def _worst_miss(self, gp: GP, pts: Array, vals: Array, noise_var: float) -> Array | None:
@@ -242,10 +212,9 @@ class GPMapAgent(Agent):
         corner = pts[tri]  # (t, 3, 2)
         area = _areas(corner)
         inner = np.einsum("kj,tjd->tkd", _LATTICE, corner)  # (t, k, 2)
-        on_model = self.score_on == "model"
-        linear = np.einsum("kj,tj->tk", _LATTICE, (self._to_model(vals) if on_model else vals)[tri])
+        linear = np.einsum("kj,tj->tk", _LATTICE, vals[tri])
         mean, std = gp.predict(inner.reshape(-1, 2))
-        miss = ((mean if on_model else self._from_model(mean)).reshape(linear.shape) - linear) ** 2
+        miss = (mean.reshape(linear.shape) - linear) ** 2
         local = miss + self.explore * np.clip(std.reshape(linear.shape) ** 2 - noise_var, 0.0, None)
         score = area * local.mean(axis=1)
         allowed = self.space.allowed(self.space.from_unit(inner.reshape(-1, 2))).reshape(linear.shape)
@@ -304,8 +273,7 @@ class GPMapAgent(Agent):
         extra_pts = extra_pts[np.all(np.abs(extra_pts[:, None, :] - pts[None, :, :]).max(-1) > 1e-9, axis=1)]
         if not len(extra_pts):
             return pts, vals, 0
-        extra_vals = self._from_model(gp.predict(extra_pts)[0])
-        return np.concatenate([pts, extra_pts]), np.concatenate([vals, extra_vals]), len(extra_pts)
+        return np.concatenate([pts, extra_pts]), np.concatenate([vals, gp.predict(extra_pts)[0]]), len(extra_pts)
 
     @staticmethod
     def _edge_midpoint(corner: Array, value: Array) -> Array:
