@@ -75,8 +75,8 @@ class Backend(Protocol):
     async def put(self, value: Any, wait: bool, timeout: float | None) -> None:
         """Write ``value``; with ``wait``, return once the write has completed."""
 
-    async def metadata(self) -> Metadata:
-        """Type, shape, units, precision and limits."""
+    async def metadata(self, timeout: float | None = None) -> Metadata:
+        """Type, shape, units, precision and limits (``timeout``: for a round trip, else the backend's own)."""
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener(reading)`` now and on every change (a monitor)."""
@@ -134,7 +134,7 @@ class SoftBackend:
         if self.on_put is not None:
             self.on_put(value)
 
-    async def metadata(self) -> Metadata:
+    async def metadata(self, timeout: float | None = None) -> Metadata:
         return self._meta
 
     def subscribe(self, listener: Listener) -> None:
@@ -311,9 +311,9 @@ class CABackend:
         return DisconnectedError(f"PV {self.pvname}: the connection dropped while writing {value!r} "
                                  "(the IOC is gone; completion unknown)")
 
-    async def metadata(self) -> Metadata:
+    async def metadata(self, timeout: float | None = None) -> Metadata:
         pv = self._ready()
-        resp = await pv.read(data_type="control", timeout=self.timeout)
+        resp = await pv.read(data_type="control", timeout=self.timeout if timeout is None else timeout)
         md = resp.metadata
         native = pv.channel.native_data_type.name
         dtype = _DTYPES.get(native, "number")
@@ -408,7 +408,7 @@ class DerivedBackend:
     async def put(self, value: Any, wait: bool, timeout: float | None) -> None:
         raise PermissionError(f"{self.source} is derived and read-only")
 
-    async def metadata(self) -> Metadata:
+    async def metadata(self, timeout: float | None = None) -> Metadata:
         r = await self.get()
         return Metadata(*dtype_of(r.value), units=self._units, precision=self._precision)
 

@@ -215,12 +215,13 @@ class Signal(Device):
 
     @on_shared_loop
     async def connect(self, timeout: float = 5.0) -> None:
-        """Connect the backend(s) and fetch the metadata."""
+        """Connect the backend(s) and fetch the metadata, all within ``timeout`` each (an IOC that has just
+        answered a loaded machine's search may take longer than a read's usual timeout to answer the first read)."""
         if self.write_backend is not None and self.write_backend is not self.backend:
             await asyncio.gather(self.backend.connect(timeout), self.write_backend.connect(timeout))
         else:
             await self.backend.connect(timeout)
-        self._meta = await self.backend.metadata()
+        self._meta = await self.backend.metadata(timeout)
 
     async def _read(self) -> Readings:
         r = await self.backend.get()

@@ -54,7 +54,7 @@ class Positioner(Signal):
         """Connect both PVs and fetch the setpoint's limits."""
         await super().connect(timeout)
         assert self.write_backend is not None
-        self._limits = (await self.write_backend.metadata()).limits
+        self._limits = (await self.write_backend.metadata(timeout)).limits
 
     @property
     def limits(self) -> tuple[float, float] | None:
