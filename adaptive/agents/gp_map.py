@@ -19,9 +19,11 @@ A stationary GP's variance alone only fills space (no better than Sobol). Four m
   ``floor`` × the map's range with none of them within ``cover`` / 3 gets the next point (the
   centroid of its widest triangle), so that points climb to the deposit; else, while any point
   of the box is farther than ``cover`` from every measured point, the farthest one is measured.
-  With ``counts_k`` > 0 (values are counts) "raised" is judged by counting noise instead: the
-  excess over the highest neighbour must pass ``counts_k`` × √(its value + that neighbour's), the
-  Poisson σ of their difference, so a faint deposit beside a bright one that sets the range is climbed too.
+  With ``counts_k`` > 0 (values are counts) "raised" is judged by counting noise instead: the point
+  must be the highest of its neighbours and above their median by ``counts_k`` × √(its value + the
+  median), the Poisson σ of the difference. So a faint deposit beside a bright one that sets the
+  range is climbed too, and so is one seen from several sides at once (its nearest points all raised,
+  none far above the others: the highest neighbour would hide it).
 - ``"boundary"`` (default): the measured points (plus the box's corners, valued by the GP's
   mean) are triangulated (Delaunay); a triangle's score is its area times the square of the
   change across it beyond the noise (the range of its vertex values minus twice the GP's noise
@@ -231,7 +233,7 @@ class GPMapAgent(Agent):
 
     def _unresolved_peak(self, pts: Array, vals: Array, n_meas: int) -> Array | None:
         """With ``cover`` > 0: a measured point above all its Delaunay neighbours by more than ``floor`` × the
-        map's range (with ``counts_k`` > 0: by more than ``counts_k`` Poisson σ of the difference), none of
+        map's range (with ``counts_k`` > 0: the highest, above their median by ``counts_k`` Poisson σ), none of
         them within ``cover`` / 3, is a deposit seen from its flank; the centroid of its widest triangle (the
         most raised such point's, in units of its threshold) closes in on it, so that the GP sees its shape."""
         if self.cover <= 0 or n_meas < 3:
@@ -243,12 +245,12 @@ class GPMapAgent(Agent):
         best, best_score = None, 1.0
         for i in range(n_meas):
             nb = neighbours[indptr[i]:indptr[i + 1]]
-            top = float(vals[nb].max())
-            excess = float(vals[i]) - top
-            if self.counts_k > 0:  # in counting-noise σ: Poisson counts, var(a − b) = a + b
-                score = excess / (self.counts_k * float(np.sqrt(max(float(vals[i]) + top, 1.0))))
+            if self.counts_k > 0:  # highest of its neighbours, and above their median by k Poisson σ
+                mid = float(np.median(vals[nb]))
+                excess = float(vals[i]) - mid if vals[i] >= vals[nb].max() else 0.0
+                score = excess / (self.counts_k * float(np.sqrt(max(float(vals[i]) + mid, 1.0))))
             else:
-                score = excess / floor
+                score = float(vals[i] - vals[nb].max()) / floor
             if score <= best_score or np.min(np.linalg.norm((pts[nb] - pts[i]) * span, axis=1)) <= self.cover / 3:
                 continue
             around = tri.simplices[np.any(tri.simplices == i, axis=1)]
