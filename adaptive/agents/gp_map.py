@@ -19,6 +19,11 @@ A stationary GP's variance alone only fills space (no better than Sobol). Four m
   ``floor`` × the map's range with none of them within ``cover`` / 3 gets the next point (the
   centroid of its widest triangle), so that points climb to the deposit; else, while any point
   of the box is farther than ``cover`` from every measured point, the farthest one is measured.
+  With ``counts_k`` > 0 (values are counts) "raised" is judged by counting noise instead: the point
+  must be the highest of its neighbours and above their median by ``counts_k`` × √(its value + the
+  median), the Poisson σ of the difference. So a faint deposit beside a bright one that sets the
+  range is climbed too, and so is one seen from several sides at once (its nearest points all raised,
+  none far above the others: the highest neighbour would hide it).
 - ``"boundary"`` (default): the measured points (plus the box's corners, valued by the GP's
   mean) are triangulated (Delaunay); a triangle's score is its area times the square of the
   change across it beyond the noise (the range of its vertex values minus twice the GP's noise
@@ -69,7 +74,7 @@ class GPMapAgent(Agent):
 
     def __init__(self, bounds: ArrayLike, *, n_init: int = 20, mode: str = "boundary", floor: float = 0.02,
                  n_candidates: int = 2048, refit_every: int = 5, explore: float = 0.0, cover: float = 0.0,
-                 **kwargs: Any) -> None:
+                 counts_k: float = 0.0, **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -82,6 +87,9 @@ class GPMapAgent(Agent):
         if cover < 0:
             raise ValueError(f"cover must be a distance ≥ 0 in the box's units, got {cover!r}")
         self.cover = float(cover)
+        if counts_k < 0:
+            raise ValueError(f"counts_k must be a number of counting-noise σ ≥ 0 (0 = off), got {counts_k!r}")
+        self.counts_k = float(counts_k)
         self.n_init_drawn = 0
         self._cover_lattice: Array | None = None
         self.hypers: dict[str, Any] | None = None
@@ -91,7 +99,7 @@ class GPMapAgent(Agent):
         """Constructor arguments."""
         return {**super().config(), "n_init": self.n_init, "mode": self.mode, "floor": self.floor,
                 "n_candidates": self.n_candidates, "refit_every": self.refit_every, "explore": self.explore,
-                "cover": self.cover}
+                "cover": self.cover, "counts_k": self.counts_k}
 
     def state(self) -> dict[str, Any]:
         """Observations plus the initial-design position."""
@@ -225,25 +233,31 @@ class GPMapAgent(Agent):
 
     def _unresolved_peak(self, pts: Array, vals: Array, n_meas: int) -> Array | None:
         """With ``cover`` > 0: a measured point above all its Delaunay neighbours by more than ``floor`` × the
-        map's range, none of them within ``cover`` / 3, is a deposit seen from its flank; the centroid of
-        its widest triangle (the most raised such point's) closes in on it, so that the GP sees its shape."""
+        map's range (with ``counts_k`` > 0: the highest, above their median by ``counts_k`` Poisson σ), none of
+        them within ``cover`` / 3, is a deposit seen from its flank; the centroid of its widest triangle (the
+        most raised such point's, in units of its threshold) closes in on it, so that the GP sees its shape."""
         if self.cover <= 0 or n_meas < 3:
             return None
         tri = Delaunay(pts)
         indptr, neighbours = tri.vertex_neighbor_vertices
         span = self.space.span
         floor = self.floor * (float(np.ptp(vals[:n_meas])) or 1.0)
-        best, best_excess = None, floor
+        best, best_score = None, 1.0
         for i in range(n_meas):
             nb = neighbours[indptr[i]:indptr[i + 1]]
-            excess = float(vals[i] - vals[nb].max())
-            if excess <= best_excess or np.min(np.linalg.norm((pts[nb] - pts[i]) * span, axis=1)) <= self.cover / 3:
+            if self.counts_k > 0:  # highest of its neighbours, and above their median by k Poisson σ
+                mid = float(np.median(vals[nb]))
+                excess = float(vals[i]) - mid if vals[i] >= vals[nb].max() else 0.0
+                score = excess / (self.counts_k * float(np.sqrt(max(float(vals[i]) + mid, 1.0))))
+            else:
+                score = float(vals[i] - vals[nb].max()) / floor
+            if score <= best_score or np.min(np.linalg.norm((pts[nb] - pts[i]) * span, axis=1)) <= self.cover / 3:
                 continue
             around = tri.simplices[np.any(tri.simplices == i, axis=1)]
             for t in around[np.argsort(-_areas(pts[around]))]:
                 u = pts[t].mean(axis=0)
                 if self.space.allowed(self.space.from_unit(u))[0]:
-                    best, best_excess = np.asarray(u, dtype=float), excess
+                    best, best_score = np.asarray(u, dtype=float), score
                     break
         return best
 
