@@ -156,3 +156,41 @@ def test_gp_bo_with_the_exhausted_trigger_finds_the_higher_well_and_resumes_exac
     resumed.load(tmp_path / "agent.json")
     np.testing.assert_allclose(run(resumed, 12), run(agent, 12))
     assert agent.report()["best_y"] > 0.95
+
+
+def test_with_no_other_basin_measured_the_agent_explores_outside_the_abandoned_one_and_descends_from_there(
+        tmp_path: Path) -> None:
+    # every measured point lies on LOW's bump or far below it: none counts as another basin
+    xu = np.array([[0.1, 0.1], [0.5, 0.1], [0.1, 0.5], LOW, [0.3, 0.3], [0.2, 0.25], [0.27, 0.22], [0.24, 0.28]])
+    y, mean, _, _ = fitted(xu)
+    plain, explorer = BasinRestarts(4), BasinRestarts(4, explore=True)
+    for restarts in (plain, explorer):
+        restarts.restore({"abandoned": [[0.9, 0.9]], "start": 3, "restarts": 1})
+        restarts.update(xu, y, n_init=3, mean=mean)
+        assert restarts.restarts == 2
+    assert plain.centre == int(np.argmin(np.linalg.norm(xu - 0.9, axis=1))) and not plain.exploring
+    assert explorer.centre is None and explorer.exploring and explorer.start == len(xu)
+    state = explorer.state()
+    explorer.update(xu, y, n_init=3, mean=mean)  # nothing measured since: still exploring
+    assert explorer.state() == state
+    xu2 = np.concatenate([xu, [HIGH]])
+    explorer.update(xu2, two_wells(xu2), n_init=3, mean=mean)
+    assert not explorer.exploring and explorer.centre == len(xu) and explorer.start == len(xu2)
+    # in the agent: the exploration point is chosen by UCB outside the abandoned basins, and resumes exactly
+    bounds = [[0.0, 1.0], [0.0, 1.0]]
+    options: dict[str, Any] = {"seed": 2, "n_init": 5, "noise": 1e-6, "restart_after": 4, "restart_exhausted": 0.01,
+                               "restart_explore": True}
+    agent = GPBOAgent(bounds, **options)
+    for _ in range(40):
+        run(agent, 1)
+        if agent.basins.exploring:
+            break
+    assert agent.basins.exploring
+    agent.save(tmp_path / "agent.json")
+    resumed = GPBOAgent(bounds, **options)
+    resumed.load(tmp_path / "agent.json")
+    assert resumed.basins.exploring and resumed.config()["restart_explore"] is True
+    x = agent.ask(1)
+    np.testing.assert_allclose(resumed.ask(1), x)
+    for a in agent.basins.abandoned:  # the explored point lies away from every abandoned basin's incumbent
+        assert np.linalg.norm(agent.space.to_unit(x)[0] - np.asarray(a)) > 0.05
