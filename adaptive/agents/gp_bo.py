@@ -58,9 +58,8 @@ class GPBOAgent(Agent):
     same lengthscales to 2 %), and so does
     the acquisition's polish: about a quarter less CPU per suggestion at 200 points in 4-D.
     ``fit_starts`` > 1 refits the hyperparameters from more starts and keeps the best posterior.
-    ``restart_after`` (0 = off), ``restart_exhausted`` (0 = the stall trigger) and ``restart_explore``
-    (UCB outside the abandoned basins when no other basin is known) set the basin restarts of
-    :mod:`adaptive.agents.restarts`.
+    ``restart_after`` (0 = off) and ``restart_exhausted`` (0 = the stall trigger) set the basin
+    restarts of :mod:`adaptive.agents.restarts`.
     """
 
     name: ClassVar[str] = "gp-bo"
@@ -70,8 +69,7 @@ class GPBOAgent(Agent):
                  output: str = "identity", transform: str = "standardise", kernel: str = "matern",
                  warm_start: bool = True, fast_refit_after: int = 100,
                  lengthscale_max: float = LENGTHSCALE_MAX, restart_after: int = 0,
-                 restart_exhausted: float = 0.0, restart_explore: bool = False, fit_starts: int = 1,
-                 **kwargs: Any) -> None:
+                 restart_exhausted: float = 0.0, fit_starts: int = 1, **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if output not in ("identity", "log"):
             raise ValueError(f"output must be 'identity' or 'log', got {output!r}")
@@ -95,7 +93,7 @@ class GPBOAgent(Agent):
         if fit_starts < 1:
             raise ValueError(f"fit_starts must be at least 1, got {fit_starts}")
         self.fit_starts = int(fit_starts)
-        self.basins = BasinRestarts(restart_after, exhausted=restart_exhausted, explore=restart_explore)
+        self.basins = BasinRestarts(restart_after, exhausted=restart_exhausted)
         self.beta = float(beta)
         self.n_init = int(n_init)
         self.noise = noise
@@ -112,8 +110,7 @@ class GPBOAgent(Agent):
                 "output": self.output, "transform": self.transform, "kernel": self.kernel,
                 "warm_start": self.warm_start, "fast_refit_after": self.fast_refit_after,
                 "lengthscale_max": self.lengthscale_max, "fit_starts": self.fit_starts,
-                "restart_after": self.basins.after, "restart_exhausted": self.basins.exhausted,
-                "restart_explore": self.basins.explore}
+                "restart_after": self.basins.after, "restart_exhausted": self.basins.exhausted}
 
     def state(self) -> dict[str, Any]:
         """Observations plus how much of the initial design was used."""
@@ -188,11 +185,7 @@ class GPBOAgent(Agent):
         region = self.basins.region(xu, ys, ls)
         box: tuple[Array, Array] | None = None
         keep: Callable[[Array], NDArray[np.bool_]] | None = None
-        explore = self.basins.exploring
-        if explore:  # no other basin known: UCB over the whole box, away from the abandoned basins
-            floor = float(np.min(ys))
-            keep = lambda u: self.basins.outside(u, mean(u), floor, mean)  # noqa: E731
-        elif region is not None:  # a restarted phase: a fresh model of the initial design and the phase's
+        if region is not None:  # a restarted phase: a fresh model of the initial design and the phase's
             floor = float(np.min(ys))  # points, inside its trust region, away from the abandoned basins
             keep = lambda u: self.basins.outside(u, mean(u), floor, mean)  # noqa: E731
             box = (region[1], region[2])
@@ -210,7 +203,7 @@ class GPBOAgent(Agent):
             model = model.believe(np.concatenate(believers))
         chosen: list[Array] = []
         for _ in range(n):
-            u = self._maximise(model, best, rng, xu, keep, box, explore)
+            u = self._maximise(model, best, rng, xu, keep, box)
             chosen.append(u)
             model = model.believe(u[None, :])
         return space.from_unit(np.asarray(chosen))
@@ -222,13 +215,10 @@ class GPBOAgent(Agent):
         c = self.channel_index()
         return np.array([r[c] for r in rows if r is not None], dtype=float)
 
-    def _acquisition(self, gp: GP, best: float, rng: np.random.Generator, cover: Array,
-                     explore: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
+    def _acquisition(self, gp: GP, best: float, rng: np.random.Generator,
+                     cover: Array) -> Callable[[torch.Tensor], torch.Tensor]:
         """The acquisition function to maximise on ``gp``: log-EI over ``best``, UCB, a Thompson sample
-        path ("ts") or max-value entropy search ("mes", its maxima fitted on the points ``cover``);
-        UCB whatever the acquisition when ``explore``."""
-        if explore:
-            return lambda u: ucb(*gp.posterior(u), self.beta)
+        path ("ts") or max-value entropy search ("mes", its maxima fitted on the points ``cover``)."""
         if self.acquisition == "ts":
             return PathSample(gp, rng)
         if self.acquisition == "mes":
@@ -260,7 +250,7 @@ class GPBOAgent(Agent):
 
     def _maximise(self, gp: GP, best: float, rng: np.random.Generator, xu: Array,
                   keep: Callable[[Array], NDArray[np.bool_]] | None = None,
-                  box: tuple[Array, Array] | None = None, explore: bool = False) -> Array:
+                  box: tuple[Array, Array] | None = None) -> Array:
         cand = self._candidates(rng, xu, gp, box)
         lo, hi = box if box is not None else (np.zeros(self.space.dim), np.ones(self.space.dim))
         n_uniform = self.n_candidates // 2
@@ -271,7 +261,7 @@ class GPBOAgent(Agent):
                 ok &= keep(u)
             return ok
 
-        acq = self._acquisition(gp, best, rng, cand, explore)
+        acq = self._acquisition(gp, best, rng, cand)
         allowed = allowed_at(cand)
         if keep is not None and not allowed.any():  # nothing left outside them
             keep = None

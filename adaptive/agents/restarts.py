@@ -22,11 +22,6 @@ by the lengthscales) is below ``exhausted`` of the values' range at ``confirm`` 
 and the phase has had ``after`` model-based evaluations. On Hartmann6 (seeds 0–9, plain GP-BO
 traced per evaluation) that quantity stays above 0.01 while the incumbent descends the global
 well, and falls to 0.001–0.005 once it sits in the second well.
-
-With ``explore`` a phase that ends with no other basin among the measured points (whose own heights
-judge "outside", so that low points never qualify) starts an exploration step instead of going back
-to an earlier basin: the agent measures the point of largest UCB over the whole box outside the
-abandoned basins (candidates judged by the model's mean), and the next phase descends from it.
 """
 
 from __future__ import annotations
@@ -47,8 +42,7 @@ class BasinRestarts:
     """The restart phases of one agent: which basins were abandoned and where the current phase started."""
 
     def __init__(self, after: int, *, tol: float = 0.01, barrier: float = 0.3, length: float = 0.8,
-                 phase_patience: float = 2.0, exhausted: float = 0.0, radius: float = 0.1, confirm: int = 2,
-                 explore: bool = False) -> None:
+                 phase_patience: float = 2.0, exhausted: float = 0.0, radius: float = 0.1, confirm: int = 2) -> None:
         if after < 0:
             raise ValueError(f"restart_after must be ≥ 0 (0 = off), got {after}")
         if exhausted < 0:
@@ -61,8 +55,6 @@ class BasinRestarts:
         self.exhausted = float(exhausted)
         self.radius = float(radius)
         self.confirm = int(confirm)
-        self.explore = bool(explore)
-        self.exploring = False  # the next points explore outside the abandoned basins
         self.low = 0  # consecutive updates at which the phase's basin looked exhausted
         self.abandoned: list[list[float]] = []
         self.centre: int | None = None  # the ok observation a restarted phase began from
@@ -72,7 +64,7 @@ class BasinRestarts:
     def state(self) -> dict[str, Any]:
         """JSON-ready state."""
         return {"abandoned": self.abandoned, "centre": self.centre, "start": self.start, "restarts": self.restarts,
-                "low": self.low, "exploring": self.exploring}
+                "low": self.low}
 
     def restore(self, state: dict[str, Any] | None) -> None:
         """Restore :meth:`state` (None: the initial state)."""
@@ -82,7 +74,6 @@ class BasinRestarts:
         self.start = int(state.get("start", 0))
         self.restarts = int(state.get("restarts", 0))
         self.low = int(state.get("low", 0))
-        self.exploring = bool(state.get("exploring", False))
 
     def _members(self, n: int) -> list[int]:
         return ([self.centre] if self.centre is not None else []) + list(range(self.start, n))
@@ -101,12 +92,6 @@ class BasinRestarts:
         if not self.after:
             return
         n = len(y)
-        if self.exploring:  # descend from the best explored point once it is measured
-            if n > self.start:
-                self.centre = self.start + int(np.argmax(y[self.start:]))
-                self.exploring = False
-                self.start = n
-            return
         members = self._members(n)
         best_here = float(np.max(y[members])) if members else -np.inf
         if self.centre is not None and best_here >= float(np.max(y)):
@@ -135,9 +120,7 @@ class BasinRestarts:
             if self.outside(xu[j][None, :], y[j:j + 1], floor, mean)[0]:
                 self.centre = int(j)
                 break
-        if self.centre is None and self.explore:  # no new basin among the measured points: look for one
-            self.exploring = True
-        elif self.centre is None and len(self.abandoned) > 1:  # no new basin: go on in the best earlier one
+        if self.centre is None and len(self.abandoned) > 1:  # no new basin: go on in the best earlier one
             earlier = [int(np.argmin(np.linalg.norm(xu - np.asarray(a), axis=1))) for a in self.abandoned[:-1]]
             k = int(np.argmax(y[earlier]))
             self.centre = earlier[k]
