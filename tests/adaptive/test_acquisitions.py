@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 
 from adaptive.agents import GPBOAgent
 from adaptive.agents.gp import DTYPE, GP, PathSample, gumbel_max_values, max_value_entropy
+from tests.adaptive.loop import ask_tell
 
 
 def _entropy_of_truncated(mean: float, std: float, top: float) -> float:
@@ -76,13 +78,7 @@ def test_path_samples_interpolate_the_data_and_average_to_the_posterior(kernel: 
     np.testing.assert_allclose(values.std(0), std.numpy(), rtol=0.25, atol=2e-3)
 
 
-def _run(agent: GPBOAgent, n: int) -> list[list[float]]:
-    out = []
-    for _ in range(n):
-        x = agent.ask(1)[0]
-        agent.tell(x, float(np.sin(5 * x[0]) * np.cos(3 * x[1]) - (x[0] - 0.6) ** 2))
-        out.append([float(v) for v in x])
-    return out
+_run = partial(ask_tell, lambda x: float(np.sin(5 * x[0]) * np.cos(3 * x[1]) - (x[0] - 0.6) ** 2))
 
 
 @pytest.mark.parametrize("acquisition", ["ts", "mes"])

@@ -3,11 +3,14 @@ that the opening misses is found and closed in on within the budget."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
 from adaptive.agents import GPMapAgent
+from tests.adaptive.loop import ask_tell
 
 CENTRE, WIDTH = np.array([0.83, 0.27]), 0.04  # the small deposit
 BIG, BIG_WIDTH = np.array([0.3, 0.6]), 0.12
@@ -23,14 +26,7 @@ def deposit(x: np.ndarray) -> float:
     return float(rng.poisson(rate))
 
 
-def campaign(agent: GPMapAgent, n: int) -> np.ndarray:
-    """Ask one point at a time, tell the deposit's counts; the points asked."""
-    xs = []
-    for _ in range(n):
-        x = agent.ask(1)[0]
-        agent.tell(x, deposit(x))
-        xs.append(x)
-    return np.array(xs)
+campaign = partial(ask_tell, deposit)  # (agent, n) → the points asked, each told the deposit's counts
 
 
 def largest_gap(points: np.ndarray, bounds: list[list[float]]) -> float:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from adaptive.agents import GPMapAgent
+from tests.adaptive.loop import ask_tell
 
 STEP = 0.37
 
@@ -17,14 +19,7 @@ def step(x: np.ndarray) -> float:
     return float(x[0] > STEP) + 0.01 * float(rng.normal())
 
 
-def campaign(agent: GPMapAgent, n: int) -> np.ndarray:
-    """Ask one point at a time, tell the step's value; the points asked."""
-    xs = []
-    for _ in range(n):
-        x = agent.ask(1)[0]
-        agent.tell(x, step(x))
-        xs.append(x)
-    return np.array(xs)
+campaign = partial(ask_tell, step)  # (agent, n) → the points asked, each told the step's value
 
 
 def test_error_mode_places_more_points_at_a_step_than_a_variance_only_gp() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from adaptive.agents import GPBOAgent
 from adaptive.agents.restarts import BasinRestarts, Predict
+from tests.adaptive.loop import ask_tell
 
 LOW, HIGH = np.array([0.25, 0.25]), np.array([0.8, 0.75])
 
@@ -47,13 +49,7 @@ def test_a_phase_whose_best_becomes_the_global_best_ends_the_restart() -> None:
     assert restarts.centre is None and restarts.restarts == 1
 
 
-def run(agent: GPBOAgent, n: int) -> list[np.ndarray]:
-    asked = []
-    for _ in range(n):
-        x = agent.ask(1)[0]
-        agent.tell(x, float(two_wells(x)[0]))
-        asked.append(x)
-    return asked
+run = partial(ask_tell, lambda x: float(two_wells(x)[0]))  # (agent, n) → the points asked
 
 
 def test_gp_bo_with_restarts_leaves_the_lower_well_and_finds_the_higher_one() -> None:
