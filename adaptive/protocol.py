@@ -6,6 +6,10 @@ observations (several channels, optional uncertainty, points told as failed or a
 the points asked but not yet told (pending), the search box and its forbidden regions, and
 a seed. Random numbers are keyed by (seed, number of asks), so an agent restored from its
 checkpoint asks exactly the points that one which never stopped would ask.
+
+An agent that has a model of what it measures may also offer :class:`Predictor`'s
+``predict(points) -> values`` (scikit-learn's name): its reconstruction, e.g. a GP's posterior
+mean, in the objective's units. It is optional; the harness judges a map by it when present.
 """
 
 from __future__ import annotations
@@ -14,13 +18,26 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 Array = NDArray[np.float64]
 STATUSES = ("ok", "failed", "abandoned")
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """An optional capability: the agent's model of the objective channel, its reconstruction.
+
+    ``predict(points)`` takes points (n, d) in the box and returns (n,) values in the objective's
+    units (for a GP, its posterior mean). It must not change what the agent asks next.
+    """
+
+    def predict(self, points: ArrayLike) -> Array:
+        """The model's values at ``points`` (n, d), shape (n,)."""
+        ...
 
 
 class AgentError(RuntimeError):

@@ -41,7 +41,7 @@ gives the noise level, the corners' values and the reconstruction (:meth:`GPMapA
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, overload
 
 import numpy as np
 import torch
@@ -114,18 +114,30 @@ class GPMapAgent(Agent):
         h = state["hypers"]
         self.hypers = None if h is None else {k: torch.as_tensor(v, dtype=DTYPE) for k, v in h.items()}
 
-    def model(self) -> GP:
-        """The GP on the measured points (unit-cube inputs); hyperparameters refitted every ``refit_every`` points."""
+    def model(self, keep: bool = True) -> GP:
+        """The GP on the measured points (unit-cube inputs); hyperparameters refitted every ``refit_every``
+        points. With ``keep=False`` a refit that is due is not kept in the agent's state (the next
+        :meth:`model` fits the same again: the fit is deterministic given the data)."""
         x, y = self.space.to_unit(self.obs.X()), self.objective_values()
         if self.hypers is None or len(x) - self.fitted_at >= self.refit_every:
             gp = GP(x, y)
-            self.hypers, self.fitted_at = gp.hypers(), len(x)
+            if keep:
+                self.hypers, self.fitted_at = gp.hypers(), len(x)
             return gp
         return GP(x, y, hypers=self.hypers)
 
-    def predict(self, points: ArrayLike) -> tuple[Array, Array]:
-        """Reconstructed mean and standard deviation at ``points`` (n, d)."""
-        return self.model().predict(self.space.to_unit(points))
+    @overload
+    def predict(self, points: ArrayLike, return_std: Literal[False] = False) -> Array: ...
+
+    @overload
+    def predict(self, points: ArrayLike, return_std: Literal[True]) -> tuple[Array, Array]: ...
+
+    def predict(self, points: ArrayLike, return_std: bool = False) -> Array | tuple[Array, Array]:
+        """The map at ``points`` (n, d): the posterior mean of the GP the next ask scores with, in the
+        objective's units (and its standard deviation with ``return_std``, as scikit-learn's GP). It
+        changes nothing the agent asks next (a refit that is due is made here and not kept)."""
+        mean, std = self.model(keep=False).predict(self.space.to_unit(points))
+        return (mean, std) if return_std else mean
 
     def _suggest(self, n: int) -> Array:
         out: list[Array] = []

@@ -12,7 +12,8 @@ import numpy as np
 
 from adaptive.agents import make_agent
 from adaptive.agents.gp import one_thread
-from adaptive.harness.tasks import Environment
+from adaptive.harness.tasks import Environment, Predict
+from adaptive.protocol import Predictor
 
 
 @dataclass
@@ -29,6 +30,7 @@ class EpisodeResult:
     final_error: float = float("inf")
     n_evals: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
+    reconstruction: str | None = None  # "model": a map judged by the agent's own predict; "linear": by its data
     latencies: list[float] = field(default_factory=list)
     wall_s: float = 0.0
     error: str | None = None
@@ -43,7 +45,8 @@ def run_episode(agent_name: str, factory: Callable[[int], Environment], seed: in
                 stop_at_target: bool = False) -> EpisodeResult:
     """Run ``agent_name`` against ``factory(seed)`` for the task's budget (or ``budget``).
 
-    The agent gets the task's options (plus ``agent_options``) and the same seed. An agent
+    The agent gets the task's options (plus ``agent_options``) and the same seed. The error is the
+    task's ``judge``: on a map, by the agent's own reconstruction when it offers ``predict``. An agent
     or environment that raises ends the episode; the result then carries the message. With
     ``stop_at_target`` the episode ends once the target is reached (the evaluations to target
     are the same; the final error and the trace stop there).
@@ -59,6 +62,9 @@ def run_episode(agent_name: str, factory: Callable[[int], Environment], seed: in
     try:
         agent = make_agent(agent_name, env.bounds, seed=seed, **{**env.agent_options(agent_name),
                                                                  **(agent_options or {})})
+        predict: Predict | None = agent.predict if isinstance(agent, Predictor) and env.reconstructs else None
+        if env.reconstructs:
+            result.reconstruction = "linear" if predict is None else "model"
         for i in range(n_max):
             t0 = time.perf_counter()
             pts = agent.ask(1)
@@ -72,11 +78,11 @@ def run_episode(agent_name: str, factory: Callable[[int], Environment], seed: in
             ys.append(y)
             n = i + 1
             if n % env.error_every == 0 or n == n_max:
-                _record(result, env, xs, ys, n)
+                _record(result, env, xs, ys, n, predict)
                 if stop_at_target and result.evals_to_target is not None:
                     break
         if result.trace and result.trace[-1][0] != len(xs) and xs:
-            _record(result, env, xs, ys, len(xs))
+            _record(result, env, xs, ys, len(xs), predict)
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
     try:
@@ -89,8 +95,9 @@ def run_episode(agent_name: str, factory: Callable[[int], Environment], seed: in
     return result
 
 
-def _record(result: EpisodeResult, env: Environment, xs: list[Any], ys: list[Any], n: int) -> None:
-    err = env.error(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
+def _record(result: EpisodeResult, env: Environment, xs: list[Any], ys: list[Any], n: int,
+            predict: Predict | None) -> None:
+    err = env.judge(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), predict)
     result.trace.append((n, err))
     result.final_error = err
     if result.evals_to_target is None and err < env.target:

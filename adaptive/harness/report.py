@@ -12,7 +12,9 @@ Files in the output directory:
   ``latency.png`` (latency per suggestion);
 - ``summary.json``: ``{"agents": {NAME: {"evals_to_target": {"median", "q1", "q3", …},
   "final_regret": {"median", "q1", "q3"}, "suggestion_latency_s": {"median", "p95", …},
-  "metrics": {KEY: {"median", "q1", "q3", "rms"}}, …}}, …}``.
+  "metrics": {KEY: {"median", "q1", "q3", "rms"}}, "reconstruction": "model" | "linear" | null, …}}, …}``
+  (``reconstruction``: on a map, whether the agent's error is its own model's (``predict``) or the
+  linear map of its points; ``metrics.linear_error`` is the linear rule's for every agent).
   A statistic over episodes that never reached the target is ``null`` where it is infinite.
 """
 
@@ -76,6 +78,7 @@ def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
             "metrics": {k: spread([r.metrics.get(k, math.inf) for r in mine])
                         for k in dict.fromkeys(k for r in mine for k in r.metrics)},
             "failed_episodes": [{"seed": r.seed, "error": r.error.splitlines()[0]} for r in mine if r.error],
+            "reconstruction": next((r.reconstruction for r in mine if r.reconstruction), None),
         }
     return agents
 

@@ -3,16 +3,20 @@
 An :class:`Environment` gives the box (``bounds``), a ``budget`` of evaluations, ``evaluate(x)``
 (the measurement), ``error(X, Y)`` (the regret-like distance from the goal after the data
 ``X``, ``Y``: simple regret, reconstruction error, edge-position error, 1 − ARI) and the
-``target`` error that counts as reached. ``agent_options(name)`` gives an agent the task's
+``target`` error that counts as reached. ``judge(X, Y, predict)`` is the error the harness
+records: ``error(X, Y)``, except where the task's error is a reconstruction (a map,
+``reconstructs``) and the agent offers its own (``predict``, :class:`adaptive.protocol.Predictor`):
+each design is then judged by its own reconstruction. ``agent_options(name)`` gives an agent the task's
 settings (e.g. ``minimize``). The analytic tasks here need no twin; twin-backed
 environments come from ``scenarios/`` (a factory ``seed -> Environment``) by injection.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,6 +35,8 @@ from adaptive.harness.functions import (
 )
 from adaptive.protocol import Array
 
+Predict = Callable[[Array], Array]  # an agent's reconstruction: points (n, d) → values (n,)
+
 
 @dataclass
 class Environment:
@@ -48,9 +54,16 @@ class Environment:
         """Measure at ``x`` (d,)."""
         raise NotImplementedError
 
+    reconstructs: ClassVar[bool] = False  # the error judges a reconstruction that an agent's model may give
+
     def error(self, X: Array, Y: Array) -> float:
         """Distance from the goal given the measured points ``X`` (n, d) and values ``Y`` (n, …)."""
         raise NotImplementedError
+
+    def judge(self, X: Array, Y: Array, predict: Predict | None = None) -> float:
+        """The error the harness records: :meth:`error`; tasks that ``reconstructs`` judge an agent that
+        offers ``predict`` (its reconstruction of the objective at given points) by it instead."""
+        return self.error(X, Y)
 
     def metrics(self, X: Array, Y: Array) -> dict[str, float]:
         """Further figures of the data beside the error (e.g. an edge's E0 and step errors); none here."""
@@ -109,8 +122,14 @@ class Hartmann6(Environment):
 
 @dataclass
 class Map2D(Environment):
-    """A 2-D map with a sharp boundary; error = RMSE of the linear-interpolated map against the
-    noise-free truth on a 100×100 grid, divided by the truth's range. Target: a 30×30 raster's error."""
+    """A 2-D map with a sharp boundary; error = RMSE of the reconstructed map against the noise-free
+    truth on a 100×100 grid, divided by the truth's range. Target: a 30×30 raster's error.
+
+    Each design is judged by its own reconstruction: an agent with a model (``predict``, e.g. gp-map's
+    GP posterior mean) by its model on the grid, any other design (Sobol, a grid, the raster that sets
+    the target) by the linear interpolation of its measured values. ``metrics`` gives the linear rule's
+    error of the same points (``linear_error``) beside, so the like-for-like figure is always reported.
+    """
 
     name: str = "map2d"
     bounds: list[list[float]] = field(default_factory=lambda: [[0.0, 1.0], [0.0, 1.0]])
@@ -148,18 +167,34 @@ class Map2D(Environment):
         near = griddata(X, y, self.grid, method="nearest")
         return np.asarray(np.where(np.isnan(lin), near, lin), dtype=float)
 
-    def error(self, X: Array, Y: Array) -> float:
-        """Normalised RMSE of the reconstruction."""
+    reconstructs: ClassVar[bool] = True
+
+    def error(self, X: Array, Y: Array, predict: Predict | None = None) -> float:
+        """Normalised RMSE of the reconstruction: ``predict(grid)`` when given, else the linear map of the data."""
         if len(X) < 4:
             return float("inf")
-        rec = self.reconstruct(X, Y)
+        rec = self.reconstruct(X, Y) if predict is None else np.asarray(predict(self.grid), dtype=float)
+        if rec.shape != self.truth.shape:
+            raise ValueError(f"predict(grid) gave shape {rec.shape}, the grid has {self.truth.shape}")
         return float(np.sqrt(np.mean((rec - self.truth) ** 2)) / np.ptp(self.truth))
 
-    def raster_error(self, n: int) -> float:
-        """The error of an n×n raster measured on this map."""
+    def judge(self, X: Array, Y: Array, predict: Predict | None = None) -> float:
+        """The error by the agent's own reconstruction when it has one, else by the linear map."""
+        return self.error(X, Y, predict)
+
+    def metrics(self, X: Array, Y: Array) -> dict[str, float]:
+        """``linear_error``: the linear map's error of the same points (the like-for-like rule for every design)."""
+        return {"linear_error": self.error(X, Y)}
+
+    def raster(self, n: int) -> tuple[Array, Array]:
+        """An n×n raster measured on this map: points (n², 2) and values (n²,)."""
         g = np.linspace(0, 1, n)
         pts = np.stack(np.meshgrid(g, g, indexing="ij"), axis=-1).reshape(-1, 2)
-        return self.error(pts, np.array([self.evaluate(p) for p in pts]))
+        return pts, np.array([self.evaluate(p) for p in pts])
+
+    def raster_error(self, n: int) -> float:
+        """The error of an n×n raster measured on this map, reconstructed linearly."""
+        return self.error(*self.raster(n))
 
     def agent_options(self, agent: str) -> dict[str, Any]:
         """GP mapping starts from 20 Sobol points; the grid spreads the budget."""

@@ -1,9 +1,13 @@
 """The 2-D sample-map task on the twin: reconstruct the fluorescence map of the mapping beamline.
 
-The error after some measurements is the RMSE of their linear interpolation against the
-twin's noise-free map on a 100×100 grid over the search box, divided by the map's range
-(as the analytic ``map2d`` task); the target is the error of a 30×30 raster measured on the
-same twin (with the same counting noise, from the physics model directly).
+The error after some measurements is the RMSE of their reconstruction against the twin's
+noise-free map on a 100×100 grid over the search box, divided by the map's range (as the
+analytic ``map2d`` task). Each design is judged by its own reconstruction (issue 7, map10): an
+agent that has a model (``predict``: gp-map's GP posterior mean) by its model, any other design
+by the linear interpolation of its measured values; ``metrics`` gives the linear rule's error of
+the same points (``linear_error``) beside. The target is the error of a 30×30 raster measured on
+the same twin (with the same counting noise, from the physics model directly), reconstructed
+linearly: the image a beamline shows of a raster.
 """
 
 from __future__ import annotations
@@ -38,7 +42,10 @@ def grid_over(bounds: list[list[float]], n: int) -> Array:
 
 @dataclass
 class SampleMapEnv(Map2D):
-    """The twin's map sample of ``scenario`` for ``seed``; ``mode`` is ``ca`` or ``direct``."""
+    """The twin's map sample of ``scenario`` for ``seed``; ``mode`` is ``ca`` or ``direct``.
+
+    ``error(X, Y, predict)`` judges ``predict(grid)`` when given (an agent's own reconstruction), else
+    the linear map of ``Y``; the target (``raster_error(30)``) is always the raster's linear map."""
 
     name: str = "sample-map"
     scenario: str = "sample-map"
@@ -77,11 +84,10 @@ class SampleMapEnv(Map2D):
         self.n_measured += 1
         return self.twin.measure(x, self.n_measured)
 
-    def raster_error(self, n: int) -> float:
-        """The error of an n×n raster measured directly on the model (keys apart from the episode's)."""
+    def raster(self, n: int) -> tuple[Array, Array]:
+        """An n×n raster measured directly on the model (noise keys apart from the episode's): points, counts."""
         pts = grid_over(self.bounds, n)
-        ys = np.array([self.measure_direct(p, 1e6 + i * self.spec.count_time) for i, p in enumerate(pts)])
-        return self.error(pts, ys)
+        return pts, np.array([self.measure_direct(p, 1e6 + i * self.spec.count_time) for i, p in enumerate(pts)])
 
     def agent_options(self, agent: str) -> dict[str, Any]:
         """The scenario's options for its own agent; the grid spreads the budget."""
