@@ -69,7 +69,8 @@ def main(args: argparse.Namespace) -> int:
         e = s["evals_to_target"]
         print(f"{name:8s} evals to target median {e['median']} (q1 {e['q1']}, q3 {e['q3']}; "
               f"reached {e['reached']}/{e['episodes']}), final error median {s['final_regret']['median']}, "
-              f"latency median {s['suggestion_latency_s']['median']:.4f} s")
+              f"latency median {s['suggestion_latency_s']['median']:.4f} s"
+              + (" (map judged by the agent's own model)" if s.get("reconstruction") == "model" else ""))
         if s["metrics"]:  # e.g. xafs-edge: the agent's E0/step errors beside the 0.5 eV scan's on the same twins
             print("  " + ", ".join(f"{k} rms {m['rms']:.4g}" if m["rms"] is not None else f"{k} rms n/a"
                                    for k, m in s["metrics"].items()))
