@@ -48,6 +48,13 @@ class Environment:
         """Measure at ``x`` (d,)."""
         raise NotImplementedError
 
+    def measure(self, x: Array, dwell: float = 1.0) -> Any:
+        """Measure at ``x`` counting ``dwell`` × the task's base count time (``Agent.dwell``); a task
+        without a count time takes only 1."""
+        if dwell != 1.0:
+            raise ValueError(f"task {self.name!r} has no count time to change; the agent asked for a dwell of {dwell}")
+        return self.evaluate(x)
+
     def error(self, X: Array, Y: Array) -> float:
         """Distance from the goal given the measured points ``X`` (n, d) and values ``Y`` (n, …)."""
         raise NotImplementedError

@@ -63,6 +63,7 @@ class XafsPlan:
     regions: list[tuple[float, float, float, float, str]]
     k_weight: float
     focus: tuple[float, float] = (-10.0, 10.0)
+    dwell_budget: float | None = None  # the search's total counting time in count_times (None: each point one)
 
     @property
     def reference_points(self) -> int:
@@ -77,7 +78,7 @@ def parse(sc: scenarios.Scenario) -> XafsPlan:
     mono = f.sub("mono")
     mono.only("bragg", "d_spacing")
     search = f.sub("search")
-    search.only("range", "count_time", "target_delta", "min_step", "max_step", "max_points", "focus")
+    search.only("range", "count_time", "target_delta", "min_step", "max_step", "max_points", "focus", "dwell_budget")
     windows = f.sub("windows", {})
     windows.only("pre", "post")
     min_step = search.number("min_step", positive=True)
@@ -87,6 +88,13 @@ def parse(sc: scenarios.Scenario) -> XafsPlan:
     focus = search.span("focus", [-10.0, 10.0])
     if not focus[0] < 0 < focus[1]:
         search.fail("experiment.search.focus", f"must be [low, high] eV around E0, low < 0 < high; got {list(focus)}")
+    max_points = search.integer("max_points")
+    dwell_budget = search.value("dwell_budget", None)
+    if dwell_budget is not None:
+        dwell_budget = search.number("dwell_budget", positive=True)
+        if dwell_budget < max_points:
+            search.fail("experiment.search.dwell_budget", f"({dwell_budget:g} count times) must not be below "
+                        f"max_points ({max_points}): every point counts at least count_time")
     regions_raw = f.value("regions", None)
     if not isinstance(regions_raw, list) or not regions_raw:
         f.fail("experiment.regions", f"must be a list of [start, stop, step, count_time, unit], got {regions_raw!r}")
@@ -110,9 +118,9 @@ def parse(sc: scenarios.Scenario) -> XafsPlan:
         edge=f.text("edge", "K"), search=search.span("range"),
         search_count_time=search.number("count_time", positive=True),
         target_delta=search.number("target_delta", positive=True), min_step=min_step, max_step=max_step,
-        max_points=search.integer("max_points"), pre=windows.span("pre", [-150.0, -30.0]),
+        max_points=max_points, pre=windows.span("pre", [-150.0, -30.0]),
         post=windows.span("post", [50.0, 300.0]), regions=regions, k_weight=f.number("k_weight", 1.0),
-        focus=focus)
+        focus=focus, dwell_budget=dwell_budget)
 
 
 def mu_of(readings: dict[str, Any], i0: str, it: str) -> float:
