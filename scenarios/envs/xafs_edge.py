@@ -39,7 +39,7 @@ from adaptive.protocol import Array
 from scenarios import scenario as scenarios
 from scenarios.envs.direct import DirectBeamline
 from scenarios.envs.twin_runs import EnvFactory, TwinRuns, close_twin_session, open_twin_session
-from scenarios.experiments.xafs import XafsPlan, parse
+from scenarios.experiments.xafs import XafsPlan, parse, slope_options
 from twin.physics import BeamlineModel
 from twin.physics.optics import bragg_angle
 
@@ -182,10 +182,7 @@ class XafsEdgeEnv(Environment):
         """The slope agent with the scenario's step settings and the window fill up to ``max_points``; the
         grid spreads the budget."""
         if agent == "slope":  # the scan, then what the budget leaves fills the edge step's pre-/post-edge windows
-            return {"target_delta": self.xp.target_delta, "min_step": self.xp.min_step, "max_step": self.xp.max_step,
-                    "budget": self.budget, "windows": [list(self.xp.pre), list(self.xp.post)],
-                    "focus": list(self.xp.focus),
-                    **({"dwell_budget": self.xp.dwell_budget} if self.xp.dwell_budget is not None else {})}
+            return slope_options(self.xp)
         if agent == "grid":
             return {"budget": self.budget}
         if agent == "gp-map":

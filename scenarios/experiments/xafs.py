@@ -123,6 +123,15 @@ def parse(sc: scenarios.Scenario) -> XafsPlan:
         focus=focus, dwell_budget=dwell_budget)
 
 
+def slope_options(xp: XafsPlan) -> dict[str, Any]:
+    """The slope agent's options for the edge search (``beamtwin run`` and ``beamtwin evaluate`` alike):
+    the per-event scan (by slope within ``focus`` of the edge), then what ``max_points`` leaves fills
+    the edge step's pre-/post-edge windows, counting ``dwell_budget`` count times in all when given."""
+    return {"target_delta": xp.target_delta, "min_step": xp.min_step, "max_step": xp.max_step,
+            "budget": xp.max_points, "windows": [list(xp.pre), list(xp.post)], "focus": list(xp.focus),
+            **({"dwell_budget": xp.dwell_budget} if xp.dwell_budget is not None else {})}
+
+
 def mu_of(readings: dict[str, Any], i0: str, it: str) -> float:
     """μt = ln(I0/It) from one event's readings (NaN where a channel counted nothing)."""
     a, b = float(readings[i0]["value"]), float(readings[it]["value"])
@@ -166,19 +175,20 @@ def run_xafs(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: float,
         if sys.stderr.isatty():
             RE.subscribe(LiveProgress())
         # 1. the edge, per event
-        agent = Guarded(SlopeAgent([list(xp.search)], target_delta=xp.target_delta, min_step=xp.min_step,
-                                   max_step=xp.max_step, seed=seed))
-        call_in_loop(det.preset_time.put(xp.search_count_time))
+        agent = Guarded(SlopeAgent([list(xp.search)], seed=seed, **slope_options(xp)))
         (search_uid,) = RE(plans.ask_tell_scan([det], [mono], agent, reduce=lambda r: mu_of(r, i0, it),
-                                               max_points=xp.max_points, md={**md, "purpose": "edge search"}))
+                                               max_points=xp.max_points, md={**md, "purpose": "edge search"},
+                                               count_time=(det.preset_time, xp.search_count_time)))
+        call_in_loop(det.preset_time.put(xp.search_count_time))  # what the region scan's count times start from
         if agent.error:
             raise RuntimeError(f"edge search: {agent.error}")
         ds = Catalog(data_dir)[search_uid].stream("primary")
         energy = np.asarray(ds["energy"].values, dtype=float)
+        counting = float(ds[det.elapsed_time.name].sum())  # the scaler's own count times, as stored
         mu = np.log(np.asarray(ds[i0].values, dtype=float) / np.asarray(ds[it].values, dtype=float))
         e0, step = measure_edge(energy, mu, xp)
-        out.write(f"edge search: {len(energy)} points (a 0.5 eV scan: {xp.reference_points}); "
-                  f"E0 {e0:.3f} eV, edge step Δμt {step:.4f}\n")
+        out.write(f"edge search: {len(energy)} points (a 0.5 eV scan: {xp.reference_points}), counting "
+                  f"{counting:.1f} s; E0 {e0:.3f} eV, edge step Δμt {step:.4f}\n")
         # 2. the XAFS region scan around E0
         plot = PlotPNG("energy", f"{it}_norm", data_dir)
         token = RE.subscribe(plot)
@@ -193,6 +203,7 @@ def run_xafs(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: float,
     outcome = Outcome(uids=(search_uid, xafs_uid), path=run.path, fit=None, truth=truth, plot=plot.path)
     outcome.details.update(
         e0=e0, edge_step=step, search_points=len(energy), reference_points=xp.reference_points,
+        search_counting_s=counting, reference_counting_s=xp.reference_points * xp.search_count_time,
         planned_points=len(plans.xafs_points(e0, xp.regions, xp.k_weight)),
         stored_points=int(run.stream("primary").sizes.get("time", 0)), xdi=str(xdi),
         search_path=str(catalog[search_uid].path))
@@ -235,7 +246,8 @@ def report_lines(outcome: Outcome) -> list[str]:
     """What ``beamtwin run`` prints about an xafs-edge run."""
     d = outcome.details
     lines = [f"edge search: {d['search_points']} points ({100 * d['search_points'] / d['reference_points']:.0f} % "
-             f"of a 0.5 eV scan's {d['reference_points']})",
+             f"of a 0.5 eV scan's {d['reference_points']}), counting {d['search_counting_s']:.1f} s (the scan's "
+             f"{d['reference_counting_s']:.1f} s)",
              f"XDI: {d['xdi']}"]
     if "e0_error" in d:
         lines.append(f"E0 {d['e0']:.3f} eV (true {outcome.truth['e0_ev']:.3f}, |error| {d['e0_error']:.3f} ≤ "

@@ -70,7 +70,7 @@ def test_tasks_without_a_count_time_refuse_a_dwell() -> None:
 
 def test_scenario_counting_budget_is_checked() -> None:
     sc = scenarios.load("xafs-edge")
-    assert parse(sc).dwell_budget == 921 and parse(sc.ci_variant()).dwell_budget is None
+    assert parse(sc).dwell_budget == 921 and parse(sc.ci_variant()).dwell_budget == 460
     bad = copy.deepcopy(sc.experiment)
     bad["search"]["dwell_budget"] = 400
     with pytest.raises(ValueError, match=r"experiment.search.dwell_budget \(400 count times\) must not be below "
