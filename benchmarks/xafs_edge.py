@@ -12,13 +12,16 @@ over all seeds together because one noise draw per seed makes a per-seed verdict
 - E0: the RMS over seeds of (E0 found − E0 true) of the slope scan ≤ that of the 0.5 eV scan;
 - edge step: the RMS over seeds of (step found / step true − 1) of the slope scan ≤ that of the
   0.5 eV scan (judged separately from E0);
-- points: every slope scan measures ≤ 50 % of the 0.5 eV scan's points.
+- points: every slope scan measures ≤ 50 % of the 0.5 eV scan's points;
+- counting time: no slope scan counts longer in all than the 0.5 eV scan (921 count times).
 
 The slope agent runs with the evaluation environment's options: the per-event scan, then what its
 budget (the scenario's ``max_points``, half the 0.5 eV scan) leaves goes into the edge step's pre-
 and post-edge windows; within the scenario's ``focus`` around the edge it steps by slope, elsewhere
-by ``max_step``. The scan alone (no window fill, the same focus) is judged the same way beside it
-(``direct_scan_only``).
+by ``max_step``; with the scenario's ``dwell_budget`` (921 count times) it counts the fill longer by
+its weight in the edge step. The same design at the base count time everywhere (``direct_same_dwell``,
+session 5's reading of the criterion) and the scan alone (no window fill, the same focus;
+``direct_scan_only``) are judged the same way beside it.
 
 Medians of the absolute errors and the mean (bias) are printed beside the RMS. One noise draw per
 seed leaves an RMS over 20 seeds uncertain by about ±16 %, so ``step_design`` adds each design's
@@ -26,11 +29,13 @@ exact error budget for the step: its bias on the noise-free μt and its standard
 Poisson noise of I0 and It (the reduction is a weighted sum of μt), and the expected RMS
 √(bias² + sd²) of both designs with their ratio.
 
-    python -P benchmarks/xafs_edge.py [--seeds 20] [--first-seed 0] [--jobs 2] [--ca 3]
+    python -P benchmarks/xafs_edge.py [--seeds 20] [--first-seed 0] [--jobs 2] [--ca 3] [--ca-speed 1]
 
-The seeds run in the physics model (direct mode, ``--jobs`` processes); ``--ca N`` also runs the
-slope scan on N of them full stack (twin subprocess, devices over CA, our RunEngine), compared
-with the same seed's 0.5 eV scan. The last line is one JSON object with the figures.
+The seeds run in the physics model (direct mode, ``--jobs`` processes); ``--ca N`` also runs both
+designs on N of them full stack (each on its own twin subprocess, devices over CA, our RunEngine,
+one run per point), with their wall time per point; at ``--ca-speed 1`` (simulated time = wall time)
+that is each design's beamline time, and the wall time less the counting time is the measured
+overhead per point (move, settle, CA, the engine). The last line is one JSON object with the figures.
 """
 
 from __future__ import annotations

@@ -9,16 +9,23 @@ is that scan's size, so the report shows the fraction of its points each agent n
 ``edge_step_error`` gives the relative error of the edge step from the same data.
 
 The issue's criterion ("as precisely as a 0.5 eV scan with ≤ 50 % of its points"), as read here:
-the same twin, the same dwell per point (``search.count_time``), the same reduction for both designs
-(``acq.callbacks.edge``), and "as precisely" = an RMS error against the twin's truth over many
-seeds no larger than the 0.5 eV scan's, for E0 and for the step separately, with every adaptive
-scan ≤ 50 % of the 0.5 eV scan's points. It is judged over seeds, not per seed (one noise draw
-each makes a per-seed verdict a coin toss): ``metrics`` gives every episode's E0 and step errors
-*and* those of the 0.5 eV scan on the same twin, so the report's RMS over episodes
-(``summary.json``: ``agents.NAME.metrics.KEY.rms``) puts both designs side by side; see
-:func:`edge_criterion`. With 20 seeds such an RMS is itself uncertain by about ±16 %, so
-``benchmarks/xafs_edge.py`` also gives each design's exact step error budget (bias on the
-noise-free μt, standard deviation from the counts: :meth:`XafsEdgeEnv.mean_mu`).
+the same twin, the same reduction for both designs (``acq.callbacks.edge``), and "as precisely" = an
+RMS error against the twin's truth over many seeds no larger than the 0.5 eV scan's, for E0 and for
+the step separately, with every adaptive scan ≤ 50 % of the 0.5 eV scan's points and **no more
+counting time in all** than the 0.5 eV scan's (921 × ``search.count_time``; so, with half the moves
+and settles, strictly less beamline time). The agent chooses where to measure and how long to count
+(``Agent.dwell``, in count times; :meth:`XafsEdgeEnv.measure` counts each point so, over CA through
+the scaler's preset time): the slope agent's ``dwell_budget`` (scenario ``search.dwell_budget``)
+keeps the base time near the edge and counts the edge step's window fill longer, as XAFS practice
+counts longer where the signal needs it. The reading "the same dwell per point" (session 5) is
+reported beside it: the benchmark runs that design too. It is judged over seeds, not per seed (one
+noise draw each makes a per-seed verdict a coin toss): ``metrics`` gives every episode's E0 and
+step errors, its fractions of the 0.5 eV scan's points and counting time, *and* the 0.5 eV scan's
+errors on the same twin, so the report's RMS over episodes (``summary.json``:
+``agents.NAME.metrics.KEY.rms``) puts both designs side by side; see :func:`edge_criterion`. With 20
+seeds such an RMS is itself uncertain by about ±16 %, so ``benchmarks/xafs_edge.py`` also gives each
+design's exact step error budget (bias on the noise-free μt, standard deviation from the counts of
+each point's count time: :meth:`XafsEdgeEnv.mean_mu`).
 """
 
 from __future__ import annotations
