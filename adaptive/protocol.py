@@ -1,4 +1,5 @@
-"""The agent protocol: ``tell(x, y)``, ``ask(n)``, ``report()``, ``save(path)`` / ``load(path)``.
+"""The agent protocol: ``tell(x, y)``, ``ask(n)``, ``report()``, ``save(path)`` / ``load(path)``;
+``dwell(x)``, the count time an agent asks for at a point it suggested (1: the task's base time).
 
 An agent knows nothing of the engine or of Channel Access: it is told points and values
 and asked for points. Every agent here derives from :class:`Agent`, which keeps the
@@ -269,6 +270,11 @@ class Agent:
         self.n_asks += 1
         self.pending.extend(p.tolist() for p in pts)
         return np.asarray(pts, dtype=float)
+
+    def dwell(self, x: ArrayLike) -> float:
+        """How long to count at ``x`` (a point this agent suggested), in units of the task's base count
+        time: 1 here; agents that allocate counting time (e.g. the slope agent's ``dwell_budget``) say more."""
+        return 1.0
 
     def report(self) -> dict[str, Any]:
         """A summary: counts and the best measured point so far (for the objective channel)."""

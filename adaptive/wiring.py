@@ -66,6 +66,16 @@ class Guarded:
         self.latencies.append(time.perf_counter() - t0)
         return pts
 
+    def dwell(self, x: ArrayLike) -> float:
+        """The agent's count time for ``x`` (base times); 1 once it has raised or when it raises here."""
+        if self.error is not None:
+            return 1.0
+        try:
+            return float(self.agent.dwell(x))
+        except Exception as exc:
+            self._fail("dwell", exc)
+            return 1.0
+
     def tell(self, x: ArrayLike, y: Any) -> None:
         """Tell the agent; values that are not finite are told as a failed point."""
         if self.error is not None:

@@ -147,3 +147,26 @@ def test_ask_tell_scan_steers_every_event() -> None:
     xs = [doc["data"]["m"] for n, doc in docs if n == "event"]
     assert xs == [x for x, _ in agent.seen] and len(xs) == 8
     assert abs(xs[-1] - 1.0) < 0.2, "it homed in on the peak at 1.0"
+
+
+class _Dwelling(_Bisect):
+    """A suggester that asks for a longer count time at every other point."""
+
+    def dwell(self, x: Any) -> float:
+        return 3.0 if len(self.seen) % 2 else 1.0
+
+
+def test_ask_tell_scan_sets_the_count_time_the_suggester_asks_for() -> None:
+    m = SoftMotor("m")
+    d = SoftDet("d", m)
+    preset = Signal(SoftBackend(0.0), kind="hinted")
+    preset.set_name("preset")
+    RE = RunEngine()
+    docs = _collect(RE)
+    RE(plans.ask_tell_scan([d, preset], [m], _Dwelling(), reduce=["d"], max_points=5, count_time=(preset, 0.1)))
+    counted = [doc["data"]["preset"] for n, doc in docs if n == "event"]
+    assert counted == pytest.approx([0.1, 0.3, 0.1, 0.3, 0.1])
+    RE(plans.ask_tell_scan([d, preset], [m], _Bisect(), reduce=["d"], max_points=3, count_time=(preset, 0.2)))
+    assert [doc["data"]["preset"] for n, doc in docs if n == "event"][5:] == pytest.approx([0.2] * 3)
+    with pytest.raises(ValueError, match="base count time must be > 0"):
+        RE(plans.ask_tell_scan([d], [m], _Bisect(), reduce=["d"], max_points=3, count_time=(preset, 0.0)))

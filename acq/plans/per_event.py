@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from acq.engine.msg import Msg
-from acq.plans.stubs import Plan, close_run, open_run, stage_all, trigger_and_read, unstage_all
+from acq.plans.stubs import Plan, close_run, mv, open_run, stage_all, trigger_and_read, unstage_all
 
 
 class Suggester(Protocol):
@@ -45,14 +45,22 @@ def reduce_fields(fields: Sequence[str]) -> Reduce:
 
 def ask_tell_scan(detectors: Sequence[Any], motors: Sequence[Any], suggester: Suggester, *,
                   reduce: Reduce | Sequence[str], max_points: int, md: dict[str, Any] | None = None,
-                  before_close: Callable[[], Plan] | None = None) -> Plan:
+                  before_close: Callable[[], Plan] | None = None,
+                  count_time: tuple[Any, float] | None = None) -> Plan:
     """One run in which ``suggester`` chooses every next point from the events so far.
 
     Each step: ``ask(1)``; stop when it returns no point or after ``max_points``; move the
     ``motors`` there; trigger and read; ``tell(point, reduce(readings))``. Every suggestion
     is checked against the motors' limits before anything moves. ``before_close`` (if
     given) runs inside the run after the last point (e.g. to park on a found peak).
+    ``count_time`` = (signal, seconds): before each point the signal (e.g. a scaler's preset
+    time) is set to seconds × ``suggester.dwell(point)`` (× 1 when the suggester has no ``dwell``),
+    a put only when it changes.
     """
+    if count_time is not None and not count_time[1] > 0:
+        raise ValueError(f"count_time: the base count time must be > 0 s, got {count_time[1]!r}")
+    dwell = getattr(suggester, "dwell", None)
+    counting = None
     if not isinstance(max_points, int) or max_points < 1:
         raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
     motors = list(motors)
@@ -91,6 +99,11 @@ def ask_tell_scan(detectors: Sequence[Any], motors: Sequence[Any], suggester: Su
         for motor, value in zip(motors, point, strict=True):
             yield Msg("set", motor, float(value), group="ask-tell-move")
         yield Msg("wait", None, group="ask-tell-move")
+        if count_time is not None:
+            seconds = count_time[1] * (float(dwell(point)) if dwell is not None else 1.0)
+            if seconds != counting:
+                yield from mv(count_time[0], seconds)
+                counting = seconds
         readings = yield from trigger_and_read([*detectors, *motors])
         suggester.tell(point, reducer(readings))
     if before_close is not None:

@@ -19,6 +19,17 @@ bisected. That reduction is a weighted sum Σ gᵢ·Δᵢ·μᵢ (Δᵢ the stre
 variance is about Σ g²·Δ²·σ², which for N points is smallest with point density ∝ |g| (σ even):
 (∫|g|)²σ²/N against W·∫g²·σ²/N for even spacing over the windows' length W. For the xafs-edge
 windows that is 1.4× less variance per point: 530 points placed so do what 740 evenly spaced do.
+The fill is planned once, when the scan has reached the high bound (the same points the bisection
+would pick one by one), and measured in ascending order (one sweep, short moves).
+
+With ``dwell_budget`` as well (the total counting time of all ``budget`` points, in units of the
+base count time; e.g. a 0.5 eV scan's point count), the agent also chooses how long each point
+counts (:meth:`dwell`): the scan keeps the base time (1) within the ``focus`` around the edge and
+counts the average, ``dwell_budget / budget``, outside it (those points mostly lie in the windows,
+where the reduction weighs them like the fill's), and what the budget leaves goes to the fill
+points ∝ their |weight| in the reduction (never below 1). Under Σ tᵢ fixed the variance
+Σ wᵢ²σᵢ²/tᵢ is smallest with tᵢ ∝ |wᵢ|σᵢ, and then (Σ|wᵢ|σᵢ)²/T: set by the counting time in the
+windows, not by the number of points (σ is taken as even; the agent does not see the counts).
 """
 
 from __future__ import annotations
@@ -42,7 +53,8 @@ class SlopeAgent(Agent):
 
     def __init__(self, bounds: ArrayLike, *, target_delta: float, min_step: float, max_step: float,
                  refine_factor: float = 2.0, budget: int | None = None,
-                 windows: ArrayLike | None = None, focus: ArrayLike | None = None, **kwargs: Any) -> None:
+                 windows: ArrayLike | None = None, focus: ArrayLike | None = None,
+                 dwell_budget: float | None = None, **kwargs: Any) -> None:
         super().__init__(bounds, **kwargs)
         if self.space.dim != 1:
             raise ValueError(f"the slope agent steps along one axis; got {self.space.dim}-D bounds")
@@ -71,12 +83,51 @@ class SlopeAgent(Agent):
             if f.shape != (2,) or not f[0] < 0 < f[1]:
                 raise ValueError(f"focus must be [low, high] offsets from the edge, low < 0 < high; got {f.tolist()}")
             self.focus = f.tolist()
+        self.dwell_budget: float | None = None
+        if dwell_budget is not None:
+            if self.budget is None:
+                raise ValueError("dwell_budget needs budget and windows (it lengthens the window fill's count times)")
+            if not float(dwell_budget) >= self.budget:
+                raise ValueError(f"dwell_budget ({dwell_budget}) must be at least budget ({self.budget}): every point "
+                                 "counts at least the base time")
+            self.dwell_budget = float(dwell_budget)
+        self._plan: list[list[float]] | None = None  # the window fill: [point, dwell] in the order it is asked
+        self._planned = 0  # how many of the plan's points were asked
+        self._scan_dwells: list[list[float]] = []  # [point, dwell] of the scan's points outside the focus
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().config(), "target_delta": self.target_delta, "min_step": self.min_step,
                 "max_step": self.max_step, "refine_factor": self.refine_factor, "budget": self.budget,
-                "windows": self.windows, "focus": self.focus}
+                "windows": self.windows, "focus": self.focus, "dwell_budget": self.dwell_budget}
+
+    def state(self) -> dict[str, Any]:
+        """The base state plus the window fill's plan and how much of it was asked."""
+        return {**super().state(), "plan": self._plan, "planned": self._planned, "scan_dwells": self._scan_dwells}
+
+    def restore(self, state: Any) -> None:
+        """Restore what :meth:`state` returned."""
+        super().restore(state)
+        plan = state.get("plan")
+        self._plan = None if plan is None else [[float(a), float(b)] for a, b in plan]
+        self._planned = int(state.get("planned", 0))
+        self._scan_dwells = [[float(a), float(b)] for a, b in state.get("scan_dwells", [])]
+
+    def dwell(self, x: ArrayLike) -> float:
+        """The count time asked for the point ``x`` (one this agent suggested), in units of the base
+        count time: the window fill's share of ``dwell_budget``, the average for the scan outside the
+        focus; 1 near the edge and without a budget."""
+        point = float(np.asarray(x, dtype=float).ravel()[0])
+        tol = 1e-9 * float(self.space.span[0])
+        for at, t in [*self._scan_dwells, *(self._plan or ())]:
+            if abs(at - point) <= tol:
+                return float(t)
+        return 1.0
+
+    def counting_time(self) -> float:
+        """The counting time of every point asked so far (the scan's and the fill's), in base count times."""
+        xs = np.concatenate([self.obs.X(ok_only=False)[:, 0], self.pending_points()[:, 0]])
+        return float(sum(self.dwell([v]) for v in xs))
 
     def _known(self) -> tuple[Array, Array]:
         """Measured points (sorted) and their values; failed points count as visited, valueless."""
@@ -139,11 +190,46 @@ class SlopeAgent(Agent):
                     break
             out.append(float(min(nxt, hi)))
             frontier = out[-1]
-        # 3. the scan is done: spend what is left of the budget in the windows
+            if self.dwell_budget is not None and self.budget and len(x) >= 4 and not near(frontier):
+                self._scan_dwells.append([frontier, self.dwell_budget / self.budget])
+        # 3. the scan is done: spend what is left of the budget in the windows (planned once)
         if len(out) < n and self.budget is not None and frontier >= hi - 0.5 * self.min_step:
-            left = self.budget - len(visited) - len(out)
-            out += self._fill(x, y, np.concatenate([visited, np.asarray(out, dtype=float)]), min(n - len(out), left))
+            if self._plan is None:
+                taken = np.concatenate([visited, np.asarray(out, dtype=float)])
+                fill = self._fill(x, y, taken, self.budget - len(taken))
+                if fill:
+                    self._plan = self._allocate(x, y, taken, fill)
+            while self._plan is not None and len(out) < n and self._planned < len(self._plan):
+                out.append(self._plan[self._planned][0])
+                self._planned += 1
         return np.asarray(out, dtype=float).reshape(-1, 1)
+
+    def _allocate(self, x: Array, y: Array, taken: Array, fill: list[float]) -> list[list[float]]:
+        """The fill points (in the bisection's order) in ascending order with their count times: 1 each
+        without ``dwell_budget``; else what the budget leaves after the points ``taken``, shared ∝ each
+        fill point's |weight| in the edge step of the whole design, at least 1 each, the total never
+        above the budget (see the module docstring)."""
+        if self.dwell_budget is None:
+            return [[p, 1.0] for p in sorted(fill)]
+        left = self.dwell_budget - sum(self.dwell([p]) for p in taken)
+        fill = sorted(fill[:max(0, int(left + 1e-9))])  # (the scan's dwells leave ≥ 1 per fill point)
+        try:
+            w = np.abs(self._weights(edge_e0(x, y), np.concatenate([taken, fill]))[len(taken):])
+        except (ValueError, np.linalg.LinAlgError):  # the windows cannot be reduced: share evenly
+            w = np.ones(len(fill))
+        return [[p, t] for p, t in zip(fill, share(left, w), strict=True)]
+
+    def _weights(self, edge: float, points: Array) -> Array:
+        """The edge step's weights (``step_weights``) of ``points`` around ``edge``, the windows cut to the bounds."""
+        pre, post = self._windows_within(edge)
+        return step_weights(points, edge, pre=pre, post=post)
+
+    def _windows_within(self, edge: float) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The [pre, post] windows (offsets from ``edge``) cut to the bounds."""
+        assert self.windows is not None
+        lo, hi = self.space.bounds[0]
+        (pre_lo, pre_hi), (post_lo, post_hi) = self.windows
+        return (max(pre_lo, lo - edge), pre_hi), (post_lo, min(post_hi, hi - edge))
 
     def _near_edge(self, x: Array, y: Array) -> Callable[[float], bool]:
         """Whether a point lies in the ``focus`` around the edge found so far (always, without a focus
@@ -193,13 +279,32 @@ class SlopeAgent(Agent):
         (``acq.callbacks.edge.step_weights``, the windows cut to the bounds) on an even grid, divided
         by its spacing; a gap's length times this at its middle is its share of the step's standard
         deviation (to first order)."""
-        assert self.windows is not None
-        lo, hi = self.space.bounds[0]
-        (pre_lo, pre_hi), (post_lo, post_hi) = self.windows
-        pre, post = (max(pre_lo, lo - edge), pre_hi), (post_lo, min(post_hi, hi - edge))
+        pre, post = self._windows_within(edge)
         grid = np.arange(edge + pre[0], edge + post[1] + GRID, GRID)
         try:
             w = np.abs(step_weights(grid, edge, pre=pre, post=post)) / GRID
         except (ValueError, np.linalg.LinAlgError):  # a window cut to (almost) nothing: spread evenly
             w = np.ones(len(grid))
         return lambda at: np.interp(at, grid, w)
+
+
+def share(total: float, weights: ArrayLike, floor: float = 1.0, quantum: float = 1e-6) -> list[float]:
+    """``total`` shared ∝ ``weights``, each share at least ``floor`` (the shares at the floor take no
+    more), rounded down to ``quantum``: the shares' sum never exceeds ``total``. ``ValueError`` when
+    ``total`` cannot give every weight its floor."""
+    w = np.abs(np.asarray(weights, dtype=float).ravel())
+    if total < floor * len(w):
+        raise ValueError(f"share: {total} cannot give {len(w)} shares of at least {floor} each")
+    if not len(w):
+        return []
+    if not np.any(w > 0):
+        w = np.ones(len(w))
+    lo, hi = 0.0, total / float(w.max())  # Σ max(floor, c·w) is ≤ total at lo, ≥ total at hi
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if np.maximum(floor, mid * w).sum() <= total:
+            lo = mid
+        else:
+            hi = mid
+    t = np.floor(np.maximum(floor, lo * w) / quantum) * quantum
+    return [float(v) for v in np.maximum(t, floor)]

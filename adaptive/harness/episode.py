@@ -72,7 +72,7 @@ def run_episode(agent_name: str, factory: Callable[[int], Environment], seed: in
             if not len(pts):
                 break
             x = pts[0]
-            y = env.evaluate(x)
+            y = env.measure(x, agent.dwell(x))
             agent.tell(x, y)
             xs.append(x)
             ys.append(y)

@@ -50,11 +50,18 @@ class Environment:
     error_every: int = 1
     reference_points: int | None = None  # the reference design's size (e.g. a 30×30 raster: 900)
 
+    reconstructs: ClassVar[bool] = False  # the error judges a reconstruction that an agent's model may give
+
     def evaluate(self, x: Array) -> Any:
         """Measure at ``x`` (d,)."""
         raise NotImplementedError
 
-    reconstructs: ClassVar[bool] = False  # the error judges a reconstruction that an agent's model may give
+    def measure(self, x: Array, dwell: float = 1.0) -> Any:
+        """Measure at ``x`` counting ``dwell`` × the task's base count time (``Agent.dwell``); a task
+        without a count time takes only 1."""
+        if dwell != 1.0:
+            raise ValueError(f"task {self.name!r} has no count time to change; the agent asked for a dwell of {dwell}")
+        return self.evaluate(x)
 
     def error(self, X: Array, Y: Array) -> float:
         """Distance from the goal given the measured points ``X`` (n, d) and values ``Y`` (n, …)."""

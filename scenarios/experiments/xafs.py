@@ -63,6 +63,7 @@ class XafsPlan:
     regions: list[tuple[float, float, float, float, str]]
     k_weight: float
     focus: tuple[float, float] = (-10.0, 10.0)
+    dwell_budget: float | None = None  # the search's total counting time in count_times (None: each point one)
 
     @property
     def reference_points(self) -> int:
@@ -77,7 +78,7 @@ def parse(sc: scenarios.Scenario) -> XafsPlan:
     mono = f.sub("mono")
     mono.only("bragg", "d_spacing")
     search = f.sub("search")
-    search.only("range", "count_time", "target_delta", "min_step", "max_step", "max_points", "focus")
+    search.only("range", "count_time", "target_delta", "min_step", "max_step", "max_points", "focus", "dwell_budget")
     windows = f.sub("windows", {})
     windows.only("pre", "post")
     min_step = search.number("min_step", positive=True)
@@ -87,6 +88,13 @@ def parse(sc: scenarios.Scenario) -> XafsPlan:
     focus = search.span("focus", [-10.0, 10.0])
     if not focus[0] < 0 < focus[1]:
         search.fail("experiment.search.focus", f"must be [low, high] eV around E0, low < 0 < high; got {list(focus)}")
+    max_points = search.integer("max_points")
+    dwell_budget = search.value("dwell_budget", None)
+    if dwell_budget is not None:
+        dwell_budget = search.number("dwell_budget", positive=True)
+        if dwell_budget < max_points:
+            search.fail("experiment.search.dwell_budget", f"({dwell_budget:g} count times) must not be below "
+                        f"max_points ({max_points}): every point counts at least count_time")
     regions_raw = f.value("regions", None)
     if not isinstance(regions_raw, list) or not regions_raw:
         f.fail("experiment.regions", f"must be a list of [start, stop, step, count_time, unit], got {regions_raw!r}")
@@ -110,9 +118,18 @@ def parse(sc: scenarios.Scenario) -> XafsPlan:
         edge=f.text("edge", "K"), search=search.span("range"),
         search_count_time=search.number("count_time", positive=True),
         target_delta=search.number("target_delta", positive=True), min_step=min_step, max_step=max_step,
-        max_points=search.integer("max_points"), pre=windows.span("pre", [-150.0, -30.0]),
+        max_points=max_points, pre=windows.span("pre", [-150.0, -30.0]),
         post=windows.span("post", [50.0, 300.0]), regions=regions, k_weight=f.number("k_weight", 1.0),
-        focus=focus)
+        focus=focus, dwell_budget=dwell_budget)
+
+
+def slope_options(xp: XafsPlan) -> dict[str, Any]:
+    """The slope agent's options for the edge search (``beamtwin run`` and ``beamtwin evaluate`` alike):
+    the per-event scan (by slope within ``focus`` of the edge), then what ``max_points`` leaves fills
+    the edge step's pre-/post-edge windows, counting ``dwell_budget`` count times in all when given."""
+    return {"target_delta": xp.target_delta, "min_step": xp.min_step, "max_step": xp.max_step,
+            "budget": xp.max_points, "windows": [list(xp.pre), list(xp.post)], "focus": list(xp.focus),
+            **({"dwell_budget": xp.dwell_budget} if xp.dwell_budget is not None else {})}
 
 
 def mu_of(readings: dict[str, Any], i0: str, it: str) -> float:
@@ -158,19 +175,20 @@ def run_xafs(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: float,
         if sys.stderr.isatty():
             RE.subscribe(LiveProgress())
         # 1. the edge, per event
-        agent = Guarded(SlopeAgent([list(xp.search)], target_delta=xp.target_delta, min_step=xp.min_step,
-                                   max_step=xp.max_step, seed=seed))
-        call_in_loop(det.preset_time.put(xp.search_count_time))
+        agent = Guarded(SlopeAgent([list(xp.search)], seed=seed, **slope_options(xp)))
         (search_uid,) = RE(plans.ask_tell_scan([det], [mono], agent, reduce=lambda r: mu_of(r, i0, it),
-                                               max_points=xp.max_points, md={**md, "purpose": "edge search"}))
+                                               max_points=xp.max_points, md={**md, "purpose": "edge search"},
+                                               count_time=(det.preset_time, xp.search_count_time)))
+        call_in_loop(det.preset_time.put(xp.search_count_time))  # what the region scan's count times start from
         if agent.error:
             raise RuntimeError(f"edge search: {agent.error}")
         ds = Catalog(data_dir)[search_uid].stream("primary")
         energy = np.asarray(ds["energy"].values, dtype=float)
+        counting = float(ds[det.elapsed_time.name].sum())  # the scaler's own count times, as stored
         mu = np.log(np.asarray(ds[i0].values, dtype=float) / np.asarray(ds[it].values, dtype=float))
         e0, step = measure_edge(energy, mu, xp)
-        out.write(f"edge search: {len(energy)} points (a 0.5 eV scan: {xp.reference_points}); "
-                  f"E0 {e0:.3f} eV, edge step Δμt {step:.4f}\n")
+        out.write(f"edge search: {len(energy)} points (a 0.5 eV scan: {xp.reference_points}), counting "
+                  f"{counting:.1f} s; E0 {e0:.3f} eV, edge step Δμt {step:.4f}\n")
         # 2. the XAFS region scan around E0
         plot = PlotPNG("energy", f"{it}_norm", data_dir)
         token = RE.subscribe(plot)
@@ -185,6 +203,7 @@ def run_xafs(sc: scenarios.Scenario, *, data_dir: Path, seed: int, speed: float,
     outcome = Outcome(uids=(search_uid, xafs_uid), path=run.path, fit=None, truth=truth, plot=plot.path)
     outcome.details.update(
         e0=e0, edge_step=step, search_points=len(energy), reference_points=xp.reference_points,
+        search_counting_s=counting, reference_counting_s=xp.reference_points * xp.search_count_time,
         planned_points=len(plans.xafs_points(e0, xp.regions, xp.k_weight)),
         stored_points=int(run.stream("primary").sizes.get("time", 0)), xdi=str(xdi),
         search_path=str(catalog[search_uid].path))
@@ -227,7 +246,8 @@ def report_lines(outcome: Outcome) -> list[str]:
     """What ``beamtwin run`` prints about an xafs-edge run."""
     d = outcome.details
     lines = [f"edge search: {d['search_points']} points ({100 * d['search_points'] / d['reference_points']:.0f} % "
-             f"of a 0.5 eV scan's {d['reference_points']})",
+             f"of a 0.5 eV scan's {d['reference_points']}), counting {d['search_counting_s']:.1f} s (the scan's "
+             f"{d['reference_counting_s']:.1f} s)",
              f"XDI: {d['xdi']}"]
     if "e0_error" in d:
         lines.append(f"E0 {d['e0']:.3f} eV (true {outcome.truth['e0_ev']:.3f}, |error| {d['e0_error']:.3f} ≤ "

@@ -64,6 +64,13 @@ def test_the_edge_is_found_adaptively_and_the_region_scan_exported(
     assert len(energy) <= xp.reference_points // 2
     near = np.abs(energy - BeamlineModel(sc.beamline["physics"], seed=sc.seed).truth()["e0_ev"]) < 2.0
     assert near.sum() >= 6, "the agent must crowd its points at the edge"
+    # each point counted as long as the agent asked (the scaler's elapsed time, stored per event): the window
+    # fill longer than the base time, the whole search within the scenario's counting budget
+    counted = search.stream("primary")["det_elapsed_time"].values
+    assert xp.dwell_budget is not None and len(energy) == xp.max_points
+    assert counted.min() == pytest.approx(xp.search_count_time, rel=0.01) and counted.max() > 1.5 * xp.search_count_time
+    assert xp.max_points * xp.search_count_time < counted.sum() <= xp.dwell_budget * xp.search_count_time + 1e-6
+    assert "counting" in done.stdout
     start = regions.metadata["start"]
     assert start["plan_name"] == "xafs_scan" and abs(start["e0"] - search_e0(data)) < 1e-6
     assert regions.metadata["stop"]["exit_status"] == "success"
