@@ -51,6 +51,7 @@ class SampleMapEnv(Map2D):
     scenario: str = "sample-map"
     mode: str = "ca"
     speed: float | None = None
+    reconstructs: bool = True  # issue 7's map target: each design by its own reconstruction (README, map10)
     spec: CampaignSpec = field(init=False)
     twin: CampaignTwin = field(init=False, repr=False)
 

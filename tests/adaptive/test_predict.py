@@ -80,9 +80,10 @@ def test_resume_from_a_checkpoint_predicts_the_same(tmp_path: Path) -> None:
 
 
 def test_the_harness_judges_a_map_by_predict_when_present_and_linearly_otherwise() -> None:
-    env = Map2D(seed=3)
+    env = Map2D(seed=3, reconstructs=True)
     budget = 30
-    results = {name: run_episode(name, lambda s: Map2D(seed=s), 3, budget=budget) for name in ("gp-map", "sobol")}
+    results = {name: run_episode(name, lambda s: Map2D(seed=s, reconstructs=True), 3, budget=budget)
+               for name in ("gp-map", "sobol")}
     for name, res in results.items():  # the same campaign again, by hand, to judge its points
         assert res.error is None and res.n_evals == budget
         agent = make_agent(name, env.bounds, seed=3, **env.agent_options(name))
