@@ -97,8 +97,8 @@ def test_a_client_reconnecting_at_once_after_a_restart_sees_the_restored_setting
         while not first:  # poll as fast as CA allows: a fresh search each time
             assert time.monotonic() < deadline, "the restarted IOC never answered"
             try:
-                velo = read("BT:m1.VELO", timeout=0.05).data[0]
-                off = read("BT:m1.OFF", timeout=0.5).data[0]
+                velo = read("BT:m1.VELO", timeout=0.05, repeater=False).data[0]
+                off = read("BT:m1.OFF", timeout=0.5, repeater=False).data[0]
             except (TimeoutError, OSError, caproto.CaprotoTimeoutError):
                 continue
             first.append((float(velo), float(off)))
