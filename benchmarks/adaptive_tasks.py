@@ -1,10 +1,9 @@
 """Agents on the direct-mode stand-ins for the twin's tasks (analytic; the twin-backed ones come later).
 
-- ``map2d``: normalised RMSE of the map (100×100 grid, against the noise-free truth), each design by
-  its own reconstruction: gp-map's GP mean, the linear interpolation of the data for the others
-  (``metrics.linear_error``: the linear rule for every agent). Target: the error of a 30×30 raster
-  (900 points, linear) with ≤ 25% of its points (225), and better than Sobol at the same budget.
-  Agents: gp-map, sobol, grid.
+- ``map2d``: normalised RMSE of the map (linear interpolation of the data, 100×100 grid, against
+  the noise-free truth; this stand-in keeps the linear rule for every design, see ``Map2D``). Target:
+  the error of a 30×30 raster (900 points) with ≤ 25% of its points (225), and better than Sobol at
+  the same budget. Agents: gp-map, sobol, grid.
 - ``edge``: E0 (maximum of the derivative) and edge-step errors, each over a 0.5 eV fixed-step
   scan's RMS error (401 points); error = the worse ratio, target 1 with ≤ 50% of the points.
   Agents: slope, grid (200-point raster), sobol.

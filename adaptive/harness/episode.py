@@ -62,7 +62,7 @@ def run_episode(agent_name: str, factory: Callable[[int], Environment], seed: in
     try:
         agent = make_agent(agent_name, env.bounds, seed=seed, **{**env.agent_options(agent_name),
                                                                  **(agent_options or {})})
-        predict: Predict | None = agent.predict if isinstance(agent, Predictor) and env.reconstructs else None
+        predict: Predict | None = agent.predict if isinstance(agent, Predictor) else None
         if env.reconstructs:
             result.reconstruction = "linear" if predict is None else "model"
         for i in range(n_max):

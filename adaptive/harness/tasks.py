@@ -188,8 +188,8 @@ class Map2D(Environment):
         return float(np.sqrt(np.mean((rec - self.truth) ** 2)) / np.ptp(self.truth))
 
     def judge(self, X: Array, Y: Array, predict: Predict | None = None) -> float:
-        """The error by the agent's own reconstruction when it has one, else by the linear map."""
-        return self.error(X, Y, predict)
+        """The error by the agent's own reconstruction when it has one and ``reconstructs``; else by the linear map."""
+        return self.error(X, Y, predict if self.reconstructs else None)
 
     def metrics(self, X: Array, Y: Array) -> dict[str, float]:
         """``linear_error``: the linear map's error of the same points (the like-for-like rule for every design)."""

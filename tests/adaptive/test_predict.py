@@ -109,6 +109,10 @@ def test_predict_of_the_wrong_shape_is_refused_and_other_tasks_ignore_it() -> No
     pts = env.grid[::500]
     with pytest.raises(ValueError, match="predict\\(grid\\) gave shape"):
         env.error(pts, np.zeros(len(pts)), lambda g: np.zeros(len(g) - 1))
+    xs = np.random.default_rng(0).random((30, 2))
+    ys = np.array([env.evaluate(x) for x in xs])
+    flat = env.error(xs, ys, lambda g: np.zeros(len(g)))
+    assert env.judge(xs, ys, lambda g: np.zeros(len(g))) == env.error(xs, ys) != flat, "map2d keeps the linear rule"
     h = Hartmann6()
     x, y = np.zeros((1, 6)), np.array([-3.0])
     assert h.judge(x, y, lambda g: np.zeros(len(g))) == h.error(x, y)
