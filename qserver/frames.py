@@ -21,6 +21,7 @@ import numpy as np
 from acq.devices.areadetector import AreaDetector
 from acq.devices.backends import CABackend
 from acq.devices.device import Signal
+from acq.devices.motor import BackendFactory
 
 Post = Callable[[dict[str, Any]], None]
 
@@ -28,24 +29,37 @@ Post = Callable[[dict[str, Any]], None]
 class _Plugin:
     """The ``image1:`` plugin of one camera: its array and its geometry."""
 
-    def __init__(self, camera: AreaDetector) -> None:
+    TRIES = 5
+
+    def __init__(self, camera: AreaDetector, backend: BackendFactory = CABackend) -> None:
         p = camera.prefix + "image1:"
         self.name = camera.name
         self.image_key = camera.image_key
-        self.data = Signal(CABackend(p + "ArrayData"), name=f"{camera.name}_image1_data")
-        self.width = Signal(CABackend(p + "ArraySize0_RBV"), name=f"{camera.name}_image1_width")
-        self.height = Signal(CABackend(p + "ArraySize1_RBV"), name=f"{camera.name}_image1_height")
-        self.unique_id = Signal(CABackend(p + "UniqueId_RBV"), name=f"{camera.name}_image1_uid")
+        self.data = Signal(backend(p + "ArrayData"), name=f"{camera.name}_image1_data")
+        self.width = Signal(backend(p + "ArraySize0_RBV"), name=f"{camera.name}_image1_width")
+        self.height = Signal(backend(p + "ArraySize1_RBV"), name=f"{camera.name}_image1_height")
+        self.unique_id = Signal(backend(p + "UniqueId_RBV"), name=f"{camera.name}_image1_uid")
         self.connected = False
 
     async def frame(self) -> dict[str, Any]:
         if not self.connected:
             await asyncio.gather(*(s.connect(5.0) for s in (self.data, self.width, self.height, self.unique_id)))
             self.connected = True
-        width, height, uid = await asyncio.gather(self.width.get_value(), self.height.get_value(),
-                                                  self.unique_id.get_value())
+        # The array and its id are separate PVs: a frame that arrives between their reads would pair
+        # one frame's pixels with another's id, so the id is read before and after the pixels, until
+        # both reads agree (the IOC posts the pixels before the id, as areaDetector's plugin does).
+        uid = await self.unique_id.get_value()
+        for _ in range(self.TRIES):
+            width, height, data = await asyncio.gather(self.width.get_value(), self.height.get_value(),
+                                                       self.data.get_value())
+            after = await self.unique_id.get_value()
+            if after == uid:
+                break
+            uid = after
+        else:
+            raise ValueError(f"{self.name}: image1 changed during each of {self.TRIES} reads")
         w, h = int(width), int(height)
-        pixels = np.asarray(await self.data.get_value()).ravel()[: w * h].astype("<i4")
+        pixels = np.asarray(data).ravel()[: w * h].astype("<i4")
         if pixels.size != w * h:
             raise ValueError(f"{self.name}: image1 holds {pixels.size} pixels, not {w}×{h}")
         return {"device": self.name, "width": w, "height": h, "unique_id": int(uid), "dtype": "int32",

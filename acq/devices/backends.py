@@ -221,8 +221,7 @@ class CABackend:
             if not self._up:
                 await self._wait_up(timeout)
             return
-        (pv,) = await self.context().get_pvs(self.pvname, timeout=timeout,
-                                             connection_state_callback=self._on_state)
+        pv = await self.context().get_watched_pv(self.pvname, self, timeout)
         self._pv = pv
         await self._wait_up(timeout)
         if self.monitor and self._sub is None:

@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import caproto as ca
 from caproto.asyncio.client import Context, VirtualCircuitManager
@@ -247,8 +248,44 @@ class CoalescingCircuitManager(VirtualCircuitManager):  # type: ignore[misc]
             await self.transport.writer.drain()
 
 
+class StateWatcher(Protocol):
+    """What ``CoalescingContext.get_watched_pv`` tells of a PV's connection changes."""
+
+    def _on_state(self, pv: Any, state: str) -> Awaitable[None]: ...
+
+
 class CoalescingContext(Context):  # type: ignore[misc]
-    """caproto's asyncio client ``Context`` with ``CoalescingCircuitManager`` circuits."""
+    """caproto's asyncio client ``Context`` with ``CoalescingCircuitManager`` circuits.
+
+    Connection changes reach watchers through one callback per PV that the context owns. caproto
+    holds each connection callback by a weak reference whose finaliser removes it from the PV's
+    callback dict; when a watcher dies in the garbage collector while caproto copies that dict (the
+    copy allocates, and may start a collection), the removal changes the dict under the copy and
+    caproto's connect raises "dictionary changed size during iteration". The context lives as long
+    as its loop, so its callback is never removed; the watchers are kept in a ``WeakSet``, which
+    defers removals during iteration.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watchers: dict[tuple[str, int], weakref.WeakSet[StateWatcher]] = {}
+
+    async def get_watched_pv(self, name: str, watcher: StateWatcher, timeout: float) -> Any:
+        """caproto's PV ``name`` (made and searched for if new); ``watcher._on_state(pv, state)`` is
+        awaited on each of its connection changes from now on, for as long as ``watcher`` lives."""
+        key = (name, 0)
+        watchers = self._watchers.get(key)
+        if watchers is None:
+            watchers = self._watchers[key] = weakref.WeakSet()
+            (pv,) = await self.get_pvs(name, timeout=timeout, connection_state_callback=self._dispatch_state)
+        else:
+            (pv,) = await self.get_pvs(name, timeout=timeout)
+        watchers.add(watcher)
+        return pv
+
+    async def _dispatch_state(self, pv: Any, state: str) -> None:
+        for watcher in list(self._watchers.get((pv.name, pv.priority), ())):
+            await watcher._on_state(pv, state)
 
     def get_circuit_manager(self, address: Any, priority: int) -> Any:
         """The circuit manager for ``(address, priority)``, made if needed (as caproto does)."""
