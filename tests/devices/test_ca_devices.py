@@ -11,6 +11,7 @@ import pytest
 
 from acq.devices import CABackend, ConnectionFailed, Motor, Scaler, Signal, load_profile
 from acq.loop import call_in_loop
+from tests.conftest import wait_until
 
 TWIN_SPEED = 50.0
 
@@ -62,9 +63,13 @@ def test_a_monitor_sees_the_motion_and_stops_when_cleared(slow: Any) -> None:
         with lock:
             seen.append(readings["motor"]["value"])
 
+    def last() -> float | None:
+        with lock:
+            return seen[-1] if seen else None
+
     motor.readback.subscribe(cb)
     motor.set(3.0).wait(30)
-    time.sleep(0.2)
+    wait_until(lambda: last() == pytest.approx(3.0, abs=1e-3), what="the monitor to report the end of the move")
     motor.readback.clear_sub(cb)
     with lock:
         during = list(seen)
@@ -93,13 +98,13 @@ def test_motor_without_put_completion_waits_on_dmov(twin: Any) -> None:
 
 def test_stop_halts_a_move(slow: Any) -> None:
     motor = slow
-    before = call_in_loop(motor.readback.get_value())
-    status = motor.set(8.0)
-    time.sleep(0.1)
+    motor.set(0.0).wait(30)
+    status = motor.set(8.0)  # 80 simulated s: 1.6 s of wall time for the stop to land in
+    wait_until(lambda: call_in_loop(motor.readback.get_value()) > 0.05, what="the move to start")
     call_in_loop(motor.stop())
     status.wait(10)
     here = call_in_loop(motor.readback.get_value())
-    assert before < here < 8.0, f"stopped part way, at {here} (from {before})"
+    assert 0.05 < here < 8.0, f"stopped part way, at {here}"
 
 
 def test_scaler_counts_for_its_preset(devices: dict[str, Any]) -> None:
