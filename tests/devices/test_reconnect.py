@@ -13,6 +13,7 @@ import pytest
 from acq.devices import DisconnectedError, load_profile
 from acq.loop import call_in_loop
 from scenarios.twin_process import TwinProcess
+from tests.conftest import wait_until
 
 
 @pytest.fixture
@@ -77,7 +78,10 @@ def test_devices_fail_clearly_then_recover_when_the_ioc_returns(ca_env: None) ->
         motor.set(2.0).wait(10)
         det.trigger().wait(10)
         assert call_in_loop(det.read())["det"]["value"] > 0
-        time.sleep(0.2)
-        with lock:
-            assert seen[-1] == pytest.approx(2.0, abs=1e-3) and len(seen) > before, "the monitor resumed"
+
+        def resumed() -> bool:
+            with lock:
+                return len(seen) > before and seen[-1] == pytest.approx(2.0, abs=1e-3)
+
+        wait_until(resumed, what="the monitor to resume and report the move to 2.0")
         motor.readback.clear_sub(cb)
