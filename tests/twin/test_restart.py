@@ -3,15 +3,33 @@ several IOC processes, each on its own port, all reachable through one EPICS_CA_
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from typing import Any
 
 import caproto
 import pytest
 
 from scenarios.twin_process import TwinProcess, ca_environment
+from tests.conftest import wait_until
 from tests.twin.ca import CA
 from twin.iocs.server import cluster_environment
+
+
+def wait_autosaved(twin: TwinProcess, values: dict[str, Any], positions: dict[str, float] | None = None) -> None:
+    """Wait until the twin's autosave file holds ``values`` (and the motors' dial ``positions``):
+    what a restart restores is what was saved, whenever the save loop got to run."""
+
+    def saved() -> bool:
+        try:
+            data = json.loads((twin.autosave_dir / "autosave.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return all(data["values"].get(k) == pytest.approx(v) for k, v in values.items()) and all(
+            data["positions"].get(k) == pytest.approx(v) for k, v in (positions or {}).items())
+
+    wait_until(saved, 30.0, f"autosave to hold {values} {positions or ''}")
 
 
 def test_a_restarted_ioc_keeps_its_port_and_its_settings() -> None:
@@ -23,7 +41,8 @@ def test_a_restarted_ioc_keeps_its_port_and_its_settings() -> None:
             ca.put("BT:m1.DHLM", 8.0)
             ca.put("BT:m1", 3.5, timeout=30)  # dial 3.0
             ca.put("BT:sc1.TP", 0.7)
-            time.sleep(1.2)  # past an autosave period
+            wait_autosaved(twin, {"BT:m1.OFF": 0.5, "BT:m1.VELO": 2.5, "BT:m1.DHLM": 8.0, "BT:sc1.TP": 0.7},
+                           {"BT:m1": 3.0})
             port, pid = twin.port, twin.proc.pid if twin.proc else None
             twin.restart()
             assert twin.port == port and twin.proc is not None and twin.proc.pid != pid
@@ -60,7 +79,7 @@ def test_restart_on_cue_from_a_pv_through_the_launcher() -> None:
         ca = CA()
         try:
             ca.put("BT:m1.VELO", 3.5)
-            time.sleep(1.2)  # past an autosave period
+            wait_autosaved(twin, {"BT:m1.VELO": 3.5})
             pid = twin.proc.pid if twin.proc else None
             ca.put("BT:twin:Restart-Cmd", 1)
             deadline = time.monotonic() + 60
@@ -86,7 +105,7 @@ def test_a_client_reconnecting_at_once_after_a_restart_sees_the_restored_setting
             ca.put("BT:m1.OFF", 0.25)
         finally:
             ca.close()
-        time.sleep(1.2)  # past an autosave period
+        wait_autosaved(twin, {"BT:m1.VELO": 3.5, "BT:m1.OFF": 0.25})
         assert twin.proc is not None
         twin.proc.kill()
         twin.proc.wait()
