@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -49,15 +50,18 @@ class SoftMotor(Device):
         super().__init__(name)
         self.set_name(name)
         self.move_time = move_time
+        self.move_times: list[tuple[float, float]] = []  # (start, end) of each move, time.monotonic()
         self.stops = 0
         self.staged = 0
         self.unstaged = 0
 
     def set(self, value: float) -> Status:
         async def move() -> None:
+            started = time.monotonic()
             if self.move_time:
                 await asyncio.sleep(self.move_time)
             await self.readback.put(value)
+            self.move_times.append((started, time.monotonic()))
 
         return Status(move(), name=f"set {self.name}")
 
