@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import threading
 import time
 from pathlib import Path
@@ -25,6 +26,16 @@ PAGE = Path(__file__).resolve().parents[2] / "qserver" / "web" / "index.html"
 def _points(page: Any) -> int:
     return int(page.evaluate("window.dashboard.live && window.dashboard.live.plot ? "
                              "window.dashboard.live.plot.data[0].length : 0"))
+
+
+def _server_points(page: Any) -> int:
+    """The primary events of the live run as the server holds them (``/api/web/live``)."""
+    docs = json.loads(page.evaluate("fetch(`${window.dashboard.url}/api/web/live`, "
+                                    "{headers: {Authorization: `Bearer ${window.dashboard.key}`}})"
+                                    ".then((r) => r.text())"))["docs"]
+    primary = {d["uid"] for name, d in docs if name == "descriptor" and d["name"] == "primary"}
+    return sum(1 if name == "event" else len(d["seq_num"]) for name, d in docs
+               if name in ("event", "event_page") and d["descriptor"] in primary)
 
 
 def _wait(predicate: Any, timeout: float = 30.0, what: str = "") -> None:
@@ -81,7 +92,8 @@ def test_add_a_scan_watch_it_grow_pause_resume_find_and_download(
     page.wait_for_selector("#badge-worker:has-text('paused')")
     assert page.is_enabled("button[data-action=resume]") and page.is_disabled("button[data-action=pause]")
     page.click("#nav button[data-view=live]")
-    time.sleep(0.3)  # let the page draw what arrived before the pause
+    measured = _server_points(page)  # the worker is paused: the server has every event it measured
+    _wait(lambda: _points(page) == measured, what=f"the page to draw the {measured} points measured before the pause")
     held = _points(page)
     time.sleep(1.5)
     assert _points(page) == held < 24, "nothing is measured while paused"
