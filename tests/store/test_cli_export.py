@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import event_model
@@ -17,6 +19,7 @@ from store import Catalog, Writer, replay
 from store.export import export
 from store.importer import import_jsonl
 from store.journal import to_json
+from store.replay import doc_time
 from tests.store import runs
 
 
@@ -44,7 +47,7 @@ def xafs_run(num: int = 5, scan_id: int = 9) -> runs.Docs:
     return docs
 
 
-def test_replay_paced_at_original_timing_or_faster(tmp_path: Path) -> None:
+def test_replay_paced_at_original_timing_or_faster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     t0 = time.time()
     docs = runs.scan_with_baseline(5, t0=t0)
     for _, d in docs:  # stretch the run to 0.6 s of document time
@@ -52,18 +55,36 @@ def test_replay_paced_at_original_timing_or_faster(tmp_path: Path) -> None:
             d["time"] = t0 + (d["time"] - t0) * (0.6 / 0.07)
     _store(tmp_path, docs)
     run = Catalog(tmp_path)[-1]
+    stamps = [t for n, d in docs if (t := doc_time(n, d)) is not None]
+    span = max(stamps) - min(stamps)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    pacing = importlib.import_module("store.replay")  # the module (``store.replay`` is the function)
+    monkeypatch.setattr(pacing, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
     got: list[str] = []
-    t = time.monotonic()
-    assert run.replay(lambda n, d: got.append(n), pace=1.0) == len(docs)
-    original = time.monotonic() - t
-    t = time.monotonic()
-    run.replay(lambda n, d: got.append(n), pace=20.0)
-    fast = time.monotonic() - t
-    t = time.monotonic()
+    arrived: list[tuple[float, float | None]] = []
+
+    def take(name: str, doc: dict[str, Any]) -> None:
+        got.append(name)
+        arrived.append((time.monotonic(), doc_time(name, doc)))
+
+    for pace in (1.0, 20.0):
+        slept.clear()
+        arrived.clear()
+        began = time.monotonic()
+        assert run.replay(take, pace=pace) == len(docs)
+        first = next(t for _, t in arrived if t is not None)
+        early = [(w - began, (t - first) / pace) for w, t in arrived if t is not None and w - began < (t - first) / pace]
+        assert not early, f"pace {pace}: documents ahead of their original intervals / pace: {early}"
+        assert 0 < sum(slept) <= span / pace + 1e-6, f"pace {pace}: waits longer than the pace asks: {slept}"
+    assert span >= 0.55
+    slept.clear()
     replay(run.documents(), lambda n, d: got.append(n))
-    unpaced = time.monotonic() - t
-    assert original >= 0.55, "pace 1 keeps the original intervals"
-    assert fast < original / 2 and unpaced < original / 2
+    assert slept == [], "unpaced: no waiting at all"
     assert got == [n for n, _ in docs] * 3
 
 
