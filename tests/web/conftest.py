@@ -89,3 +89,7 @@ def log_in(page: Any, url: str, key: str, *, at: str | None = None) -> None:
     page.fill("#login-key", key)
     page.click("#login-submit")
     page.wait_for_selector("#app:not([hidden])")
+    # the app shows before the login has drawn the live run so far (its snapshot, fetched at once)
+    # and followed the stream (connected after it): a test that feeds the page before then has its
+    # documents replaced by the snapshot's run when that arrives
+    page.wait_for_function("() => !!window.dashboard.source")
