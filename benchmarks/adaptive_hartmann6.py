@@ -209,7 +209,7 @@ def main() -> None:
         a: [int(r["evals_to_target"]) if r["evals_to_target"] else None for r in rows if r["agent"] == a]
         for a in summary["agents"]}
     final_regret_per_seed: dict[str, list[float]] = {
-        a: [float(r["final_regret"]) for r in rows if r["agent"] == a] for a in summary["agents"]}
+        a: [float(r["final_error"]) for r in rows if r["agent"] == a] for a in summary["agents"]}
     results: dict[str, list[dict[str, Any]]] = {}
     t0 = time.perf_counter()
     if peers:
