@@ -37,7 +37,7 @@ from scipy.stats import qmc
 from adaptive.harness import evaluate, task_factory
 from adaptive.harness.functions import HARTMANN6_MIN, hartmann6
 
-PEERS = ("botorch-logei", "ax-same-starts", "ax-default")
+PEERS = ("botorch-logei", "ax-same-starts", "ax-default", "gp-bo-ax-starts")
 Propose = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -100,6 +100,59 @@ def botorch_episode(seed: int, budget: int = 60, n_init: int = 10, target: float
     return _episode(seed, sobol_starts(seed, n_init), propose, budget, n_init, target, stop_at_target)
 
 
+def _ax_client(seed: int, n_init: int, own_init: bool) -> tuple[Any, list[str]]:
+    """An ``ax.api.Client`` minimising hartmann6 on [0, 1]^6, seeded by ``seed``; with ``own_init`` its
+    default generation strategy, initialisation (the centre, then Ax's Sobol) set to ``n_init`` trials."""
+    import logging
+
+    from ax.api.client import Client
+    from ax.api.configs import RangeParameterConfig
+    from ax.utils.common.logger import set_stderr_log_level
+
+    set_stderr_log_level(logging.ERROR)  # Ax logs every trial at INFO
+    names = [f"x{i}" for i in range(6)]
+    client = Client(random_seed=seed)
+    client.configure_experiment(parameters=[RangeParameterConfig(name=n, bounds=(0.0, 1.0), parameter_type="float")
+                                            for n in names])
+    client.configure_optimization(objective="-hartmann6")  # minimise
+    if own_init:
+        client.configure_generation_strategy(initialization_budget=n_init, initialization_random_seed=seed)
+    return client, names
+
+
+def ax_starts(seed: int, n_init: int = 10) -> np.ndarray:
+    """Ax's own initial design on ``seed`` (the points ``ax-default`` starts from), (n_init, 6)."""
+    client, names = _ax_client(seed, n_init, own_init=True)
+    x = np.zeros((0, 6))
+    for _ in range(n_init):
+        ((index, params),) = client.get_next_trials(max_trials=1).items()
+        x = np.concatenate([x, [[float(params[n]) for n in names]]])
+        client.complete_trial(index, raw_data={"hartmann6": float(hartmann6(x[-1])[0])})
+    return x
+
+
+def gp_bo_ax_starts_episode(seed: int, budget: int = 60, n_init: int = 10, target: float = 0.1,
+                            stop_at_target: bool = True) -> dict[str, Any]:
+    """Our GP-BO with the task's options, unchanged, told Ax's initial design on ``seed`` first (so it
+    draws no Sobol points of its own): the design's share of ``ax-default``'s figures."""
+    from adaptive.agents import make_agent
+    from adaptive.agents.gp import one_thread
+
+    one_thread()
+    x0 = ax_starts(seed, n_init)
+    env = task_factory("hartmann6")(seed)  # the task's bounds and GP-BO options, as evaluate() gives them
+    agent = make_agent("gp-bo", env.bounds, seed=seed, **env.agent_options("gp-bo"))
+    for xi, yi in zip(x0, hartmann6(x0), strict=True):
+        agent.tell(xi, float(yi))
+
+    def propose(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if len(y) > n_init:
+            agent.tell(x[-1], float(y[-1]))
+        return np.atleast_2d(np.asarray(agent.ask(1), dtype=float))
+
+    return _episode(seed, x0, propose, budget, n_init, target, stop_at_target)
+
+
 def ax_episode(seed: int, budget: int = 60, n_init: int = 10, target: float = 0.1, same_starts: bool = True,
                stop_at_target: bool = True) -> dict[str, Any]:
     """One seeded Ax run through its ``ax.api.Client``, Ax's recommended setup ("fast": its default
@@ -107,29 +160,17 @@ def ax_episode(seed: int, budget: int = 60, n_init: int = 10, target: float = 0.
     completed trials, then Ax's Bayesian-optimisation step only; otherwise Ax's default generation
     strategy from scratch, its initialisation (the centre, then its own Sobol) ``n_init`` trials seeded
     by ``seed``. The figures of ``_episode`` plus the number of trials Ax generated without its model."""
-    import logging
-
     import torch
-    from ax.api.client import Client
-    from ax.api.configs import RangeParameterConfig
-    from ax.utils.common.logger import set_stderr_log_level
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
-    set_stderr_log_level(logging.ERROR)  # Ax logs every trial at INFO
-    names = [f"x{i}" for i in range(6)]
-    client = Client(random_seed=seed)
-    client.configure_experiment(parameters=[RangeParameterConfig(name=n, bounds=(0.0, 1.0), parameter_type="float")
-                                            for n in names])
-    client.configure_optimization(objective="-hartmann6")  # minimise
+    client, names = _ax_client(seed, n_init, own_init=not same_starts)
     x0 = sobol_starts(seed, n_init) if same_starts else np.zeros((0, 6))
     for row in x0:
         index = client.attach_trial(parameters={n: float(v) for n, v in zip(names, row, strict=True)})
         client.complete_trial(index, raw_data={"hartmann6": float(hartmann6(row)[0])})
     if same_starts:  # no initialisation of Ax's own: its model from the first suggestion
         client.configure_generation_strategy(initialization_budget=0, initialize_with_center=False)
-    else:
-        client.configure_generation_strategy(initialization_budget=n_init, initialization_random_seed=seed)
     pending: list[int] = []
     nodes: list[str] = []
 
@@ -152,6 +193,8 @@ def peer_episode(peer: str, seed: int, budget: int) -> dict[str, Any]:
         return botorch_episode(seed, budget)
     if peer in ("ax-same-starts", "ax-default"):
         return ax_episode(seed, budget, same_starts=peer == "ax-same-starts")
+    if peer == "gp-bo-ax-starts":
+        return gp_bo_ax_starts_episode(seed, budget)
     raise ValueError(f"unknown peer {peer!r}: one of {', '.join(PEERS)}")
 
 
