@@ -217,10 +217,15 @@ class Catalog:
             return self._run(found[0])
         matches = self.index.search(uid=key, limit=50)
         deadline = time.monotonic() + CONVERT_WAIT
-        while not matches and self._being_converted(key) and time.monotonic() < deadline:
-            time.sleep(0.005)  # its writer makes the file now (``Writer(convert_after_stop=True)``)
+        while not matches:
+            # The journal is looked at before the files: its writer moves the file into place before it
+            # lets the journal go, so a journal gone by now means a file that this refresh sees.
+            converting = self._being_converted(key)
             self.refresh(force=True)
             matches = self.index.search(uid=key, limit=50)
+            if matches or not converting or time.monotonic() > deadline:
+                break
+            time.sleep(0.005)  # its writer makes the file now (``Writer(convert_after_stop=True)``)
         if not matches:
             raise KeyError(f"no run with uid {key!r} in {self.data_dir}")
         exact = [e for e in matches if e.uid == key]

@@ -211,3 +211,34 @@ def test_convert_after_stop_returns_before_the_file_and_lookups_wait_for_it(tmp_
     assert not journal.exists() and Catalog(tmp_path).interrupted() == []
     with pytest.raises(KeyError, match="no run with uid"):
         Catalog(tmp_path)["ffffffff"]                       # an unknown uid does not wait
+
+
+def test_a_lookup_finds_a_run_converted_between_its_search_and_its_look_at_the_journals(tmp_path: Path) -> None:
+    """The run was not indexed yet when the lookup searched, and its writer finished (file in place,
+    journal gone) before the lookup looked for journals being converted: the lookup finds the file."""
+    docs = runs.scan_with_baseline(3)
+    uid = docs[0][1]["uid"]
+    writer = Writer(tmp_path, convert_after_stop=True)
+    journal = tmp_path / ".journal" / f"{uid}.jsonl"
+    cat = Catalog(tmp_path)
+    search = cat.index.search
+    converted = threading.Event()
+
+    def search_then_let_the_writer_finish(*args: Any, **kwargs: Any) -> Any:
+        found = search(*args, **kwargs)
+        if not converted.is_set():
+            converted.set()
+            writer._finishing.release()                     # the writer's thread converts now …
+            deadline = time.monotonic() + 10
+            while journal.exists() and time.monotonic() < deadline:
+                time.sleep(0.005)                           # … and lets the journal go
+            assert not journal.exists()
+            writer._finishing.acquire()
+        return found
+
+    with writer._finishing:
+        for name, doc in docs:
+            writer(name, doc)
+        cat.index.search = search_then_let_the_writer_finish  # type: ignore[method-assign]
+        run = cat[uid]
+    assert converted.is_set() and run.metadata["stop"]["exit_status"] == "success"
