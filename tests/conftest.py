@@ -153,12 +153,13 @@ def frozen(twin: TwinProcess) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "the condition") -> Any:
-    """Poll ``predicate`` until it returns something true (returned), failing after ``timeout`` s:
-    for what a test would otherwise give a fixed sleep, which a loaded machine can outrun."""
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "the condition", *,
+               every: float = 0.01) -> Any:
+    """Poll ``predicate`` every ``every`` s until it returns something true (returned), failing after
+    ``timeout`` s: for what a test would otherwise give a fixed sleep, which a loaded machine can outrun."""
     deadline = time.monotonic() + timeout
     while not (result := predicate()):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.01)
+        time.sleep(every)
     return result

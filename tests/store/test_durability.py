@@ -19,6 +19,7 @@ import pytest
 from scenarios.cli import main as cli
 from store import Catalog, Writer
 from store.journal import read_journal
+from tests.conftest import wait_until
 from tests.store import runs
 
 FLUSH = 0.2
@@ -229,10 +230,7 @@ def test_a_lookup_finds_a_run_converted_between_its_search_and_its_look_at_the_j
         if not converted.is_set():
             converted.set()
             writer._finishing.release()                     # the writer's thread converts now …
-            deadline = time.monotonic() + 10
-            while journal.exists() and time.monotonic() < deadline:
-                time.sleep(0.005)                           # … and lets the journal go
-            assert not journal.exists()
+            wait_until(lambda: not journal.exists(), 10.0, "the writer to let the journal go")
             writer._finishing.acquire()
         return found
 

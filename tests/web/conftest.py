@@ -6,6 +6,7 @@ never downloads one. A missing browser fails these tests: it never skips them.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -93,3 +94,10 @@ def log_in(page: Any, url: str, key: str, *, at: str | None = None) -> None:
     # and followed the stream (connected after it): a test that feeds the page before then has its
     # documents replaced by the snapshot's run when that arrives
     page.wait_for_function("() => !!window.dashboard.source")
+
+
+def api_get(page: Any, path: str) -> Any:
+    """``GET path`` from the dashboard's server, as the logged-in page asks it (its URL and key): the JSON."""
+    return json.loads(page.evaluate(f"fetch(`${{window.dashboard.url}}{path}`, "
+                                    "{headers: {Authorization: `Bearer ${window.dashboard.key}`}})"
+                                    ".then((r) => r.text())"))

@@ -7,7 +7,6 @@ its profile; the frame drawn in chromium must be the run's last frame as the IOC
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ import beamlines
 from scenarios.twin_process import TwinProcess
 from store import Catalog
 from tests.qserver.conftest import QueueServer
-from tests.web.conftest import log_in
+from tests.web.conftest import api_get, log_in
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +69,7 @@ def test_the_live_view_draws_the_newest_camera_frame(qs: QueueServer, page: Any,
 
     deadline = time.monotonic() + 15
     while True:  # the worker reads the camera once more after the run's end: the newest frame, pixel for pixel
-        frame = json.loads(page.evaluate("fetch(`${window.dashboard.url}/api/web/live/frame`, "
-                                         "{headers: {Authorization: `Bearer ${window.dashboard.key}`}})"
-                                         ".then((r) => r.text())"))
+        frame = api_get(page, "/api/web/live/frame")
         shown = np.frombuffer(base64.b64decode(frame["data"]), dtype="<i4").reshape(frame["height"], frame["width"])
         if np.array_equal(shown, frames[-1]) or time.monotonic() > deadline:
             break

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import threading
 import time
 from pathlib import Path
@@ -16,8 +15,9 @@ import xarray as xr
 from qserver import Client
 from scenarios.twin_process import TwinProcess
 from store import Catalog
+from tests.conftest import wait_until
 from tests.qserver.conftest import QueueServer
-from tests.web.conftest import log_in
+from tests.web.conftest import api_get, log_in
 
 TWIN_SPEED = 5.0  # slow enough that a 24-point scan takes several seconds: it can be watched and paused
 PAGE = Path(__file__).resolve().parents[2] / "qserver" / "web" / "index.html"
@@ -30,20 +30,15 @@ def _points(page: Any) -> int:
 
 def _server_points(page: Any) -> int:
     """The primary events of the live run as the server holds them (``/api/web/live``)."""
-    docs = json.loads(page.evaluate("fetch(`${window.dashboard.url}/api/web/live`, "
-                                    "{headers: {Authorization: `Bearer ${window.dashboard.key}`}})"
-                                    ".then((r) => r.text())"))["docs"]
+    docs = api_get(page, "/api/web/live")["docs"]
     primary = {d["uid"] for name, d in docs if name == "descriptor" and d["name"] == "primary"}
     return sum(1 if name == "event" else len(d["seq_num"]) for name, d in docs
                if name in ("event", "event_page") and d["descriptor"] in primary)
 
 
-def _wait(predicate: Any, timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+def _wait(predicate: Any, timeout: float = 30.0, what: str = "the condition") -> None:
+    """``wait_until`` at the page's pace (each look asks the browser or the server)."""
+    wait_until(predicate, timeout, what, every=0.1)
 
 
 def _fill_scan(page: Any, start: str, stop: str, num: str) -> None:
